@@ -1,0 +1,45 @@
+# loyalty: PGXS build.  `make test` and `make demo` also work on a machine
+# without PostgreSQL: they install what they need (see README.md).
+
+EXTENSION = loyalty
+EXTVERSION = 0.1.0
+
+MODULE_big = loyalty
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is concatenated from numbered pieces in sql/parts/.
+SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+
+TESTS = $(sort $(wildcard test/sql/*.sql))
+REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --load-extension=pgtap
+
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test
+
+EXTRA_CLEAN = $(DATA_built)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all install installcheck:
+	@echo "pg_config not found: run 'make test' or 'make demo' to install PostgreSQL first" >&2
+	@exit 1
+endif
+
+$(DATA_built): $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
+
+.PHONY: test demo
+# The whole test suite in a throwaway cluster; ends with "N passed, N failed".
+test:
+	@bash test/run.sh
+
+# The guided demo in a throwaway cluster.
+demo:
+	@bash doc/demo.sh

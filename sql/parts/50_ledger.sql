@@ -1,0 +1,241 @@
+--
+-- The ledger API.  earn, redeem, adjust and balance are C: they lock the
+-- member's account row, check the request and write account, lots and one
+-- ledger entry in a single statement.  They run their fully qualified queries
+-- as the extension owner (see src/loyalty.c), so callers need only EXECUTE.
+--
+
+CREATE TYPE @extschema@.balance_summary AS (
+	program		text,
+	customer_id bigint,
+	status		text,
+	available	bigint,
+	pending		bigint,
+	lifetime_earned bigint,
+	lifetime_redeemed bigint,
+	lifetime_expired bigint,
+	last_activity_at timestamptz
+);
+COMMENT ON TYPE @extschema@.balance_summary IS 'a member''s balances as returned by loyalty.balance()';
+
+CREATE FUNCTION @extschema@.earn(
+	program text, customer_id bigint, points bigint,
+	reason text DEFAULT NULL, reference text DEFAULT NULL,
+	idempotency_key text DEFAULT NULL, expires_at timestamptz DEFAULT NULL,
+	pending_until timestamptz DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS @extschema@.ledger
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'loyalty_earn';
+
+CREATE FUNCTION @extschema@.redeem(
+	program text, customer_id bigint, points bigint,
+	reason text DEFAULT NULL, reference text DEFAULT NULL,
+	idempotency_key text DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS @extschema@.ledger
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'loyalty_redeem';
+
+CREATE FUNCTION @extschema@.adjust(
+	program text, customer_id bigint, points bigint, reason text,
+	reference text DEFAULT NULL, idempotency_key text DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS @extschema@.ledger
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'loyalty_adjust';
+
+CREATE FUNCTION @extschema@.balance(program text, customer_id bigint)
+RETURNS @extschema@.balance_summary
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'loyalty_balance';
+
+-- A member's statement: every ledger entry in order, optionally within a period.
+CREATE FUNCTION @extschema@.statement(
+	program text, customer_id bigint,
+	since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS SETOF @extschema@.ledger
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pid			integer := @extschema@.program_id(statement.program);
+BEGIN
+	IF statement.customer_id IS NULL THEN
+		RAISE EXCEPTION 'customer_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.member m
+					WHERE m.customer_id OPERATOR(pg_catalog.=) statement.customer_id
+					  AND m.program_id OPERATOR(pg_catalog.=) pid) THEN
+		RAISE EXCEPTION 'unknown member % in program "%"', statement.customer_id, statement.program
+			USING ERRCODE = 'LY002', HINT = 'Enroll the customer first with loyalty.enroll().';
+	END IF;
+	RETURN QUERY
+		SELECT l.* FROM @extschema@.ledger l
+		 WHERE l.customer_id OPERATOR(pg_catalog.=) statement.customer_id
+		   AND l.program_id OPERATOR(pg_catalog.=) pid
+		   AND (statement.since IS NULL OR l.created_at OPERATOR(pg_catalog.>=) statement.since)
+		   AND (statement.until IS NULL OR l.created_at OPERATOR(pg_catalog.<) statement.until)
+		 ORDER BY l.entry_no;
+END
+$$;
+
+-- Make due pending points spendable; one ledger entry per member. Returns points released.
+CREATE FUNCTION @extschema@.release_pending(as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m			record;
+	acct		@extschema@.account;
+	due			bigint;
+	repay		bigint;
+	total		bigint := 0;
+BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = '22004';
+	END IF;
+	FOR m IN
+		SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
+		 WHERE l.pending AND l.remaining OPERATOR(pg_catalog.>) 0
+		   AND l.available_at OPERATOR(pg_catalog.<=) as_of
+	LOOP
+		SELECT a.* INTO acct FROM @extschema@.account a
+		 WHERE a.customer_id OPERATOR(pg_catalog.=) m.customer_id
+		   AND a.program_id OPERATOR(pg_catalog.=) m.program_id
+		   FOR UPDATE;
+		-- Re-read under the lock: another run may have released them already.
+		SELECT pg_catalog.sum(l.remaining)::bigint INTO due FROM @extschema@.lot l
+		 WHERE l.customer_id OPERATOR(pg_catalog.=) m.customer_id
+		   AND l.program_id OPERATOR(pg_catalog.=) m.program_id
+		   AND l.pending AND l.remaining OPERATOR(pg_catalog.>) 0
+		   AND l.available_at OPERATOR(pg_catalog.<=) as_of;
+		CONTINUE WHEN due IS NULL;
+
+		-- Released points repay a debt first, oldest lots first.
+		repay := LEAST(due, GREATEST(-acct.available, 0));
+		UPDATE @extschema@.lot l SET pending = false,
+			remaining = l.remaining OPERATOR(pg_catalog.-) LEAST(l.remaining,
+				GREATEST(repay OPERATOR(pg_catalog.-) (s.running OPERATOR(pg_catalog.-) l.remaining), 0))
+		  FROM (SELECT x.lot_no,
+					   (pg_catalog.sum(x.remaining) OVER (ORDER BY x.available_at, x.lot_no))::bigint AS running
+				  FROM @extschema@.lot x
+				 WHERE x.customer_id OPERATOR(pg_catalog.=) m.customer_id
+				   AND x.program_id OPERATOR(pg_catalog.=) m.program_id
+				   AND x.pending AND x.remaining OPERATOR(pg_catalog.>) 0
+				   AND x.available_at OPERATOR(pg_catalog.<=) as_of) s
+		 WHERE l.customer_id OPERATOR(pg_catalog.=) m.customer_id
+		   AND l.program_id OPERATOR(pg_catalog.=) m.program_id
+		   AND l.lot_no OPERATOR(pg_catalog.=) s.lot_no;
+
+		UPDATE @extschema@.account a SET
+			available = a.available OPERATOR(pg_catalog.+) due,
+			pending = a.pending OPERATOR(pg_catalog.-) due,
+			last_entry_no = a.last_entry_no OPERATOR(pg_catalog.+) 1,
+			updated_at = pg_catalog.now()
+		 WHERE a.customer_id OPERATOR(pg_catalog.=) m.customer_id
+		   AND a.program_id OPERATOR(pg_catalog.=) m.program_id
+		RETURNING a.* INTO acct;
+
+		INSERT INTO @extschema@.ledger (customer_id, program_id, entry_no, kind,
+			points, pending_points, available_after, pending_after, reason, reference, actor)
+		VALUES (m.customer_id, m.program_id, acct.last_entry_no, 'release',
+			due, -due, acct.available, acct.pending, 'return window passed',
+			pg_catalog.format('release as of %s', as_of), SESSION_USER);
+		total := total OPERATOR(pg_catalog.+) due;
+	END LOOP;
+	RETURN total;
+END
+$$;
+
+-- Every member whose stored balances disagree with the ledger or the lots.
+CREATE FUNCTION @extschema@.verify()
+RETURNS TABLE (program text, customer_id bigint, problem text, stored bigint, expected bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH led AS (
+		SELECT l.customer_id, l.program_id,
+			   COALESCE(pg_catalog.sum(l.points), 0)::bigint AS available,
+			   COALESCE(pg_catalog.sum(l.pending_points), 0)::bigint AS pending,
+			   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'earn'), 0)::bigint AS earned,
+			   COALESCE(-pg_catalog.sum(l.points)
+					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'redeem'), 0)::bigint AS redeemed,
+			   COALESCE(-pg_catalog.sum(l.points)
+					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'expire'), 0)::bigint AS expired,
+			   pg_catalog.count(*) AS entries,
+			   pg_catalog.max(l.entry_no) AS last_entry_no
+		  FROM @extschema@.ledger l
+		 GROUP BY l.customer_id, l.program_id
+	), running AS (
+		SELECT r.customer_id, r.program_id,
+			   pg_catalog.count(*) FILTER (WHERE r.available_after OPERATOR(pg_catalog.<>) r.run_available
+					OR r.pending_after OPERATOR(pg_catalog.<>) r.run_pending) AS bad_entries
+		  FROM (SELECT l.customer_id, l.program_id, l.available_after, l.pending_after,
+					   pg_catalog.sum(l.points) OVER w AS run_available,
+					   pg_catalog.sum(l.pending_points) OVER w AS run_pending
+				  FROM @extschema@.ledger l
+				WINDOW w AS (PARTITION BY l.customer_id, l.program_id ORDER BY l.entry_no)) r
+		 GROUP BY r.customer_id, r.program_id
+	), lots AS (
+		SELECT t.customer_id, t.program_id,
+			   COALESCE(pg_catalog.sum(t.remaining) FILTER (WHERE NOT t.pending), 0)::bigint AS spendable,
+			   COALESCE(pg_catalog.sum(t.remaining) FILTER (WHERE t.pending), 0)::bigint AS held
+		  FROM @extschema@.lot t
+		 GROUP BY t.customer_id, t.program_id
+	), cmp AS (
+		SELECT a.customer_id, a.program_id, c.problem, c.stored, c.expected
+		  FROM @extschema@.account a
+		  LEFT JOIN led ON led.customer_id OPERATOR(pg_catalog.=) a.customer_id
+					   AND led.program_id OPERATOR(pg_catalog.=) a.program_id
+		  LEFT JOIN running ON running.customer_id OPERATOR(pg_catalog.=) a.customer_id
+						   AND running.program_id OPERATOR(pg_catalog.=) a.program_id
+		  LEFT JOIN lots ON lots.customer_id OPERATOR(pg_catalog.=) a.customer_id
+						AND lots.program_id OPERATOR(pg_catalog.=) a.program_id
+		 CROSS JOIN LATERAL (VALUES
+			('available differs from the ledger', a.available, COALESCE(led.available, 0)),
+			('pending differs from the ledger', a.pending, COALESCE(led.pending, 0)),
+			('lifetime_earned differs from the ledger', a.lifetime_earned, COALESCE(led.earned, 0)),
+			('lifetime_redeemed differs from the ledger', a.lifetime_redeemed, COALESCE(led.redeemed, 0)),
+			('lifetime_expired differs from the ledger', a.lifetime_expired, COALESCE(led.expired, 0)),
+			('last_entry_no differs from the ledger', a.last_entry_no, COALESCE(led.last_entry_no, 0)),
+			('ledger entry numbers have gaps', COALESCE(led.entries, 0), COALESCE(led.last_entry_no, 0)),
+			('ledger running balance is broken', COALESCE(running.bad_entries, 0), 0::bigint),
+			('spendable lots differ from the available balance', COALESCE(lots.spendable, 0),
+				GREATEST(a.available, 0)),
+			('pending lots differ from the pending balance', COALESCE(lots.held, 0), a.pending)
+		 ) AS c(problem, stored, expected)
+		 WHERE c.stored OPERATOR(pg_catalog.<>) c.expected
+	)
+	SELECT p.code, cmp.customer_id, cmp.problem, cmp.stored, cmp.expected
+	  FROM cmp JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) cmp.program_id
+	 ORDER BY p.code, cmp.customer_id, cmp.problem
+$$;
+
+-- Balances for BI tools: no personal data.
+CREATE VIEW @extschema@.member_balances AS
+	SELECT p.code AS program, m.customer_id, m.status, a.available, a.pending,
+		   a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,
+		   m.enrolled_at, a.last_activity_at
+	  FROM @extschema@.member m
+	  JOIN @extschema@.account a ON a.customer_id OPERATOR(pg_catalog.=) m.customer_id
+								AND a.program_id OPERATOR(pg_catalog.=) m.program_id
+	  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) m.program_id;
+
+COMMENT ON VIEW @extschema@.member_balances IS 'one row per member: status and balances (no personal data)';
+COMMENT ON FUNCTION @extschema@.earn(text, bigint, bigint, text, text, text, timestamptz, timestamptz, text)
+	IS 'add points to a member (manual or non-purchase earning); pending_until holds them, expires_at ends them; idempotent per idempotency_key';
+COMMENT ON FUNCTION @extschema@.redeem(text, bigint, bigint, text, text, text, text)
+	IS 'spend points, oldest-expiring first; never overdraws (LY004); idempotent per idempotency_key';
+COMMENT ON FUNCTION @extschema@.adjust(text, bigint, bigint, text, text, text, timestamptz, text)
+	IS 'staff correction with a reason: positive adds a lot, negative takes from lots oldest-expiring first';
+COMMENT ON FUNCTION @extschema@.balance(text, bigint)
+	IS 'a member''s available, pending and lifetime points, read without scanning the ledger';
+COMMENT ON FUNCTION @extschema@.statement(text, bigint, timestamptz, timestamptz)
+	IS 'a member''s ledger entries in order, optionally from since (inclusive) until (exclusive)';
+COMMENT ON FUNCTION @extschema@.release_pending(timestamptz)
+	IS 'make pending points whose hold has passed spendable; idempotent; schedule it (e.g. hourly with pg_cron)';
+COMMENT ON FUNCTION @extschema@.verify()
+	IS 'every member whose stored balances disagree with the ledger or the lots; no rows when healthy';
+COMMENT ON FUNCTION @extschema@.ledger_immutable()
+	IS 'internal: refuses UPDATE, DELETE and TRUNCATE of ledger entries';

@@ -1,0 +1,595 @@
+/*
+ * ledger.c
+ *		The hot path of the ledger: earn, redeem, adjust and balance.
+ *
+ * Every balance change locks the member's account row, checks the request,
+ * and then writes the account, the lots and one ledger entry in a single
+ * prepared statement, so the stored balance always equals the ledger.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "loyalty.h"
+
+PG_FUNCTION_INFO_V1(loyalty_earn);
+PG_FUNCTION_INFO_V1(loyalty_redeem);
+PG_FUNCTION_INFO_V1(loyalty_adjust);
+PG_FUNCTION_INFO_V1(loyalty_balance);
+
+typedef enum EntryKind
+{
+	ENTRY_EARN,
+	ENTRY_REDEEM,
+	ENTRY_ADJUST
+} EntryKind;
+
+static const char *const kind_names[] = {"earn", "redeem", "adjust"};
+
+/* One requested balance change, checked and ready to apply. */
+typedef struct LedgerRequest
+{
+	EntryKind	kind;
+	text	   *program;
+	int64		customer_id;
+	int64		points;			/* signed change the caller asked for */
+	char	   *reason;
+	char	   *reference;		/* NULL if none */
+	char	   *idempotency_key;	/* NULL if none */
+	char	   *actor;
+	bool		has_expires;
+	TimestampTz expires_at;
+	bool		has_pending;
+	TimestampTz pending_until;
+} LedgerRequest;
+
+/* The member's locked account row. */
+typedef struct AccountState
+{
+	char	   *status;
+	int64		available;
+	int64		pending;
+	int64		lifetime_earned;
+	int64		lifetime_redeemed;
+	int64		last_entry_no;
+} AccountState;
+
+#define APPLY_NARGS 19
+
+/* Read an optional text argument, or NULL. */
+static inline char *
+OptionalLabel(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return LoyaltyLabel(PG_GETARG_TEXT_PP(argno), name, false);
+}
+
+/* Read an optional timestamptz argument that must lie in the future. */
+static inline bool
+OptionalFutureTime(FunctionCallInfo fcinfo, int argno, const char *name,
+				   TimestampTz *result)
+{
+	TimestampTz ts;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	ts = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite time", name),
+				 errhint("Pass NULL for points that never expire.")));
+	if (ts <= GetCurrentTransactionStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be in the future", name),
+				 errdetail("It is %s.", timestamptz_to_str(ts))));
+	*result = ts;
+	return true;
+}
+
+/* Read the common arguments (program, customer, points, reason) of a request. */
+static void
+ReadRequest(FunctionCallInfo fcinfo, EntryKind kind, LedgerRequest *req,
+			const char *default_reason, int actor_arg)
+{
+	memset(req, 0, sizeof(*req));
+	req->kind = kind;
+
+	LoyaltyRequireArg(PG_ARGISNULL(0), "program");
+	LoyaltyRequireArg(PG_ARGISNULL(1), "customer_id");
+	LoyaltyRequireArg(PG_ARGISNULL(2), "points");
+	req->program = PG_GETARG_TEXT_PP(0);
+	req->customer_id = PG_GETARG_INT64(1);
+	req->points = PG_GETARG_INT64(2);
+
+	if (kind == ENTRY_ADJUST)
+	{
+		if (req->points == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("points must not be zero"),
+					 errhint("A positive adjustment adds points, a negative one removes them.")));
+		if (req->points == PG_INT64_MIN)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("points out of range")));
+		LoyaltyRequireArg(PG_ARGISNULL(3), "reason");
+	}
+	else if (req->points <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("points must be positive"),
+				 errdetail("Got " INT64_FORMAT ".", req->points)));
+
+	if (PG_ARGISNULL(3))
+		req->reason = pstrdup(default_reason);
+	else
+		req->reason = LoyaltyLabel(PG_GETARG_TEXT_PP(3), "reason", false);
+	req->reference = OptionalLabel(fcinfo, 4, "reference");
+	req->idempotency_key = OptionalLabel(fcinfo, 5, "idempotency_key");
+
+	if (PG_ARGISNULL(actor_arg))
+		req->actor = GetUserNameFromId(GetUserId(), false);
+	else
+		req->actor = LoyaltyLabel(PG_GETARG_TEXT_PP(actor_arg), "actor", false);
+}
+
+/* Lock the member's account row and read it, or raise unknown member. */
+static void
+LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT m.status, a.available, a.pending,"
+								  " a.lifetime_earned, a.lifetime_redeemed, a.last_entry_no"
+								  " FROM loyalty.account a"
+								  " JOIN loyalty.member m"
+								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
+								  "  AND m.program_id OPERATOR(pg_catalog.=) a.program_id"
+								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
+								  " FOR UPDATE OF a",
+								  2, argtypes);
+	values[0] = Int64GetDatum(req->customer_id);
+	values[1] = Int32GetDatum(program_id);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "account lock failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOYALTY_UNKNOWN_MEMBER),
+				 errmsg("unknown member " INT64_FORMAT " in program \"%s\"",
+						req->customer_id, text_to_cstring(req->program)),
+				 errhint("Enroll the customer first with loyalty.enroll().")));
+
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	acct->status = SPI_getvalue(tuple, desc, 1);
+	acct->available = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
+	acct->pending = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+	acct->lifetime_earned = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+	acct->lifetime_redeemed = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
+	acct->last_entry_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+}
+
+/* Absolute value of a ledger amount (never PG_INT64_MIN: inputs exclude it). */
+static inline int64
+i64abs(int64 v)
+{
+	return v < 0 ? -v : v;
+}
+
+/* Compare two optional strings for equality. */
+static inline bool
+SameLabel(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Look up an earlier entry with the same idempotency key.  Returns it when the
+ * request repeats it exactly; raises a conflict when the key was used for a
+ * different request; returns NULL when the key is new.
+ */
+static HeapTuple
+FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[3] = {INT8OID, INT4OID, TEXTOID};
+	Datum		values[3];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	char	   *kind;
+	char	   *reference;
+	char	   *reason;
+	int64		points;
+	int64		pending_points;
+	bool		isnull;
+
+	if (req->idempotency_key == NULL)
+		return NULL;
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT * FROM loyalty.ledger"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND idempotency_key OPERATOR(pg_catalog.=) $3",
+								  3, argtypes);
+	values[0] = Int64GetDatum(req->customer_id);
+	values[1] = Int32GetDatum(program_id);
+	values[2] = CStringGetTextDatum(req->idempotency_key);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "idempotency lookup failed");
+	if (SPI_processed == 0)
+		return NULL;
+
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	kind = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "kind"));
+	points = DatumGetInt64(SPI_getbinval(tuple, desc, SPI_fnumber(desc, "points"), &isnull));
+	pending_points = DatumGetInt64(SPI_getbinval(tuple, desc,
+												 SPI_fnumber(desc, "pending_points"), &isnull));
+	reference = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "reference"));
+	reason = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "reason"));
+
+	if (strcmp(kind, kind_names[req->kind]) != 0 ||
+		points + pending_points != signed_points ||
+		!SameLabel(reference, req->reference) ||
+		!SameLabel(reason, req->reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOYALTY_IDEMPOTENCY_CONFLICT),
+				 errmsg("idempotency key \"%s\" was already used for a different request",
+						req->idempotency_key),
+				 errdetail("It was used for %s of " INT64_FORMAT " points (reason \"%s\", reference \"%s\").",
+						   kind, i64abs(points + pending_points), reason,
+						   reference ? reference : ""),
+				 errhint("Use a new key for a new request, or repeat the original request unchanged.")));
+	return tuple;
+}
+
+/* Add with overflow check, naming the total that would overflow. */
+static inline int64
+AddPoints(int64 a, int64 b, const char *what)
+{
+	int64		result;
+
+	if (pg_add_s64_overflow(a, b, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s would exceed the largest number of points", what),
+				 errdetail("The limit is " INT64_FORMAT ".", PG_INT64_MAX)));
+	return result;
+}
+
+/* Write the account, the lots and the ledger entry in one statement. */
+static HeapTuple
+ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	argtypes[APPLY_NARGS] = {
+		INT8OID, INT4OID, INT8OID, INT8OID, INT8OID,	/* $1-$5 */
+		INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID,	/* $6-$10 */
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $11-$15 */
+		INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID	/* $16-$19 */
+	};
+	Datum		values[APPLY_NARGS];
+	char		nulls[APPLY_NARGS];
+	int64		entry_no = AddPoints(acct->last_entry_no, 1, "the entry number");
+	int64		available = acct->available;
+	int64		pending = acct->pending;
+	int64		earned = acct->lifetime_earned;
+	int64		redeemed = acct->lifetime_redeemed;
+	int64		delta_available = 0;
+	int64		delta_pending = 0;
+	int64		lot_points = 0;
+	int64		lot_remaining = 0;
+	int64		spend = 0;
+	bool		lot_pending = false;
+
+	if (req->kind == ENTRY_REDEEM || (req->kind == ENTRY_ADJUST && req->points < 0))
+	{
+		spend = req->kind == ENTRY_REDEEM ? req->points : -req->points;
+		if (available < spend)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOYALTY_INSUFFICIENT_POINTS),
+					 errmsg("insufficient points: " INT64_FORMAT " available, " INT64_FORMAT " requested",
+							available, spend),
+					 errdetail("Pending points (" INT64_FORMAT ") cannot be spent until they are released.",
+							   pending)));
+		delta_available = -spend;
+		available -= spend;
+		if (req->kind == ENTRY_REDEEM)
+			redeemed = AddPoints(redeemed, spend, "lifetime redeemed points");
+	}
+	else if (req->has_pending)
+	{
+		/* Held points: they become spendable at pending_until. */
+		delta_pending = req->points;
+		pending = AddPoints(pending, req->points, "the pending balance");
+		earned = AddPoints(earned, req->points, "lifetime earned points");
+		lot_points = lot_remaining = req->points;
+		lot_pending = true;
+	}
+	else
+	{
+		/* New points repay any debt first; only the rest can be spent. */
+		delta_available = req->points;
+		lot_points = req->points;
+		lot_remaining = available < 0 ? Max(req->points + available, 0) : req->points;
+		available = AddPoints(available, req->points, "the available balance");
+		if (req->kind == ENTRY_EARN)
+			earned = AddPoints(earned, req->points, "lifetime earned points");
+	}
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "WITH acct AS ("
+								  " UPDATE loyalty.account SET available = $4, pending = $5,"
+								  "  lifetime_earned = $6, lifetime_redeemed = $7, last_entry_no = $3,"
+								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2),"
+								  " new_lot AS ("
+								  " INSERT INTO loyalty.lot (customer_id, program_id, lot_no, points,"
+								  "  remaining, pending, earned_at, available_at, expires_at)"
+								  " SELECT $1, $2, $3, $16, $17, $18 IS NOT NULL,"
+								  "  pg_catalog.now(), $18, $15"
+								  " WHERE $16 OPERATOR(pg_catalog.>) 0),"
+								  " spent AS ("
+								  " UPDATE loyalty.lot l"
+								  " SET remaining = l.remaining OPERATOR(pg_catalog.-) t.take"
+								  " FROM (SELECT s.lot_no, LEAST(s.remaining,"
+								  "   $19 OPERATOR(pg_catalog.-) (s.running OPERATOR(pg_catalog.-) s.remaining)) AS take"
+								  "  FROM (SELECT lot_no, remaining,"
+								  "    (pg_catalog.sum(remaining) OVER (ORDER BY expires_at NULLS LAST, lot_no))::bigint AS running"
+								  "   FROM loyalty.lot"
+								  "   WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "    AND program_id OPERATOR(pg_catalog.=) $2"
+								  "    AND remaining OPERATOR(pg_catalog.>) 0 AND NOT pending"
+								  "    AND $19 OPERATOR(pg_catalog.>) 0) s"
+								  "  WHERE s.running OPERATOR(pg_catalog.-) s.remaining OPERATOR(pg_catalog.<) $19) t"
+								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND l.lot_no OPERATOR(pg_catalog.=) t.lot_no)"
+								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
+								  "  points, pending_points, available_after, pending_after, reason,"
+								  "  reference, idempotency_key, actor, expires_at)"
+								  " VALUES ($1, $2, $3, $10, $8, $9, $4, $5, $11, $12, $13, $14, $15)"
+								  " RETURNING *",
+								  APPLY_NARGS, argtypes);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(req->customer_id);
+	values[1] = Int32GetDatum(program_id);
+	values[2] = Int64GetDatum(entry_no);
+	values[3] = Int64GetDatum(available);
+	values[4] = Int64GetDatum(pending);
+	values[5] = Int64GetDatum(earned);
+	values[6] = Int64GetDatum(redeemed);
+	values[7] = Int64GetDatum(delta_available);
+	values[8] = Int64GetDatum(delta_pending);
+	values[9] = CStringGetTextDatum(kind_names[req->kind]);
+	values[10] = CStringGetTextDatum(req->reason);
+	values[11] = req->reference ? CStringGetTextDatum(req->reference) : (Datum) 0;
+	nulls[11] = req->reference ? ' ' : 'n';
+	values[12] = req->idempotency_key ? CStringGetTextDatum(req->idempotency_key) : (Datum) 0;
+	nulls[12] = req->idempotency_key ? ' ' : 'n';
+	values[13] = CStringGetTextDatum(req->actor);
+	values[14] = TimestampTzGetDatum(req->expires_at);
+	nulls[14] = req->has_expires && lot_points > 0 ? ' ' : 'n';
+	values[15] = Int64GetDatum(lot_points);
+	values[16] = Int64GetDatum(lot_remaining);
+	values[17] = TimestampTzGetDatum(req->pending_until);
+	nulls[17] = lot_pending ? ' ' : 'n';
+	values[18] = Int64GetDatum(spend);
+
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "ledger write failed");
+	return SPI_tuptable->vals[0];
+}
+
+/* Copy an SPI ledger tuple into the caller's memory as the function result. */
+static Datum
+LedgerResult(FunctionCallInfo fcinfo, MemoryContext caller_cxt, HeapTuple tuple,
+			 TupleDesc spi_desc)
+{
+	TupleDesc	result_desc;
+	MemoryContext old;
+	Datum	   *values;
+	bool	   *nulls;
+	HeapTuple	result;
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning loyalty.ledger called in a wrong context");
+	if (result_desc->natts != spi_desc->natts)
+		elog(ERROR, "loyalty.ledger row shape changed");
+
+	old = MemoryContextSwitchTo(caller_cxt);
+	values = palloc(sizeof(Datum) * spi_desc->natts);
+	nulls = palloc(sizeof(bool) * spi_desc->natts);
+	heap_deform_tuple(tuple, spi_desc, values, nulls);
+	result = heap_form_tuple(BlessTupleDesc(result_desc), values, nulls);
+	MemoryContextSwitchTo(old);
+	return HeapTupleGetDatum(result);
+}
+
+/* Apply one checked request as the extension owner and return its ledger row. */
+static Datum
+RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	LoyaltyUserSwitch sw;
+	AccountState acct;
+	int32		program_id;
+	HeapTuple	tuple;
+	Datum		result;
+	int64		signed_points;
+
+	signed_points = req->kind == ENTRY_REDEEM ? -req->points : req->points;
+
+	LoyaltyBecomeOwner(&sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	program_id = LoyaltyLookupProgram(req->program);
+	LockAccount(program_id, req, &acct);
+
+	tuple = FindRepeatedRequest(program_id, req, signed_points);
+	if (tuple == NULL)
+	{
+		if (strcmp(acct.status, "active") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOYALTY_MEMBER_NOT_ACTIVE),
+					 errmsg("member " INT64_FORMAT " in program \"%s\" is %s",
+							req->customer_id, text_to_cstring(req->program), acct.status),
+					 errdetail("A %s member cannot earn or redeem points.", acct.status),
+					 errhint("Reactivate the member with loyalty.set_member_status() first.")));
+		tuple = ApplyRequest(program_id, req, &acct);
+	}
+	result = LedgerResult(fcinfo, caller_cxt, tuple, SPI_tuptable->tupdesc);
+
+	SPI_finish();
+	LoyaltyRestoreUser(&sw);
+	return result;
+}
+
+/*
+ * earn(program, customer_id, points, reason, reference, idempotency_key,
+ *		expires_at, pending_until, actor): add points to a member.
+ */
+Datum
+loyalty_earn(PG_FUNCTION_ARGS)
+{
+	LedgerRequest req;
+
+	ReadRequest(fcinfo, ENTRY_EARN, &req, "manual", 8);
+	req.has_expires = OptionalFutureTime(fcinfo, 6, "expires_at", &req.expires_at);
+	req.has_pending = OptionalFutureTime(fcinfo, 7, "pending_until", &req.pending_until);
+	if (req.has_expires && req.has_pending && req.expires_at <= req.pending_until)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expires_at must be later than pending_until"),
+				 errdetail("Points cannot expire before they become available.")));
+	PG_RETURN_DATUM(RunRequest(fcinfo, &req));
+}
+
+/*
+ * redeem(program, customer_id, points, reason, reference, idempotency_key,
+ *		  actor): spend points, oldest-expiring first, never below zero.
+ */
+Datum
+loyalty_redeem(PG_FUNCTION_ARGS)
+{
+	LedgerRequest req;
+
+	ReadRequest(fcinfo, ENTRY_REDEEM, &req, "redemption", 6);
+	PG_RETURN_DATUM(RunRequest(fcinfo, &req));
+}
+
+/*
+ * adjust(program, customer_id, points, reason, reference, idempotency_key,
+ *		  expires_at, actor): a staff correction, positive or negative.
+ */
+Datum
+loyalty_adjust(PG_FUNCTION_ARGS)
+{
+	LedgerRequest req;
+
+	ReadRequest(fcinfo, ENTRY_ADJUST, &req, NULL, 7);
+	req.has_expires = OptionalFutureTime(fcinfo, 6, "expires_at", &req.expires_at);
+	if (req.has_expires && req.points < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expires_at applies only to a positive adjustment")));
+	PG_RETURN_DATUM(RunRequest(fcinfo, &req));
+}
+
+/* balance(program, customer_id): the member's balances, read in O(1). */
+Datum
+loyalty_balance(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	LoyaltyUserSwitch sw;
+	text	   *program;
+	int64		customer_id;
+	int32		program_id;
+	Datum		values[2];
+	TupleDesc	result_desc;
+	HeapTuple	result;
+	MemoryContext old;
+	Datum		cols[9];
+	bool		nulls[9];
+
+	LoyaltyRequireArg(PG_ARGISNULL(0), "program");
+	LoyaltyRequireArg(PG_ARGISNULL(1), "customer_id");
+	program = PG_GETARG_TEXT_PP(0);
+	customer_id = PG_GETARG_INT64(1);
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE ||
+		result_desc->natts != 9)
+		elog(ERROR, "loyalty.balance called in a wrong context");
+
+	LoyaltyBecomeOwner(&sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	program_id = LoyaltyLookupProgram(program);
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT m.customer_id, m.status, a.available, a.pending,"
+								  " a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,"
+								  " a.last_activity_at"
+								  " FROM loyalty.account a"
+								  " JOIN loyalty.member m"
+								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
+								  "  AND m.program_id OPERATOR(pg_catalog.=) a.program_id"
+								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND a.program_id OPERATOR(pg_catalog.=) $2",
+								  2, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(program_id);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "balance lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOYALTY_UNKNOWN_MEMBER),
+				 errmsg("unknown member " INT64_FORMAT " in program \"%s\"",
+						customer_id, text_to_cstring(program)),
+				 errhint("Enroll the customer first with loyalty.enroll().")));
+
+	old = MemoryContextSwitchTo(caller_cxt);
+	cols[0] = PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(program)));
+	nulls[0] = false;
+	for (int i = 1; i <= 8; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i, &nulls[i]);
+
+		/* status is the only by-reference column; copy it out of SPI memory */
+		cols[i] = (i == 2 && !nulls[i]) ? PointerGetDatum(DatumGetTextPCopy(d)) : d;
+	}
+	result = heap_form_tuple(BlessTupleDesc(result_desc), cols, nulls);
+	MemoryContextSwitchTo(old);
+
+	SPI_finish();
+	LoyaltyRestoreUser(&sw);
+	PG_RETURN_DATUM(HeapTupleGetDatum(result));
+}

@@ -1,0 +1,149 @@
+/*
+ * loyalty.c
+ *		Module entry point and helpers shared by the loyalty C functions.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "loyalty.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Reserve the loyalty.* GUC prefix for this extension. */
+void
+_PG_init(void)
+{
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("loyalty");
+#else
+	EmitWarningsOnPlaceholders("loyalty");
+#endif
+}
+
+/* Return the owner of loyalty.ledger, the role that owns the extension's data. */
+static Oid
+LoyaltyDataOwner(void)
+{
+	Oid			nspid = get_namespace_oid("loyalty", true);
+	Oid			relid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	relid = OidIsValid(nspid) ? get_relname_relid("ledger", nspid) : InvalidOid;
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"loyalty\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION loyalty.")));
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Run as the extension owner, like SECURITY DEFINER but without a per-call
+ * search_path change: every query these functions run is fully qualified.
+ * An error restores the caller through transaction abort.
+ */
+void
+LoyaltyBecomeOwner(LoyaltyUserSwitch *sw)
+{
+	Oid			owner = LoyaltyDataOwner();
+
+	GetUserIdAndSecContext(&sw->saved_userid, &sw->saved_sec_context);
+	SetUserIdAndSecContext(owner,
+						   sw->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Return to the caller's identity after LoyaltyBecomeOwner. */
+void
+LoyaltyRestoreUser(LoyaltyUserSwitch *sw)
+{
+	SetUserIdAndSecContext(sw->saved_userid, sw->saved_sec_context);
+}
+
+/* Prepare a plan once and keep it for the life of the backend. */
+SPIPlanPtr
+LoyaltyPreparePlan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* Raise a clear error when a required argument is NULL. */
+void
+LoyaltyRequireArg(bool isnull, const char *name)
+{
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/* Return a reason, reference or key as a C string, checking its length. */
+char *
+LoyaltyLabel(text *value, const char *name, bool allow_empty)
+{
+	char	   *s = text_to_cstring(value);
+	size_t		len = strlen(s);
+
+	if (len == 0 && !allow_empty)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name)));
+	if (len > LOYALTY_MAX_LABEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", name),
+				 errdetail("It has %zu bytes; the limit is %d.", len, LOYALTY_MAX_LABEL)));
+	return s;
+}
+
+/* Map a program code to its id, or raise unknown program; SPI must be connected. */
+int32
+LoyaltyLookupProgram(text *code)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	int32		program_id;
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan("SELECT program_id FROM loyalty.program"
+								  " WHERE code OPERATOR(pg_catalog.=) $1",
+								  1, argtypes);
+	values[0] = PointerGetDatum(code);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "program lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOYALTY_UNKNOWN_PROGRAM),
+				 errmsg("unknown loyalty program \"%s\"", text_to_cstring(code)),
+				 errhint("Create it with loyalty.create_program(), or check the program code.")));
+	program_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	return program_id;
+}
