@@ -1,0 +1,40 @@
+-- The GRANTs for the three kinds of role that use loyalty (see README.md).
+-- The extension creates no roles and grants nothing to PUBLIC; a DBA creates
+-- the roles and runs this file, e.g.:
+--   CREATE ROLE loyalty_app NOLOGIN;  CREATE ROLE loyalty_bi NOLOGIN;
+--   CREATE ROLE loyalty_admin NOLOGIN;
+--   \i doc/grants.sql
+-- then grants those roles to login roles (GRANT loyalty_app TO shop_backend).
+
+-- Application writer: enrolls members, earns, redeems, reads balances and
+-- statements.  No table access: the functions check and write everything.
+GRANT USAGE ON SCHEMA loyalty TO loyalty_app;
+GRANT EXECUTE ON FUNCTION
+	loyalty.enroll(text, bigint, loyalty.card, date, text, bigint),
+	loyalty.update_member(text, bigint, loyalty.card, date, text),
+	loyalty.earn(text, bigint, bigint, text, text, text, timestamptz, timestamptz, text),
+	loyalty.redeem(text, bigint, bigint, text, text, text, text),
+	loyalty.balance(text, bigint),
+	loyalty.statement(text, bigint, timestamptz, timestamptz),
+	loyalty.points_for(text, numeric)
+TO loyalty_app;
+
+-- BI reader: the documented views only; no personal data, no way to change points.
+GRANT USAGE ON SCHEMA loyalty TO loyalty_bi;
+GRANT SELECT ON loyalty.member_balances, loyalty.currency TO loyalty_bi;
+
+-- Administrator: everything the application can do, plus programs, member
+-- status, staff adjustments, card issuing, maintenance, verification, and
+-- read access to every table for support.
+GRANT loyalty_app TO loyalty_admin;
+GRANT loyalty_bi TO loyalty_admin;
+GRANT EXECUTE ON FUNCTION
+	loyalty.create_program(text, text, text, bigint, numeric, text, text, integer, text),
+	loyalty.alter_program(text, text, text, bigint, numeric, text, text, integer, text),
+	loyalty.set_member_status(text, bigint, text),
+	loyalty.adjust(text, bigint, bigint, text, text, text, timestamptz, text),
+	loyalty.card_issue(text),
+	loyalty.release_pending(timestamptz),
+	loyalty.verify()
+TO loyalty_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA loyalty TO loyalty_admin;
