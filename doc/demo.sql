@@ -1,0 +1,89 @@
+-- The loyalty demo: a Vietnamese coffee-and-bakery chain running
+-- "10 points per 100,000 VND" inside its own database.
+\set ON_ERROR_STOP on
+\set QUIET on
+\pset footer off
+SET client_min_messages = notice;
+
+\echo
+\echo '== 1. Install the extension'
+CREATE EXTENSION loyalty;
+SELECT extname, extversion FROM pg_extension WHERE extname = 'loyalty';
+
+\echo '== 2. A program: 10 points per complete 100,000 VND, 14-day return window'
+SELECT code, name, currency, earn_points, earn_per, rounding, time_zone, return_days
+  FROM loyalty.create_program('saigon-coffee', 'Saigon Coffee Rewards', 'VND',
+	   earn_points => 10, earn_per => 100000, time_zone => 'Asia/Ho_Chi_Minh',
+	   return_days => 14);
+
+\echo 'What purchases earn (250,000 VND earns 20, not 25: only complete blocks count):'
+SELECT amount, loyalty.points_for('saigon-coffee', amount) AS points
+  FROM (VALUES (45000::numeric), (100000), (250000), (1999000)) AS a(amount);
+
+\echo '== 3. Members, identified by the shop''s own customer ids, with member cards'
+SELECT customer_id, card, status, referral_source
+  FROM (VALUES (1001, 'store'), (1002, 'facebook'), (1003, 'friend')) AS c(id, source),
+	   LATERAL loyalty.enroll('saigon-coffee', c.id, card => loyalty.card_issue('6042'),
+							  referral_source => c.source);
+\echo 'A card number with a typo is refused by its check digit:'
+DO $$
+BEGIN
+	PERFORM '6042000000000016'::loyalty.card;
+EXCEPTION WHEN invalid_text_representation THEN
+	RAISE NOTICE '% (SQLSTATE %)', SQLERRM, SQLSTATE;
+END
+$$;
+
+\echo '== 4. Earning: purchases, a survey, points held during the return window'
+SELECT customer_id, entry_no, kind, points, pending_points, reason, reference
+  FROM (VALUES
+		(1001, loyalty.points_for('saigon-coffee', 250000), 'purchase', 'order-5001'),
+		(1001, loyalty.points_for('saigon-coffee', 1200000), 'purchase', 'order-5002'),
+		(1002, loyalty.points_for('saigon-coffee', 560000), 'purchase', 'order-5003'),
+		(1003, 15, 'completed a survey', 'survey-2026-11')) AS e(id, pts, why, ref),
+	   LATERAL loyalty.earn('saigon-coffee', e.id, e.pts, e.why, e.ref,
+							idempotency_key => e.ref,
+							expires_at => now() + interval '12 months');
+SELECT customer_id, entry_no, kind, points, pending_points, reason
+  FROM loyalty.earn('saigon-coffee', 1002, 80, 'purchase', 'order-5004',
+					idempotency_key => 'order-5004',
+					pending_until => now() + interval '14 days');
+
+\echo 'The till retries order-5001 after a timeout: same idempotency key, same entry, no new points:'
+SELECT entry_no, kind, points, available_after
+  FROM loyalty.earn('saigon-coffee', 1001, 20, 'purchase', 'order-5001',
+					idempotency_key => 'order-5001', expires_at => now() + interval '12 months');
+
+\echo '== 5. Redeeming: a free cappuccino for 100 points'
+SELECT customer_id, entry_no, kind, points, available_after, reason
+  FROM loyalty.redeem('saigon-coffee', 1001, 100, 'free cappuccino', 'reward-77',
+					  idempotency_key => 'reward-77');
+\echo 'Member 1002 tries to spend points still held in the return window:'
+DO $$
+BEGIN
+	PERFORM loyalty.redeem('saigon-coffee', 1002, 100, 'free cake');
+EXCEPTION WHEN SQLSTATE 'LY004' THEN
+	RAISE NOTICE '% (SQLSTATE %)', SQLERRM, SQLSTATE;
+END
+$$;
+SELECT customer_id, entry_no, kind, points, available_after, reason
+  FROM loyalty.adjust('saigon-coffee', 1003, 5, 'apology for a late order',
+					  actor => 'staff:linh');
+
+\echo '== 6. Fourteen days later the held points are released'
+SELECT loyalty.release_pending(now() + interval '15 days') AS points_released;
+
+\echo '== 7. Balances'
+SELECT program, customer_id, status, available, pending,
+	   lifetime_earned, lifetime_redeemed
+  FROM loyalty.member_balances ORDER BY customer_id;
+
+\echo '== 8. Member 1001''s statement: every change, with its reason'
+SELECT entry_no, kind, points, available_after AS balance, reason, reference, actor
+  FROM loyalty.statement('saigon-coffee', 1001);
+
+\echo '== 9. verify(): members whose stored balance disagrees with the ledger (none)'
+SELECT * FROM loyalty.verify();
+SELECT CASE WHEN count(*) = 0 THEN 'ledger verified: every balance equals its ledger'
+			ELSE 'LEDGER MISMATCH' END AS verify
+  FROM loyalty.verify();
