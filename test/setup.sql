@@ -1,5 +1,5 @@
--- Shared psql settings for every pgTAP test file.
 \set ECHO none
+-- Shared psql settings for every pgTAP test file.
 \set QUIET 1
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true

@@ -1,7 +1,7 @@
+\i test/setup.sql
 -- pg_dump of a database holding loyalty data, restored into a new database,
 -- gives the same programs, members, balances, lots and ledger; both as a
 -- plain SQL script and in the custom format through pg_restore.
-\i test/setup.sql
 \set home_db :DBNAME
 \! dropdb --if-exists loyalty_dump_src 2>/dev/null; dropdb --if-exists loyalty_dump_plain 2>/dev/null; dropdb --if-exists loyalty_dump_custom 2>/dev/null
 \! createdb loyalty_dump_src && psql -X -q -d loyalty_dump_src -f test/fixtures/dump_source.sql
