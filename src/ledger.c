@@ -311,8 +311,9 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 					(errcode(ERRCODE_LOYALTY_INSUFFICIENT_POINTS),
 					 errmsg("insufficient points: " INT64_FORMAT " available, " INT64_FORMAT " requested",
 							available, spend),
+					 pending > 0 ?
 					 errdetail("Pending points (" INT64_FORMAT ") cannot be spent until they are released.",
-							   pending)));
+							   pending) : 0));
 		delta_available = -spend;
 		available -= spend;
 		if (req->kind == ENTRY_REDEEM)
