@@ -68,7 +68,7 @@ CheckAmount(Numeric amount)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amount must be a finite number"),
-				 errdetail("Got infinity.")));
+				 errdetail("Got %s.", NumCmp(amount, NumFromInt64(0)) < 0 ? "-Infinity" : "Infinity")));
 #endif
 	if (NumCmp(amount, NumFromInt64(0)) < 0)
 		ereport(ERROR,

@@ -22,9 +22,14 @@ BEGIN
 		RAISE EXCEPTION 'birthday must not be in the future'
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', enroll.birthday);
 	END IF;
-	IF enroll.referral_source IS NOT NULL AND pg_catalog.length(enroll.referral_source) OPERATOR(pg_catalog.>) 200 THEN
+	IF enroll.birthday IS NOT NULL AND enroll.birthday OPERATOR(pg_catalog.<=) DATE '1900-01-01' THEN
+		RAISE EXCEPTION 'birthday must be after 1900-01-01'
+			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', enroll.birthday),
+				  HINT = 'Leave the birthday NULL when it is not known.';
+	END IF;
+	IF enroll.referral_source IS NOT NULL AND pg_catalog.octet_length(enroll.referral_source) OPERATOR(pg_catalog.>) 200 THEN
 		RAISE EXCEPTION 'referral_source is too long' USING ERRCODE = '22001',
-			DETAIL = 'The limit is 200 characters.';
+			DETAIL = 'The limit is 200 bytes.';
 	END IF;
 	IF enroll.referred_by IS NOT NULL THEN
 		IF enroll.referred_by OPERATOR(pg_catalog.=) enroll.customer_id THEN
@@ -97,13 +102,19 @@ BEGIN
 		RAISE EXCEPTION 'birthday must not be in the future'
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', update_member.birthday);
 	END IF;
+	IF update_member.birthday IS NOT NULL AND update_member.birthday OPERATOR(pg_catalog.<=) DATE '1900-01-01' THEN
+		RAISE EXCEPTION 'birthday must be after 1900-01-01'
+			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', update_member.birthday),
+				  HINT = 'Leave the birthday NULL when it is not known.';
+	END IF;
 	UPDATE @extschema@.member AS m SET
 		card = COALESCE(update_member.card, m.card),
 		birthday = COALESCE(update_member.birthday, m.birthday),
 		referral_source = COALESCE(update_member.referral_source, m.referral_source),
 		profile_changed_at = CASE
-			WHEN update_member.card IS DISTINCT FROM NULL
-			 AND update_member.card IS DISTINCT FROM m.card THEN pg_catalog.now()
+			WHEN update_member.card IS NOT NULL
+			 AND (m.card IS NULL OR update_member.card OPERATOR(@extschema@.<>) m.card)
+			THEN pg_catalog.now()
 			ELSE m.profile_changed_at END
 	 WHERE m.customer_id OPERATOR(pg_catalog.=) existing.customer_id
 	   AND m.program_id OPERATOR(pg_catalog.=) existing.program_id
