@@ -171,11 +171,7 @@ LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "account lock failed");
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_LOYALTY_UNKNOWN_MEMBER),
-				 errmsg("unknown member " INT64_FORMAT " in program \"%s\"",
-						req->customer_id, text_to_cstring(req->program)),
-				 errhint("Enroll the customer first with loyalty.enroll().")));
+		LoyaltyUnknownMember(req->customer_id, text_to_cstring(req->program));
 
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -571,11 +567,7 @@ loyalty_balance(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "balance lookup failed");
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_LOYALTY_UNKNOWN_MEMBER),
-				 errmsg("unknown member " INT64_FORMAT " in program \"%s\"",
-						customer_id, text_to_cstring(program)),
-				 errhint("Enroll the customer first with loyalty.enroll().")));
+		LoyaltyUnknownMember(customer_id, text_to_cstring(program));
 
 	old = MemoryContextSwitchTo(caller_cxt);
 	cols[0] = PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(program)));

@@ -102,6 +102,28 @@ LoyaltyRequireArg(bool isnull, const char *name)
 				 errmsg("%s must not be null", name)));
 }
 
+/* Raise the unknown-program error (LY001). */
+void
+LoyaltyUnknownProgram(const char *code)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_LOYALTY_UNKNOWN_PROGRAM),
+			 errmsg("unknown loyalty program \"%s\"", code),
+			 errhint("Create it with loyalty.create_program(), or check the program code.")));
+	pg_unreachable();
+}
+
+/* Raise the unknown-member error (LY002). */
+void
+LoyaltyUnknownMember(int64 customer_id, const char *program)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_LOYALTY_UNKNOWN_MEMBER),
+			 errmsg("unknown member " INT64_FORMAT " in program \"%s\"", customer_id, program),
+			 errhint("Enroll the customer first with loyalty.enroll().")));
+	pg_unreachable();
+}
+
 /* Return a reason, reference or key as a C string, checking its length. */
 char *
 LoyaltyLabel(text *value, const char *name, bool allow_empty)
@@ -139,10 +161,7 @@ LoyaltyLookupProgram(text *code)
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "program lookup failed");
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_LOYALTY_UNKNOWN_PROGRAM),
-				 errmsg("unknown loyalty program \"%s\"", text_to_cstring(code)),
-				 errhint("Create it with loyalty.create_program(), or check the program code.")));
+		LoyaltyUnknownProgram(text_to_cstring(code));
 	program_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
 	return program_id;

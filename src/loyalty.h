@@ -35,6 +35,8 @@ extern void LoyaltyRestoreUser(LoyaltyUserSwitch *sw);
 extern SPIPlanPtr LoyaltyPreparePlan(const char *sql, int nargs, Oid *argtypes);
 extern int32 LoyaltyLookupProgram(text *code);
 extern void LoyaltyRequireArg(bool isnull, const char *name);
+extern void LoyaltyUnknownProgram(const char *code) pg_attribute_noreturn();
+extern void LoyaltyUnknownMember(int64 customer_id, const char *program) pg_attribute_noreturn();
 extern char *LoyaltyLabel(text *value, const char *name, bool allow_empty);
 
 /* points.c */

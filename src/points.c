@@ -157,10 +157,7 @@ loyalty_points_for(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "program lookup failed");
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_LOYALTY_UNKNOWN_PROGRAM),
-				 errmsg("unknown loyalty program \"%s\"", TextDatumGetCString(values[0])),
-				 errhint("Create it with loyalty.create_program(), or check the program code.")));
+		LoyaltyUnknownProgram(TextDatumGetCString(values[0]));
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	earn_points = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
