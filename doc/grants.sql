@@ -34,7 +34,7 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.set_member_status(text, bigint, text),
 	loyalty.adjust(text, bigint, bigint, text, text, text, timestamptz, text),
 	loyalty.card_issue(text),
-	loyalty.release_pending(timestamptz),
+	loyalty.release_pending(timestamptz, integer),
 	loyalty.verify()
 TO loyalty_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA loyalty TO loyalty_admin;

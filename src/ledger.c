@@ -44,6 +44,7 @@ typedef struct LedgerRequest
 	char	   *reference;		/* NULL if none */
 	char	   *idempotency_key;	/* NULL if none */
 	char	   *actor;
+	char	   *db_role;		/* the calling role, recorded unforgeably */
 	bool		has_expires;
 	TimestampTz expires_at;
 	bool		has_pending;
@@ -61,7 +62,7 @@ typedef struct AccountState
 	int64		last_entry_no;
 } AccountState;
 
-#define APPLY_NARGS 19
+#define APPLY_NARGS 20
 
 /* Read an optional text argument, or NULL. */
 static inline char *
@@ -128,7 +129,7 @@ ReadRequest(FunctionCallInfo fcinfo, EntryKind kind, LedgerRequest *req,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("points must be positive"),
-				 errdetail("Got " INT64_FORMAT ".", req->points)));
+				 errdetail("Got %lld.", (long long) req->points)));
 
 	if (PG_ARGISNULL(3))
 		req->reason = pstrdup(default_reason);
@@ -137,8 +138,9 @@ ReadRequest(FunctionCallInfo fcinfo, EntryKind kind, LedgerRequest *req,
 	req->reference = OptionalLabel(fcinfo, 4, "reference");
 	req->idempotency_key = OptionalLabel(fcinfo, 5, "idempotency_key");
 
+	req->db_role = GetUserNameFromId(GetUserId(), false);
 	if (PG_ARGISNULL(actor_arg))
-		req->actor = GetUserNameFromId(GetUserId(), false);
+		req->actor = req->db_role;
 	else
 		req->actor = LoyaltyLabel(PG_GETARG_TEXT_PP(actor_arg), "actor", false);
 }
@@ -164,7 +166,7 @@ LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 								  "  AND m.program_id OPERATOR(pg_catalog.=) a.program_id"
 								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
-								  " FOR UPDATE OF a",
+								  " FOR NO KEY UPDATE OF a FOR SHARE OF m",
 								  2, argtypes);
 	values[0] = Int64GetDatum(req->customer_id);
 	values[1] = Int32GetDatum(program_id);
@@ -223,10 +225,11 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 		return NULL;
 	if (plan == NULL)
 		plan = LoyaltyPreparePlan(
-								  "SELECT * FROM loyalty.ledger"
-								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
-								  "  AND program_id OPERATOR(pg_catalog.=) $2"
-								  "  AND idempotency_key OPERATOR(pg_catalog.=) $3",
+								  "SELECT l, l.kind, l.points, l.pending_points, l.reference, l.reason"
+								  " FROM loyalty.ledger l"
+								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND l.idempotency_key OPERATOR(pg_catalog.=) $3",
 								  3, argtypes);
 	values[0] = Int64GetDatum(req->customer_id);
 	values[1] = Int32GetDatum(program_id);
@@ -238,12 +241,11 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	kind = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "kind"));
-	points = DatumGetInt64(SPI_getbinval(tuple, desc, SPI_fnumber(desc, "points"), &isnull));
-	pending_points = DatumGetInt64(SPI_getbinval(tuple, desc,
-												 SPI_fnumber(desc, "pending_points"), &isnull));
-	reference = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "reference"));
-	reason = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "reason"));
+	kind = SPI_getvalue(tuple, desc, 2);
+	points = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+	pending_points = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+	reference = SPI_getvalue(tuple, desc, 5);
+	reason = SPI_getvalue(tuple, desc, 6);
 
 	if (strcmp(kind, kind_names[req->kind]) != 0 ||
 		points + pending_points != signed_points ||
@@ -253,8 +255,8 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 				(errcode(ERRCODE_LOYALTY_IDEMPOTENCY_CONFLICT),
 				 errmsg("idempotency key \"%s\" was already used for a different request",
 						req->idempotency_key),
-				 errdetail("It was used for %s of " INT64_FORMAT " points (reason \"%s\", reference \"%s\").",
-						   kind, i64abs(points + pending_points), reason,
+				 errdetail("It was used for %s of %lld points (reason \"%s\", reference \"%s\").",
+						   kind, (long long) i64abs(points + pending_points), reason,
 						   reference ? reference : ""),
 				 errhint("Use a new key for a new request, or repeat the original request unchanged.")));
 	return tuple;
@@ -270,7 +272,8 @@ AddPoints(int64 a, int64 b, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s would exceed the largest number of points", what),
-				 errdetail("The limit is " INT64_FORMAT ".", PG_INT64_MAX)));
+				 errdetail("Available plus pending points may not exceed %lld.",
+						   (long long) PG_INT64_MAX)));
 	return result;
 }
 
@@ -283,11 +286,11 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 		INT8OID, INT4OID, INT8OID, INT8OID, INT8OID,	/* $1-$5 */
 		INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID,	/* $6-$10 */
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $11-$15 */
-		INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID	/* $16-$19 */
+		INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID	/* $16-$20 */
 	};
 	Datum		values[APPLY_NARGS];
 	char		nulls[APPLY_NARGS];
-	int64		entry_no = AddPoints(acct->last_entry_no, 1, "the entry number");
+	int64		entry_no;
 	int64		available = acct->available;
 	int64		pending = acct->pending;
 	int64		earned = acct->lifetime_earned;
@@ -298,6 +301,13 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	int64		lot_remaining = 0;
 	int64		spend = 0;
 	bool		lot_pending = false;
+	bool		isnull;
+
+	if (acct->last_entry_no == PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("member has reached the largest number of ledger entries")));
+	entry_no = acct->last_entry_no + 1;
 
 	if (req->kind == ENTRY_REDEEM || (req->kind == ENTRY_ADJUST && req->points < 0))
 	{
@@ -305,11 +315,11 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 		if (available < spend)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOYALTY_INSUFFICIENT_POINTS),
-					 errmsg("insufficient points: " INT64_FORMAT " available, " INT64_FORMAT " requested",
-							available, spend),
+					 errmsg("insufficient points: %lld available, %lld requested",
+							(long long) available, (long long) spend),
 					 pending > 0 ?
-					 errdetail("Pending points (" INT64_FORMAT ") cannot be spent until they are released.",
-							   pending) : 0));
+					 errdetail("Pending points (%lld) cannot be spent until they are released.",
+							   (long long) pending) : 0));
 		delta_available = -spend;
 		available -= spend;
 		if (req->kind == ENTRY_REDEEM)
@@ -318,6 +328,8 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	else if (req->has_pending)
 	{
 		/* Held points: they become spendable at pending_until. */
+		(void) AddPoints(AddPoints(available, pending, "the total balance"),
+						 req->points, "the total balance");
 		delta_pending = req->points;
 		pending = AddPoints(pending, req->points, "the pending balance");
 		earned = AddPoints(earned, req->points, "lifetime earned points");
@@ -327,6 +339,8 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	else
 	{
 		/* New points repay any debt first; only the rest can be spent. */
+		(void) AddPoints(AddPoints(available, pending, "the total balance"),
+						 req->points, "the total balance");
 		delta_available = req->points;
 		lot_points = req->points;
 		lot_remaining = available < 0 ? Max(req->points + available, 0) : req->points;
@@ -364,12 +378,13 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 								  "  WHERE s.running OPERATOR(pg_catalog.-) s.remaining OPERATOR(pg_catalog.<) $19) t"
 								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
-								  "  AND l.lot_no OPERATOR(pg_catalog.=) t.lot_no)"
-								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
+								  "  AND l.lot_no OPERATOR(pg_catalog.=) t.lot_no"
+								  " RETURNING t.take)"
+								  " INSERT INTO loyalty.ledger AS e (customer_id, program_id, entry_no, kind,"
 								  "  points, pending_points, available_after, pending_after, reason,"
-								  "  reference, idempotency_key, actor, expires_at)"
-								  " VALUES ($1, $2, $3, $10, $8, $9, $4, $5, $11, $12, $13, $14, $15)"
-								  " RETURNING *",
+								  "  reference, idempotency_key, actor, db_role, expires_at)"
+								  " VALUES ($1, $2, $3, $10, $8, $9, $4, $5, $11, $12, $13, $14, $20, $15)"
+								  " RETURNING e, (SELECT COALESCE(pg_catalog.sum(take), 0)::bigint FROM spent)",
 								  APPLY_NARGS, argtypes);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -396,45 +411,33 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	values[17] = TimestampTzGetDatum(req->pending_until);
 	nulls[17] = lot_pending ? ' ' : 'n';
 	values[18] = Int64GetDatum(spend);
+	values[19] = CStringGetTextDatum(req->db_role);
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "ledger write failed");
+
+	/* The lots must cover exactly what the balance said could be spent. */
+	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+									&isnull)) != spend)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the member's lots do not cover the available balance"),
+				 errdetail("Spending %lld points took %lld from lots.",
+						   (long long) spend,
+						   (long long) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+																   SPI_tuptable->tupdesc, 2, &isnull))),
+				 errhint("Run loyalty.verify() to find the inconsistency.")));
 	return SPI_tuptable->vals[0];
-}
-
-/* Copy an SPI ledger tuple into the caller's memory as the function result. */
-static Datum
-LedgerResult(FunctionCallInfo fcinfo, MemoryContext caller_cxt, HeapTuple tuple,
-			 TupleDesc spi_desc)
-{
-	TupleDesc	result_desc;
-	MemoryContext old;
-	Datum	   *values;
-	bool	   *nulls;
-	HeapTuple	result;
-
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "function returning loyalty.ledger called in a wrong context");
-	if (result_desc->natts != spi_desc->natts)
-		elog(ERROR, "loyalty.ledger row shape changed");
-
-	old = MemoryContextSwitchTo(caller_cxt);
-	values = palloc(sizeof(Datum) * spi_desc->natts);
-	nulls = palloc(sizeof(bool) * spi_desc->natts);
-	heap_deform_tuple(tuple, spi_desc, values, nulls);
-	result = heap_form_tuple(BlessTupleDesc(result_desc), values, nulls);
-	MemoryContextSwitchTo(old);
-	return HeapTupleGetDatum(result);
 }
 
 /* Apply one checked request as the extension owner and return its ledger row. */
 static Datum
 RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 {
-	MemoryContext caller_cxt = CurrentMemoryContext;
 	LoyaltyUserSwitch sw;
 	AccountState acct;
+	bool		isnull;
 	int32		program_id;
 	HeapTuple	tuple;
 	Datum		result;
@@ -455,13 +458,15 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 		if (strcmp(acct.status, "active") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOYALTY_MEMBER_NOT_ACTIVE),
-					 errmsg("member " INT64_FORMAT " in program \"%s\" is %s",
-							req->customer_id, text_to_cstring(req->program), acct.status),
+					 errmsg("member %lld in program \"%s\" is %s",
+							(long long) req->customer_id, text_to_cstring(req->program), acct.status),
 					 errdetail("A %s member cannot earn or redeem points.", acct.status),
 					 errhint("Reactivate the member with loyalty.set_member_status() first.")));
 		tuple = ApplyRequest(program_id, req, &acct);
 	}
-	result = LedgerResult(fcinfo, caller_cxt, tuple, SPI_tuptable->tupdesc);
+	/* Column 1 is the whole ledger row; copy it out of SPI memory. */
+	result = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull);
+	result = SPI_datumTransfer(result, false, -1);
 
 	SPI_finish();
 	LoyaltyRestoreUser(&sw);

@@ -119,7 +119,7 @@ LoyaltyUnknownMember(int64 customer_id, const char *program)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_LOYALTY_UNKNOWN_MEMBER),
-			 errmsg("unknown member " INT64_FORMAT " in program \"%s\"", customer_id, program),
+			 errmsg("unknown member %lld in program \"%s\"", (long long) customer_id, program),
 			 errhint("Enroll the customer first with loyalty.enroll().")));
 	pg_unreachable();
 }
@@ -131,10 +131,11 @@ LoyaltyLabel(text *value, const char *name, bool allow_empty)
 	char	   *s = text_to_cstring(value);
 	size_t		len = strlen(s);
 
-	if (len == 0 && !allow_empty)
+	if (!allow_empty && strspn(s, " \t\r\n") == len)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", name)));
+				 errmsg("%s must not be empty", name),
+				 errdetail("It is empty or only white space.")));
 	if (len > LOYALTY_MAX_LABEL)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),

@@ -119,7 +119,7 @@ LoyaltyPointsForAmount(Numeric amount, int64 earn_points, Numeric earn_per,
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount earns more points than a balance can hold"),
-				 errdetail("The limit is " INT64_FORMAT " points.", PG_INT64_MAX)));
+				 errdetail("The limit is %lld points.", (long long) PG_INT64_MAX)));
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(result)));
 }
 
@@ -143,7 +143,6 @@ loyalty_points_for(PG_FUNCTION_ARGS)
 	LoyaltyRequireArg(PG_ARGISNULL(0), "program");
 	LoyaltyRequireArg(PG_ARGISNULL(1), "amount");
 	amount = PG_GETARG_NUMERIC(1);
-	CheckAmount(amount);
 
 	LoyaltyBecomeOwner(&sw);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -291,7 +291,13 @@ BEGIN
 				  HINT = 'A card prefix is 1 to 12 digits, such as ''6042''.';
 	END IF;
 
-	-- Numbers issued under '604' and '6042' could collide.
+	-- Numbers issued under '604' and '6042' could collide.  A new prefix
+	-- waits for every other issuer so two new overlapping prefixes cannot
+	-- both pass this check.
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.card_counter AS c
+					WHERE c.prefix OPERATOR(pg_catalog.=) card_issue.prefix) THEN
+		LOCK TABLE @extschema@.card_counter IN SHARE ROW EXCLUSIVE MODE;
+	END IF;
 	SELECT c.prefix INTO other_prefix
 	  FROM @extschema@.card_counter AS c
 	 WHERE c.prefix OPERATOR(pg_catalog.<>) card_issue.prefix

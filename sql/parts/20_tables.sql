@@ -171,6 +171,7 @@ INSERT INTO @extschema@.currency (code, minor_units, name) VALUES
     ('ZWG', 2, 'Zimbabwe Gold');
 
 CREATE SEQUENCE @extschema@.program_id_seq AS integer;
+COMMENT ON SEQUENCE @extschema@.program_id_seq IS 'ids of loyalty programs';
 
 -- A loyalty program: one brand, country or currency with its own rules.
 CREATE TABLE @extschema@.program (
@@ -178,7 +179,7 @@ CREATE TABLE @extschema@.program (
 				DEFAULT pg_catalog.nextval('@extschema@.program_id_seq'),
 	code		text NOT NULL UNIQUE
 				CHECK (code ~ '^[a-z0-9][a-z0-9_.-]{0,62}$'),
-	name		text NOT NULL CHECK (name <> ''),
+	name		text NOT NULL CHECK (name <> '' AND pg_catalog.octet_length(name) <= 200),
 	currency	char(3) NOT NULL REFERENCES @extschema@.currency (code),
 	earn_points	bigint NOT NULL CHECK (earn_points > 0),
 	earn_per	numeric NOT NULL
@@ -210,7 +211,7 @@ CREATE TABLE @extschema@.member (
 				CHECK (status IN ('active', 'suspended', 'closed')),
 	card		@extschema@.card,
 	birthday	date CHECK (birthday > DATE '1900-01-01'),
-	referral_source text,
+	referral_source text CHECK (pg_catalog.octet_length(referral_source) <= 200),
 	referred_by bigint CHECK (referred_by <> customer_id),
 	enrolled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	status_changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -277,7 +278,8 @@ CREATE TABLE @extschema@.ledger (
 	reason		text NOT NULL,
 	reference	text,
 	idempotency_key text,
-	actor		text NOT NULL,
+	actor		text NOT NULL,	-- who, as the caller said (staff name, terminal)
+	db_role		text NOT NULL,	-- the database role that made the change
 	expires_at	timestamptz,	-- expiry of the lot an earning created
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	PRIMARY KEY (customer_id, program_id, entry_no),

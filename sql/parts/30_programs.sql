@@ -38,7 +38,7 @@ BEGIN
 	END IF;
 	IF time_zone IS NOT NULL AND NOT EXISTS (
 		SELECT 1 FROM pg_catalog.pg_timezone_names z
-		 WHERE z.name OPERATOR(pg_catalog.=) check_program_settings.time_zone) THEN
+		 WHERE pg_catalog.lower(z.name) OPERATOR(pg_catalog.=) pg_catalog.lower(check_program_settings.time_zone)) THEN
 		RAISE EXCEPTION 'unknown time zone "%"', time_zone
 			USING ERRCODE = '22023',
 				  HINT = 'Use an IANA time zone name such as Asia/Ho_Chi_Minh or UTC.';
@@ -85,6 +85,10 @@ BEGIN
 	IF pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'program name must not be empty' USING ERRCODE = '22023';
 	END IF;
+	IF pg_catalog.octet_length(name) OPERATOR(pg_catalog.>) 200 THEN
+		RAISE EXCEPTION 'program name is too long' USING ERRCODE = '22001',
+			DETAIL = 'The limit is 200 bytes.';
+	END IF;
 	PERFORM @extschema@.check_program_settings(currency, earn_points, earn_per,
 		rounding, time_zone, return_days, negative_balance);
 	IF EXISTS (SELECT 1 FROM @extschema@.program p WHERE p.code OPERATOR(pg_catalog.=) code) THEN
@@ -128,6 +132,10 @@ BEGIN
 	END IF;
 	IF name IS NOT NULL AND pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'program name must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF pg_catalog.octet_length(name) OPERATOR(pg_catalog.>) 200 THEN
+		RAISE EXCEPTION 'program name is too long' USING ERRCODE = '22001',
+			DETAIL = 'The limit is 200 bytes.';
 	END IF;
 	PERFORM @extschema@.check_program_settings(currency, earn_points, earn_per,
 		rounding, time_zone, return_days, negative_balance);

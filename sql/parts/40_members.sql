@@ -107,6 +107,10 @@ BEGIN
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', update_member.birthday),
 				  HINT = 'Leave the birthday NULL when it is not known.';
 	END IF;
+	IF pg_catalog.octet_length(update_member.referral_source) OPERATOR(pg_catalog.>) 200 THEN
+		RAISE EXCEPTION 'referral_source is too long' USING ERRCODE = '22001',
+			DETAIL = 'The limit is 200 bytes.';
+	END IF;
 	UPDATE @extschema@.member AS m SET
 		card = COALESCE(update_member.card, m.card),
 		birthday = COALESCE(update_member.birthday, m.birthday),

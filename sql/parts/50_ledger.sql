@@ -62,6 +62,10 @@ BEGIN
 	IF statement.customer_id IS NULL THEN
 		RAISE EXCEPTION 'customer_id must not be null' USING ERRCODE = '22004';
 	END IF;
+	IF statement.since OPERATOR(pg_catalog.>) statement.until THEN
+		RAISE EXCEPTION 'since must not be later than until' USING ERRCODE = '22023',
+			DETAIL = pg_catalog.format('Got since %s and until %s.', statement.since, statement.until);
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.member m
 					WHERE m.customer_id OPERATOR(pg_catalog.=) statement.customer_id
 					  AND m.program_id OPERATOR(pg_catalog.=) pid) THEN
@@ -79,8 +83,11 @@ END
 $$;
 
 -- Make due pending points spendable; one ledger entry per member. Returns points released.
-CREATE FUNCTION @extschema@.release_pending(as_of timestamptz DEFAULT pg_catalog.now())
-RETURNS bigint
+-- Members are taken in key order (no deadlock between two runs); a member
+-- whose account another transaction holds is skipped and taken by the next run.
+CREATE FUNCTION @extschema@.release_pending(as_of timestamptz DEFAULT pg_catalog.now(),
+	max_members integer DEFAULT NULL)
+RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -89,20 +96,27 @@ DECLARE
 	acct		@extschema@.account;
 	due			bigint;
 	repay		bigint;
-	total		bigint := 0;
+	total		numeric := 0;
 BEGIN
 	IF as_of IS NULL THEN
 		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF max_members OPERATOR(pg_catalog.<=) 0 THEN
+		RAISE EXCEPTION 'max_members must be positive' USING ERRCODE = '22023',
+			HINT = 'Pass NULL to release for every member in one run.';
 	END IF;
 	FOR m IN
 		SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
 		 WHERE l.pending AND l.remaining OPERATOR(pg_catalog.>) 0
 		   AND l.available_at OPERATOR(pg_catalog.<=) as_of
+		 ORDER BY l.customer_id, l.program_id
+		 LIMIT max_members
 	LOOP
 		SELECT a.* INTO acct FROM @extschema@.account a
 		 WHERE a.customer_id OPERATOR(pg_catalog.=) m.customer_id
 		   AND a.program_id OPERATOR(pg_catalog.=) m.program_id
-		   FOR UPDATE;
+		   FOR NO KEY UPDATE SKIP LOCKED;
+		CONTINUE WHEN NOT FOUND;
 		-- Re-read under the lock: another run may have released them already.
 		SELECT pg_catalog.sum(l.remaining)::bigint INTO due FROM @extschema@.lot l
 		 WHERE l.customer_id OPERATOR(pg_catalog.=) m.customer_id
@@ -112,7 +126,7 @@ BEGIN
 		CONTINUE WHEN due IS NULL;
 
 		-- Released points repay a debt first, oldest lots first.
-		repay := LEAST(due, GREATEST(-acct.available, 0));
+		repay := LEAST(due, GREATEST(OPERATOR(pg_catalog.-) acct.available, 0));
 		UPDATE @extschema@.lot l SET pending = false,
 			remaining = l.remaining OPERATOR(pg_catalog.-) LEAST(l.remaining,
 				GREATEST(repay OPERATOR(pg_catalog.-) (s.running OPERATOR(pg_catalog.-) l.remaining), 0))
@@ -137,10 +151,10 @@ BEGIN
 		RETURNING a.* INTO acct;
 
 		INSERT INTO @extschema@.ledger (customer_id, program_id, entry_no, kind,
-			points, pending_points, available_after, pending_after, reason, reference, actor)
+			points, pending_points, available_after, pending_after, reason, reference, actor, db_role)
 		VALUES (m.customer_id, m.program_id, acct.last_entry_no, 'release',
-			due, -due, acct.available, acct.pending, 'return window passed',
-			pg_catalog.format('release as of %s', as_of), SESSION_USER);
+			due, OPERATOR(pg_catalog.-) due, acct.available, acct.pending, 'return window passed',
+			pg_catalog.format('release as of %s', as_of), 'loyalty.release_pending', SESSION_USER);
 		total := total OPERATOR(pg_catalog.+) due;
 	END LOOP;
 	RETURN total;
@@ -159,9 +173,9 @@ AS $$
 			   COALESCE(pg_catalog.sum(l.pending_points), 0)::bigint AS pending,
 			   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
 					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'earn'), 0)::bigint AS earned,
-			   COALESCE(-pg_catalog.sum(l.points)
+			   COALESCE(OPERATOR(pg_catalog.-) pg_catalog.sum(l.points)
 					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'redeem'), 0)::bigint AS redeemed,
-			   COALESCE(-pg_catalog.sum(l.points)
+			   COALESCE(OPERATOR(pg_catalog.-) pg_catalog.sum(l.points)
 					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'expire'), 0)::bigint AS expired,
 			   pg_catalog.count(*) AS entries,
 			   pg_catalog.max(l.entry_no) AS last_entry_no
@@ -233,8 +247,8 @@ COMMENT ON FUNCTION @extschema@.balance(text, bigint)
 	IS 'a member''s available, pending and lifetime points, read without scanning the ledger';
 COMMENT ON FUNCTION @extschema@.statement(text, bigint, timestamptz, timestamptz)
 	IS 'a member''s ledger entries in order, optionally from since (inclusive) until (exclusive)';
-COMMENT ON FUNCTION @extschema@.release_pending(timestamptz)
-	IS 'make pending points whose hold has passed spendable; idempotent; schedule it (e.g. hourly with pg_cron)';
+COMMENT ON FUNCTION @extschema@.release_pending(timestamptz, integer)
+	IS 'make pending points whose hold has passed spendable, for at most max_members members; idempotent; schedule it with pg_cron';
 COMMENT ON FUNCTION @extschema@.verify()
 	IS 'every member whose stored balances disagree with the ledger or the lots; no rows when healthy';
 COMMENT ON FUNCTION @extschema@.ledger_immutable()

@@ -18,7 +18,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.adjust(text, bigint, bigint, text, text, text, timestamptz, text),
 	@extschema@.balance(text, bigint),
 	@extschema@.statement(text, bigint, timestamptz, timestamptz),
-	@extschema@.release_pending(timestamptz),
+	@extschema@.release_pending(timestamptz, integer),
 	@extschema@.verify(),
 	@extschema@.ledger_immutable()
 FROM PUBLIC;

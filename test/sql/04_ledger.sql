@@ -256,18 +256,18 @@ SELECT throws_ok(
 	$$SELECT loyalty.release_pending(NULL)$$,
 	'22004', 'as_of must not be null',
 	'release_pending refuses a NULL time');
-SELECT is(loyalty.release_pending(now() + interval '13 days'), 0::bigint,
+SELECT is(loyalty.release_pending(now() + interval '13 days'), 0::numeric,
 	'release_pending before the hold ends releases nothing');
 SELECT is(pg_temp.member_state(5), 'available=0 pending=200 earned=200 redeemed=0 ledger=1 lots=1:200',
 	'the early release changed nothing');
-SELECT is(loyalty.release_pending(now() + interval '15 days'), 200::bigint,
+SELECT is(loyalty.release_pending(now() + interval '15 days'), 200::numeric,
 	'release_pending after the hold ends releases the 200 points');
 SELECT results_eq(
 	$$SELECT entry_no, kind, points, pending_points, available_after, pending_after, reason,
-			 actor = session_user
+			 actor, db_role = session_user
 		FROM loyalty.ledger WHERE customer_id = 5 ORDER BY entry_no DESC LIMIT 1$$,
 	$$VALUES (2::bigint, 'release', 200::bigint, -200::bigint, 200::bigint, 0::bigint,
-			  'return window passed', true)$$,
+			  'return window passed', 'loyalty.release_pending', true)$$,
 	'the release is ledger entry 2, moving 200 from pending to available');
 SELECT results_eq(
 	$$SELECT available, pending, lifetime_earned FROM loyalty.balance('p', 5)$$,
@@ -277,7 +277,7 @@ SELECT results_eq(
 	$$SELECT remaining, pending FROM loyalty.lot WHERE customer_id = 5$$,
 	$$VALUES (200::bigint, false)$$,
 	'the lot is no longer pending');
-SELECT is(loyalty.release_pending(now() + interval '15 days'), 0::bigint,
+SELECT is(loyalty.release_pending(now() + interval '15 days'), 0::numeric,
 	'running release_pending again releases nothing');
 SELECT is(pg_temp.member_state(5), 'available=200 pending=0 earned=200 redeemed=0 ledger=2 lots=1:200',
 	'the second run wrote no entry');

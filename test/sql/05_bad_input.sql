@@ -43,11 +43,11 @@ SELECT throws_ok($$SELECT loyalty.earn('p', 1, 0)$$,
 SELECT throws_ok($$SELECT loyalty.earn('p', 1, -5)$$,
 	'22023', 'points must be positive', 'earn: negative points');
 SELECT throws_ok($$SELECT loyalty.earn('p', 1, 9223372036854775807)$$,
-	'22003', 'the available balance would exceed the largest number of points',
+	'22003', 'the total balance would exceed the largest number of points',
 	'earn: the largest bigint on top of 100 points overflows the available balance');
 SELECT throws_ok($$SELECT loyalty.earn('p', 1, 9223372036854775807, pending_until => now() + interval '1 day')$$,
-	'22003', 'lifetime earned points would exceed the largest number of points',
-	'earn: the largest bigint held pending on top of 100 earned points overflows lifetime earned points');
+	'22003', 'the total balance would exceed the largest number of points',
+	'earn: the largest bigint held pending on top of 100 earned points overflows the total balance');
 SELECT throws_ok($$SELECT loyalty.earn('p', 1, 9223372036854775808::bigint)$$,
 	'22003', 'bigint out of range',
 	'earn: a points literal beyond bigint fails in its cast');
@@ -180,7 +180,7 @@ SELECT throws_ok($$SELECT loyalty.adjust('p', 1, 0, 'fix')$$,
 SELECT throws_ok($$SELECT loyalty.adjust('p', 1, -9223372036854775808, 'fix')$$,
 	'22003', 'points out of range', 'adjust: the smallest bigint');
 SELECT throws_ok($$SELECT loyalty.adjust('p', 1, 9223372036854775807, 'fix')$$,
-	'22003', 'the available balance would exceed the largest number of points',
+	'22003', 'the total balance would exceed the largest number of points',
 	'adjust: the largest bigint on top of 110 points');
 SELECT throws_ok($$SELECT loyalty.adjust('p', 1, 9223372036854775808::bigint, 'fix')$$,
 	'22003', 'bigint out of range', 'adjust: points beyond bigint');
@@ -300,7 +300,7 @@ SELECT results_eq(
 	$$VALUES (2::bigint, 9223372036854775807::bigint)$$,
 	'a balance may reach exactly the largest bigint');
 SELECT throws_ok($$SELECT loyalty.earn('p', 3, 1)$$,
-	'22003', 'the available balance would exceed the largest number of points',
+	'22003', 'the total balance would exceed the largest number of points',
 	'one more point overflows');
 SELECT results_eq(
 	$$SELECT available_after FROM loyalty.redeem('p', 3, 9223372036854775807)$$,
