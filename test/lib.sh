@@ -14,15 +14,13 @@ LOYALTY_PACKAGES=(
 	postgresql-common make gcc libc6-dev
 )
 
-# Warnings are errors.  -Wall -Wextra stay on; the only ones turned off are
+# Warnings are errors.  -Wall -Wextra stay on; the only one turned off is
 # noise from PostgreSQL itself:
 #   -Wno-unused-parameter  PostgreSQL 15's headers trip it (fmgr.h's fcinfo in
 #                          every PG_FUNCTION_ARGS, ilist.h, bufpage.h inlines)
-#   -Wno-sign-compare      PostgreSQL's API mixes signed and unsigned counts
-#                          (uint64 SPI_processed, int natts, Size lengths)
 # PostgreSQL's own CFLAGS (from pg_config) add -Wdeclaration-after-statement
 # and -Wmissing-prototypes, so those are errors too.
-LOYALTY_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare"
+LOYALTY_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter"
 
 # Runs a command as root: directly when root, else through sudo (never
 # prompting without a terminal, so CI fails fast instead of hanging).
