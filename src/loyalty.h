@@ -8,6 +8,10 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/date.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 /*
  * SQLSTATEs of class LY: loyalty-specific errors an application can catch.
@@ -19,6 +23,9 @@
 #define ERRCODE_LOYALTY_INSUFFICIENT_POINTS MAKE_SQLSTATE('L','Y','0','0','4')
 #define ERRCODE_LOYALTY_IDEMPOTENCY_CONFLICT MAKE_SQLSTATE('L','Y','0','0','5')
 #define ERRCODE_LOYALTY_LEDGER_IMMUTABLE	MAKE_SQLSTATE('L','Y','0','0','6')
+#define ERRCODE_LOYALTY_UNKNOWN_RULE		MAKE_SQLSTATE('L','Y','0','0','7')
+#define ERRCODE_LOYALTY_NOT_TRACKED			MAKE_SQLSTATE('L','Y','0','0','8')
+#define ERRCODE_LOYALTY_CLAWBACK_BLOCKED	MAKE_SQLSTATE('L','Y','0','0','9')
 
 /* Longest reason, reference, idempotency key or actor accepted, in bytes. */
 #define LOYALTY_MAX_LABEL	200
@@ -43,5 +50,29 @@ extern char *LoyaltyLabel(text *value, const char *name, bool allow_empty);
 struct NumericData;
 extern int64 LoyaltyPointsForAmount(struct NumericData *amount, int64 earn_points,
 									 struct NumericData *earn_per, const char *rounding);
+
+/* rules.c: the earning rules of a program, cached per backend */
+
+/* What an order brings to the earning rules. */
+typedef struct EarnContext
+{
+	int32		program_id;
+	Numeric		amount;			/* in the program's currency, >= 0 */
+	const char *channel;		/* NULL if the order has none */
+	const char *category;		/* NULL if the order has none */
+	TimestampTz ordered_at;
+	const char *tier;			/* the member's tier code; NULL until tiers exist */
+	bool		has_birthday;
+	DateADT		birthday;
+	bool		first_purchase; /* the member's first order in this program */
+} EarnContext;
+
+/*
+ * Points an order earns under the program's rules.  When detail is not NULL,
+ * appends a JSON array of the components that produced the points, e.g.
+ * [{"rule":"base","points":20},{"rule":"double weekend","points":20}].
+ * SPI must be connected (the rules are loaded through it on a cache miss).
+ */
+extern int64 LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail);
 
 #endif							/* LOYALTY_H */
