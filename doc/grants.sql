@@ -16,7 +16,8 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.redeem(text, bigint, bigint, text, text, text, text),
 	loyalty.balance(text, bigint),
 	loyalty.statement(text, bigint, timestamptz, timestamptz),
-	loyalty.points_for(text, numeric)
+	loyalty.points_for(text, numeric),
+	loyalty.quote(text, numeric, text, text, timestamptz, text, date, boolean)
 TO loyalty_app;
 
 -- BI reader: the documented views only; no personal data, no way to change points.
@@ -29,12 +30,27 @@ GRANT SELECT ON loyalty.member_balances, loyalty.currency TO loyalty_bi;
 GRANT loyalty_app TO loyalty_admin;
 GRANT loyalty_bi TO loyalty_admin;
 GRANT EXECUTE ON FUNCTION
-	loyalty.create_program(text, text, text, bigint, numeric, text, text, integer, text),
-	loyalty.alter_program(text, text, text, bigint, numeric, text, text, integer, text),
+	loyalty.create_program(text, text, text, bigint, numeric, text, text, integer, text, text),
+	loyalty.alter_program(text, text, text, bigint, numeric, text, text, integer, text, text),
 	loyalty.set_member_status(text, bigint, text),
 	loyalty.adjust(text, bigint, bigint, text, text, text, timestamptz, text),
 	loyalty.card_issue(text),
+	loyalty.add_earn_rule(text, text, text, text, text, text, numeric, bigint, numeric, bigint,
+		timestamptz, timestamptz, smallint[]),
+	loyalty.drop_earn_rule(text, text),
 	loyalty.release_pending(timestamptz, integer),
 	loyalty.verify()
+TO loyalty_admin;
+-- Attaching the engine to an orders table: the administrator also needs
+-- TRIGGER on that table (CREATE TRIGGER checks it) and, to untrack, ownership.
+GRANT EXECUTE ON FUNCTION
+	loyalty.track_orders(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
+	loyalty.untrack_orders(regclass),
+	loyalty.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
+	loyalty.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[]),
+	loyalty.unregister_order_source(regclass, integer[]),
+	loyalty.order_trigger(),
+	loyalty.set_exchange_rate(text, text, numeric, timestamptz),
+	loyalty.convert_amount(numeric, text, text, timestamptz)
 TO loyalty_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA loyalty TO loyalty_admin;

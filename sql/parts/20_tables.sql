@@ -190,6 +190,8 @@ CREATE TABLE @extschema@.program (
 	return_days integer NOT NULL DEFAULT 0 CHECK (return_days BETWEEN 0 AND 3650),
 	negative_balance text NOT NULL DEFAULT 'debt'
 				CHECK (negative_balance IN ('debt', 'forgive', 'block')),
+	unknown_customer text NOT NULL DEFAULT 'enroll'
+				CHECK (unknown_customer IN ('enroll', 'ignore')),
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -233,6 +235,7 @@ CREATE TABLE @extschema@.account (
 	lifetime_redeemed bigint NOT NULL DEFAULT 0 CHECK (lifetime_redeemed >= 0),
 	lifetime_expired bigint NOT NULL DEFAULT 0 CHECK (lifetime_expired >= 0),
 	last_entry_no bigint NOT NULL DEFAULT 0 CHECK (last_entry_no >= 0),
+	order_count bigint NOT NULL DEFAULT 0 CHECK (order_count >= 0),	-- orders that earned
 	last_activity_at timestamptz,
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	PRIMARY KEY (customer_id, program_id),
@@ -252,6 +255,8 @@ CREATE TABLE @extschema@.lot (
 	earned_at	timestamptz NOT NULL,
 	available_at timestamptz,	-- when a pending lot becomes spendable
 	expires_at	timestamptz,	-- NULL: never expires
+	source_id	integer,		-- the tracked orders table and order that earned it
+	order_key	text,
 	PRIMARY KEY (customer_id, program_id, lot_no),
 	FOREIGN KEY (customer_id, program_id)
 		REFERENCES @extschema@.account (customer_id, program_id)
@@ -281,6 +286,7 @@ CREATE TABLE @extschema@.ledger (
 	actor		text NOT NULL,	-- who, as the caller said (staff name, terminal)
 	db_role		text NOT NULL,	-- the database role that made the change
 	expires_at	timestamptz,	-- expiry of the lot an earning created
+	detail		jsonb,			-- the rules that produced the points, or what a reversal took
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	PRIMARY KEY (customer_id, program_id, entry_no),
 	UNIQUE (customer_id, program_id, idempotency_key),

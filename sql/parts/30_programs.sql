@@ -5,7 +5,8 @@
 -- Raise a clear error for any invalid program setting; NULL means "not given".
 CREATE FUNCTION @extschema@.check_program_settings(
 	currency text, earn_points bigint, earn_per numeric, rounding text,
-	time_zone text, return_days integer, negative_balance text)
+	time_zone text, return_days integer, negative_balance text,
+	unknown_customer text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -54,6 +55,12 @@ BEGIN
 			USING ERRCODE = '22023',
 				  HINT = 'Use debt (later earnings repay it), forgive (stop at zero) or block (refuse the clawback).';
 	END IF;
+	IF unknown_customer IS NOT NULL AND unknown_customer OPERATOR(pg_catalog.<>) ALL
+			(ARRAY['enroll', 'ignore']) THEN
+		RAISE EXCEPTION 'unknown unknown_customer policy "%"', unknown_customer
+			USING ERRCODE = '22023',
+				  HINT = 'Use enroll (an order from an unknown customer enrolls them) or ignore.';
+	END IF;
 END
 $$;
 
@@ -61,7 +68,8 @@ $$;
 CREATE FUNCTION @extschema@.create_program(
 	code text, name text, currency text, earn_points bigint, earn_per numeric,
 	rounding text DEFAULT 'floor', time_zone text DEFAULT 'UTC',
-	return_days integer DEFAULT 0, negative_balance text DEFAULT 'debt')
+	return_days integer DEFAULT 0, negative_balance text DEFAULT 'debt',
+	unknown_customer text DEFAULT 'enroll')
 RETURNS @extschema@.program
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -72,7 +80,7 @@ DECLARE
 BEGIN
 	IF code IS NULL OR name IS NULL OR currency IS NULL OR earn_points IS NULL
 		OR earn_per IS NULL OR rounding IS NULL OR time_zone IS NULL
-		OR return_days IS NULL OR negative_balance IS NULL THEN
+		OR return_days IS NULL OR negative_balance IS NULL OR unknown_customer IS NULL THEN
 		RAISE EXCEPTION 'program settings must not be null'
 			USING ERRCODE = '22004',
 				  HINT = 'Give code, name, currency, earn_points and earn_per; omit the others to use their defaults.';
@@ -90,16 +98,16 @@ BEGIN
 			DETAIL = 'The limit is 200 bytes.';
 	END IF;
 	PERFORM @extschema@.check_program_settings(currency, earn_points, earn_per,
-		rounding, time_zone, return_days, negative_balance);
+		rounding, time_zone, return_days, negative_balance, unknown_customer);
 	IF EXISTS (SELECT 1 FROM @extschema@.program p WHERE p.code OPERATOR(pg_catalog.=) code) THEN
 		RAISE EXCEPTION 'program "%" already exists', code
 			USING ERRCODE = '23505', HINT = 'Change it with loyalty.alter_program().';
 	END IF;
 
 	INSERT INTO @extschema@.program AS p (code, name, currency, earn_points, earn_per,
-		rounding, time_zone, return_days, negative_balance)
+		rounding, time_zone, return_days, negative_balance, unknown_customer)
 	VALUES (code, name, pg_catalog.upper(currency), earn_points, earn_per,
-		rounding, time_zone, return_days, negative_balance)
+		rounding, time_zone, return_days, negative_balance, unknown_customer)
 	RETURNING p.* INTO result;
 	RETURN result;
 END
@@ -110,7 +118,8 @@ CREATE FUNCTION @extschema@.alter_program(
 	code text, name text DEFAULT NULL, currency text DEFAULT NULL,
 	earn_points bigint DEFAULT NULL, earn_per numeric DEFAULT NULL,
 	rounding text DEFAULT NULL, time_zone text DEFAULT NULL,
-	return_days integer DEFAULT NULL, negative_balance text DEFAULT NULL)
+	return_days integer DEFAULT NULL, negative_balance text DEFAULT NULL,
+	unknown_customer text DEFAULT NULL)
 RETURNS @extschema@.program
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -138,7 +147,7 @@ BEGIN
 			DETAIL = 'The limit is 200 bytes.';
 	END IF;
 	PERFORM @extschema@.check_program_settings(currency, earn_points, earn_per,
-		rounding, time_zone, return_days, negative_balance);
+		rounding, time_zone, return_days, negative_balance, unknown_customer);
 	IF currency IS NOT NULL
 		AND pg_catalog.upper(currency) OPERATOR(pg_catalog.<>) existing.currency::text
 		AND EXISTS (SELECT 1 FROM @extschema@.member m
@@ -158,6 +167,7 @@ BEGIN
 		time_zone = COALESCE(alter_program.time_zone, p.time_zone),
 		return_days = COALESCE(alter_program.return_days, p.return_days),
 		negative_balance = COALESCE(alter_program.negative_balance, p.negative_balance),
+		unknown_customer = COALESCE(alter_program.unknown_customer, p.unknown_customer),
 		updated_at = pg_catalog.now()
 	 WHERE p.program_id OPERATOR(pg_catalog.=) existing.program_id
 	RETURNING p.* INTO result;
@@ -193,13 +203,13 @@ RETURNS bigint
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'loyalty_points_for';
 
-COMMENT ON FUNCTION @extschema@.create_program(text, text, text, bigint, numeric, text, text, integer, text)
+COMMENT ON FUNCTION @extschema@.create_program(text, text, text, bigint, numeric, text, text, integer, text, text)
 	IS 'create a loyalty program: earn_points per earn_per of currency, rounded by rounding (floor, half_up, ceiling, proportional)';
-COMMENT ON FUNCTION @extschema@.alter_program(text, text, text, bigint, numeric, text, text, integer, text)
+COMMENT ON FUNCTION @extschema@.alter_program(text, text, text, bigint, numeric, text, text, integer, text, text)
 	IS 'change a program''s settings; NULL arguments leave a setting unchanged';
 COMMENT ON FUNCTION @extschema@.program_id(text)
 	IS 'the internal id of a program code; raises LY001 for an unknown program';
 COMMENT ON FUNCTION @extschema@.points_for(text, numeric)
 	IS 'points a purchase amount earns at the program''s base rate, computed exactly';
-COMMENT ON FUNCTION @extschema@.check_program_settings(text, bigint, numeric, text, text, integer, text)
+COMMENT ON FUNCTION @extschema@.check_program_settings(text, bigint, numeric, text, text, integer, text, text)
 	IS 'internal: validate program settings';

@@ -4,9 +4,9 @@
 -- for the application, BI and administrator roles.
 --
 REVOKE ALL ON FUNCTION
-	@extschema@.check_program_settings(text, bigint, numeric, text, text, integer, text),
-	@extschema@.create_program(text, text, text, bigint, numeric, text, text, integer, text),
-	@extschema@.alter_program(text, text, text, bigint, numeric, text, text, integer, text),
+	@extschema@.check_program_settings(text, bigint, numeric, text, text, integer, text, text),
+	@extschema@.create_program(text, text, text, bigint, numeric, text, text, integer, text, text),
+	@extschema@.alter_program(text, text, text, bigint, numeric, text, text, integer, text, text),
 	@extschema@.program_id(text),
 	@extschema@.points_for(text, numeric),
 	@extschema@.enroll(text, bigint, @extschema@.card, date, text, bigint),
@@ -20,5 +20,6 @@ REVOKE ALL ON FUNCTION
 	@extschema@.statement(text, bigint, timestamptz, timestamptz),
 	@extschema@.release_pending(timestamptz, integer),
 	@extschema@.verify(),
-	@extschema@.ledger_immutable()
+	@extschema@.ledger_immutable(),
+	@extschema@.order_trigger()
 FROM PUBLIC;

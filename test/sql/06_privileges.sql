@@ -51,7 +51,7 @@ SELECT function_privs_are('loyalty', 'adjust',
 	ARRAY['text', 'bigint', 'bigint', 'text', 'text', 'text', 'timestamp with time zone', 'text'],
 	'loyalty_app', ARRAY[]::text[], 'the application may not adjust');
 SELECT function_privs_are('loyalty', 'create_program',
-	ARRAY['text', 'text', 'text', 'bigint', 'numeric', 'text', 'text', 'integer', 'text'],
+	ARRAY['text', 'text', 'text', 'bigint', 'numeric', 'text', 'text', 'integer', 'text', 'text'],
 	'loyalty_app', ARRAY[]::text[], 'the application may not create programs');
 SELECT function_privs_are('loyalty', 'earn',
 	ARRAY['text', 'bigint', 'bigint', 'text', 'text', 'text',

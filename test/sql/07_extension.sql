@@ -13,7 +13,10 @@ SELECT ok(NOT (SELECT extrelocatable FROM pg_extension WHERE extname = 'loyalty'
 SELECT set_eq(
 	$$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'loyalty'$$,
 	ARRAY['loyalty.program_id_seq', 'loyalty.program', 'loyalty.member', 'loyalty.account',
-		  'loyalty.lot', 'loyalty.ledger', 'loyalty.card_counter'],
+		  'loyalty.lot', 'loyalty.ledger', 'loyalty.card_counter',
+		  'loyalty.earn_rule_id_seq', 'loyalty.earn_rule',
+		  'loyalty.order_source_id_seq', 'loyalty.order_source', 'loyalty.exchange_rate',
+		  'loyalty.order_accrual', 'loyalty.accrual_problem'],
 	'every table holding user data is dumped by pg_dump');
 
 -- Scale-out rule: every primary and unique key of a member-scoped table

@@ -1,0 +1,1243 @@
+/*
+ * accrual.c
+ *		The accrual trigger: orders written to a tracked table earn points,
+ *		and refunds, cancellations, amount changes and deletes adjust them.
+ *
+ * track_orders() attaches loyalty.order_trigger('<source_id>') to the
+ * application's table as three statement-level AFTER triggers with
+ * transition tables.  For every order row the trigger works out the points
+ * the order should hold now (its target) and moves the member's points to
+ * it: a positive difference earns (pending during the return window), a
+ * negative one claws back, first from the order's own lots.  Because every
+ * change moves an order to a target instead of adding a delta, re-sending,
+ * refunding twice or replaying an UPDATE never earns or claws back twice.
+ *
+ * Loyalty-side problems (unknown customer, suspended member, a currency
+ * without a rate, a bad amount) are recorded in loyalty.accrual_problem and
+ * never fail the shop's statement; a broken configuration does.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/int.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "catalog/namespace.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "loyalty.h"
+
+PG_FUNCTION_INFO_V1(loyalty_order_trigger);
+
+/* The columns of a tracked table, in the order of loyalty.order_source. */
+typedef enum TrackedColumn
+{
+	COL_CUSTOMER,
+	COL_ORDER,
+	COL_AMOUNT,
+	COL_CURRENCY,
+	COL_CHANNEL,
+	COL_CATEGORY,
+	COL_STATUS,
+	COL_REFUNDED,
+	COL_ORDERED_AT,
+	NUM_COLUMNS
+} TrackedColumn;
+
+static const char *const column_roles[NUM_COLUMNS] = {
+	"customer", "order", "amount", "currency", "channel", "category",
+	"status", "refunded", "ordered_at"
+};
+
+/* A tracked table's configuration, resolved against its current columns. */
+typedef struct OrderSource
+{
+	int32		source_id;		/* hash key */
+	bool		valid;
+	MemoryContext cxt;			/* holds everything below */
+	Oid			relid;
+	char	   *table_name;
+	int32		program_id;
+	char		currency[4];
+	char	   *time_zone;
+	int32		return_days;
+	char		negative_policy;	/* 'd'ebt, 'f'orgive or 'b'lock */
+	bool		enroll_unknown;
+	char	   *columns[NUM_COLUMNS];	/* NULL when not tracked */
+	AttrNumber	attnums[NUM_COLUMNS];
+	Oid			typids[NUM_COLUMNS];
+	FmgrInfo	output[NUM_COLUMNS];	/* text output of key and label columns */
+	int			nrefund_statuses;
+	char	  **refund_statuses;
+} OrderSource;
+
+/* One order row as the trigger sees it. */
+typedef struct OrderFacts
+{
+	bool		has_customer;
+	int64		customer_id;
+	char	   *order_key;		/* NULL when missing */
+	Numeric		amount;			/* NULL when missing */
+	char	   *currency;		/* NULL: the program's currency */
+	char	   *channel;
+	char	   *category;
+	char	   *status;
+	Numeric		refunded;		/* NULL: nothing refunded */
+	TimestampTz ordered_at;
+} OrderFacts;
+
+/* The member's locked account. */
+typedef struct MemberState
+{
+	char	   *status;
+	bool		has_birthday;
+	DateADT		birthday;
+	int64		available;
+	int64		pending;
+	int64		lifetime_earned;
+	int64		last_entry_no;
+	int64		order_count;
+} MemberState;
+
+/* The order's recorded state in loyalty.order_accrual. */
+typedef struct OrderState
+{
+	bool		exists;
+	char	   *state;
+	Numeric		amount;
+	int64		points;
+	int64		earned_points;
+	bool		first_purchase;
+} OrderState;
+
+static HTAB *source_cache = NULL;
+
+/* loyalty.program, loyalty.earn_rule, loyalty.order_source; found on load */
+#define NUM_CONFIG_RELS 3
+static Oid	config_relids[NUM_CONFIG_RELS];
+
+/* Mark every cached source stale: the next statement re-reads its configuration. */
+static void
+InvalidateSources(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	OrderSource *src;
+
+	bool		all = (relid == InvalidOid);
+
+	if (source_cache == NULL)
+		return;
+	for (int i = 0; i < NUM_CONFIG_RELS; i++)
+		if (relid == config_relids[i])
+			all = true;
+	if (all)
+		memset(config_relids, 0, sizeof(config_relids));
+	hash_seq_init(&status, source_cache);
+	while ((src = hash_seq_search(&status)) != NULL)
+		if (all || relid == src->relid)
+			src->valid = false;
+}
+
+/* Remember the configuration tables' OIDs, so changes to them reset the cache. */
+static void
+FindConfigRelations(void)
+{
+	static const char *const names[NUM_CONFIG_RELS] = {"program", "earn_rule", "order_source"};
+	Oid			nspid = get_namespace_oid("loyalty", false);
+
+	for (int i = 0; i < NUM_CONFIG_RELS; i++)
+		config_relids[i] = get_relname_relid(names[i], nspid);
+}
+
+/* Create the source cache and register its invalidation callbacks, once. */
+static void
+InitSourceCache(void)
+{
+	HASHCTL		ctl;
+
+	if (source_cache != NULL)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int32);
+	ctl.entrysize = sizeof(OrderSource);
+	source_cache = hash_create("loyalty order sources", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS);
+	/*
+	 * track_orders/untrack_orders and ALTER TABLE change the table, and the
+	 * rules_changed trigger on programs sends a reset: both reach us here.
+	 */
+	CacheRegisterRelcacheCallback(InvalidateSources, (Datum) 0);
+}
+
+/* Raise the error for a tracked column that is gone or has a wrong type. */
+static void
+BrokenColumn(OrderSource *src, int col, const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+			 errmsg("tracked %s column \"%s\" of table %s %s",
+					column_roles[col], src->columns[col], src->table_name, problem),
+			 errdetail("The loyalty trigger cannot read the order."),
+			 errhint("Run loyalty.untrack_orders('%s') and loyalty.track_orders() again with the right columns.",
+					 src->table_name)));
+}
+
+/* Check a tracked column's type against what its role accepts. */
+static void
+CheckColumnType(OrderSource *src, int col, Oid typid)
+{
+	bool		ok;
+
+	switch (col)
+	{
+		case COL_CUSTOMER:
+			ok = typid == INT2OID || typid == INT4OID || typid == INT8OID;
+			break;
+		case COL_AMOUNT:
+		case COL_REFUNDED:
+			ok = typid == NUMERICOID || typid == INT2OID || typid == INT4OID ||
+				typid == INT8OID;
+			break;
+		case COL_ORDERED_AT:
+			ok = typid == TIMESTAMPTZOID || typid == TIMESTAMPOID || typid == DATEOID;
+			break;
+		case COL_ORDER:
+			ok = true;
+			break;
+		default:
+			ok = typid == TEXTOID || typid == VARCHAROID || typid == BPCHAROID ||
+				type_is_enum(typid);
+			break;
+	}
+	if (!ok)
+		BrokenColumn(src, col, psprintf("has an unsupported type %s", format_type_be(typid)));
+}
+
+/* Read a source's configuration and resolve its columns on the firing table. */
+static void
+LoadSource(OrderSource *src, Relation rel)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	MemoryContext old;
+	char	   *actual;
+	Datum		statuses;
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT s.table_name, s.program_id, p.currency::text, p.time_zone,"
+								  " p.return_days, p.negative_balance, p.unknown_customer,"
+								  " s.customer_column, s.order_column, s.amount_column,"
+								  " s.currency_column, s.channel_column, s.category_column,"
+								  " s.status_column, s.refunded_column, s.ordered_at_column,"
+								  " s.refund_statuses"
+								  " FROM loyalty.order_source s"
+								  " JOIN loyalty.program p ON p.program_id OPERATOR(pg_catalog.=) s.program_id"
+								  " WHERE s.source_id OPERATOR(pg_catalog.=) $1",
+								  1, argtypes);
+	values[0] = Int32GetDatum(src->source_id);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "order source lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("loyalty order source %d is not registered", src->source_id),
+				 errhint("Attach the trigger with loyalty.track_orders(), not by hand.")));
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	if (src->cxt)
+		MemoryContextDelete(src->cxt);
+	src->cxt = AllocSetContextCreate(CacheMemoryContext, "loyalty order source",
+									 ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(src->cxt);
+
+	src->relid = RelationGetRelid(rel);
+	src->table_name = SPI_getvalue(tuple, desc, 1);
+	actual = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										RelationGetRelationName(rel));
+	if (strcmp(actual, src->table_name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("loyalty order source %d is registered for table %s, not %s",
+						src->source_id, src->table_name, actual),
+				 errhint("Attach the trigger with loyalty.track_orders(), not by hand.")));
+
+	src->program_id = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+	strlcpy(src->currency, SPI_getvalue(tuple, desc, 3), sizeof(src->currency));
+	src->time_zone = SPI_getvalue(tuple, desc, 4);
+	src->return_days = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
+	src->negative_policy = SPI_getvalue(tuple, desc, 6)[0];
+	src->enroll_unknown = strcmp(SPI_getvalue(tuple, desc, 7), "enroll") == 0;
+
+	for (int col = 0; col < NUM_COLUMNS; col++)
+	{
+		src->columns[col] = SPI_getvalue(tuple, desc, 8 + col);
+		src->attnums[col] = InvalidAttrNumber;
+		if (src->columns[col] == NULL)
+			continue;
+		src->attnums[col] = get_attnum(src->relid, src->columns[col]);
+		if (src->attnums[col] == InvalidAttrNumber)
+			BrokenColumn(src, col, "no longer exists");
+		src->typids[col] = get_atttype(src->relid, src->attnums[col]);
+		CheckColumnType(src, col, src->typids[col]);
+		if (col != COL_CUSTOMER && col != COL_AMOUNT && col != COL_REFUNDED &&
+			col != COL_ORDERED_AT)
+		{
+			Oid			outfunc;
+			bool		varlena;
+
+			getTypeOutputInfo(src->typids[col], &outfunc, &varlena);
+			fmgr_info_cxt(outfunc, &src->output[col], src->cxt);
+		}
+	}
+
+	statuses = SPI_getbinval(tuple, desc, 8 + NUM_COLUMNS, &isnull);
+	src->nrefund_statuses = 0;
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *elemnulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(statuses), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &elemnulls, &n);
+		src->refund_statuses = palloc(sizeof(char *) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+			if (!elemnulls[i])
+				src->refund_statuses[src->nrefund_statuses++] = TextDatumGetCString(elems[i]);
+	}
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	src->valid = true;
+}
+
+/* The cached configuration of a source, loaded or reloaded as needed. */
+static OrderSource *
+GetSource(int32 source_id, Relation rel)
+{
+	OrderSource *src;
+	bool		found;
+
+	InitSourceCache();
+	src = hash_search(source_cache, &source_id, HASH_ENTER, &found);
+	if (!found)
+	{
+		src->valid = false;
+		src->cxt = NULL;
+	}
+	if (!OidIsValid(config_relids[0]))
+		FindConfigRelations();
+	if (!src->valid || src->relid != RelationGetRelid(rel))
+		LoadSource(src, rel);
+	return src;
+}
+
+/* A text-valued column of the row, or NULL. */
+static char *
+ColumnText(OrderSource *src, TupleTableSlot *slot, int col)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (src->attnums[col] == InvalidAttrNumber)
+		return NULL;
+	d = slot_getattr(slot, src->attnums[col], &isnull);
+	return isnull ? NULL : OutputFunctionCall(&src->output[col], d);
+}
+
+/* An amount column of the row as numeric, or NULL. */
+static Numeric
+ColumnNumeric(OrderSource *src, TupleTableSlot *slot, int col)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (src->attnums[col] == InvalidAttrNumber)
+		return NULL;
+	d = slot_getattr(slot, src->attnums[col], &isnull);
+	if (isnull)
+		return NULL;
+	switch (src->typids[col])
+	{
+		case INT2OID:
+			return DatumGetNumeric(DirectFunctionCall1(int2_numeric, d));
+		case INT4OID:
+			return DatumGetNumeric(DirectFunctionCall1(int4_numeric, d));
+		case INT8OID:
+			return DatumGetNumeric(DirectFunctionCall1(int8_numeric, d));
+		default:
+			return DatumGetNumeric(d);
+	}
+}
+
+/* The order time: a timestamp without zone or a date is local to the program. */
+static TimestampTz
+ColumnTime(OrderSource *src, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d;
+	Datum		zone;
+
+	if (src->attnums[COL_ORDERED_AT] == InvalidAttrNumber)
+		return GetCurrentTransactionStartTimestamp();
+	d = slot_getattr(slot, src->attnums[COL_ORDERED_AT], &isnull);
+	if (isnull)
+		return GetCurrentTransactionStartTimestamp();
+	if (src->typids[COL_ORDERED_AT] == TIMESTAMPTZOID)
+		return DatumGetTimestampTz(d);
+	if (src->typids[COL_ORDERED_AT] == DATEOID)
+		d = DirectFunctionCall1(date_timestamp, d);
+	zone = CStringGetTextDatum(src->time_zone);
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, d));
+}
+
+/* Read the tracked columns of one transition row. */
+static void
+ReadFacts(OrderSource *src, TupleTableSlot *slot, OrderFacts *facts)
+{
+	bool		isnull;
+	Datum		d;
+
+	memset(facts, 0, sizeof(*facts));
+	d = slot_getattr(slot, src->attnums[COL_CUSTOMER], &isnull);
+	facts->has_customer = !isnull;
+	if (!isnull)
+	{
+		switch (src->typids[COL_CUSTOMER])
+		{
+			case INT2OID:
+				facts->customer_id = DatumGetInt16(d);
+				break;
+			case INT4OID:
+				facts->customer_id = DatumGetInt32(d);
+				break;
+			default:
+				facts->customer_id = DatumGetInt64(d);
+				break;
+		}
+	}
+	facts->order_key = ColumnText(src, slot, COL_ORDER);
+	facts->amount = ColumnNumeric(src, slot, COL_AMOUNT);
+	facts->currency = ColumnText(src, slot, COL_CURRENCY);
+	facts->channel = ColumnText(src, slot, COL_CHANNEL);
+	facts->category = ColumnText(src, slot, COL_CATEGORY);
+	facts->status = ColumnText(src, slot, COL_STATUS);
+	facts->refunded = ColumnNumeric(src, slot, COL_REFUNDED);
+	facts->ordered_at = ColumnTime(src, slot);
+}
+
+/* Record why an order earned nothing; repeated problems are counted. */
+static void
+RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
+			  const char *problem, const char *detail)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[6] = {INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "INSERT INTO loyalty.accrual_problem AS p (customer_id, program_id,"
+								  " source_id, order_key, problem, detail)"
+								  " VALUES ($1, $2, $3, $4, $5, $6)"
+								  " ON CONFLICT (customer_id, program_id, source_id, order_key, problem)"
+								  " DO UPDATE SET occurrences = p.occurrences OPERATOR(pg_catalog.+) 1,"
+								  "  detail = EXCLUDED.detail, last_seen_at = pg_catalog.now()",
+								  6, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int32GetDatum(src->source_id);
+	values[3] = CStringGetTextDatum(order_key ? order_key : "");
+	values[4] = CStringGetTextDatum(problem);
+	values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+	nulls[5] = detail ? ' ' : 'n';
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "recording an accrual problem failed");
+}
+
+/* Lock the member's account (and member row) and read it; false if unknown. */
+static bool
+LockMember(OrderSource *src, int64 customer_id, MemberState *m)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT m.status, m.birthday, a.available, a.pending,"
+								  " a.lifetime_earned, a.last_entry_no, a.order_count"
+								  " FROM loyalty.account a"
+								  " JOIN loyalty.member m"
+								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
+								  "  AND m.program_id OPERATOR(pg_catalog.=) a.program_id"
+								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
+								  " FOR NO KEY UPDATE OF a FOR SHARE OF m",
+								  2, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "member lock failed");
+	if (SPI_processed == 0)
+		return false;
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	m->status = SPI_getvalue(tuple, desc, 1);
+	d = SPI_getbinval(tuple, desc, 2, &isnull);
+	m->has_birthday = !isnull;
+	m->birthday = isnull ? 0 : DatumGetDateADT(d);
+	m->available = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+	m->pending = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+	m->lifetime_earned = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
+	m->last_entry_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+	m->order_count = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
+	return true;
+}
+
+/* Enroll an unknown customer on their first order. */
+static void
+EnrollFromOrder(OrderSource *src, int64 customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "WITH m AS (INSERT INTO loyalty.member (customer_id, program_id,"
+								  "  referral_source) VALUES ($1, $2, 'first order')"
+								  "  ON CONFLICT DO NOTHING RETURNING customer_id, program_id)"
+								  " INSERT INTO loyalty.account (customer_id, program_id)"
+								  " SELECT customer_id, program_id FROM m",
+								  2, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "enrolment from an order failed");
+}
+
+/* Read the order's recorded state, if any. */
+static void
+ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, OrderState *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
+	Datum		values[4];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT state, amount, points, earned_points, first_purchase"
+								  " FROM loyalty.order_accrual"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4",
+								  4, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int32GetDatum(src->source_id);
+	values[3] = CStringGetTextDatum(order_key);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "order state lookup failed");
+	memset(o, 0, sizeof(*o));
+	if (SPI_processed == 0)
+		return;
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	o->exists = true;
+	o->state = SPI_getvalue(tuple, desc, 1);
+	o->amount = DatumGetNumeric(SPI_getbinval(tuple, desc, 2, &isnull));
+	o->points = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+	o->earned_points = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+	o->first_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+}
+
+/* Convert an amount into the program currency; NULL when no rate is known. */
+static Numeric
+ConvertAmount(OrderSource *src, Numeric amount, const char *currency, TimestampTz at)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	bool		isnull;
+	Datum		d;
+
+	if (currency == NULL || pg_strcasecmp(currency, src->currency) == 0)
+		return amount;
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan("SELECT loyalty.convert_amount($1, $2, $3, $4)",
+								  4, argtypes);
+	values[0] = NumericGetDatum(amount);
+	values[1] = CStringGetTextDatum(currency);
+	values[2] = CStringGetTextDatum(src->currency);
+	values[3] = TimestampTzGetDatum(at);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "currency conversion failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : DatumGetNumeric(d);
+}
+
+/* Numeric comparison helpers. */
+static inline int
+NumCmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
+}
+
+static inline Numeric
+NumZero(void)
+{
+	return DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(0)));
+}
+
+/* floor(points * part / whole) for 0 <= part <= whole, computed exactly. */
+static int64
+Proportion(int64 points, Numeric part, Numeric whole)
+{
+	Datum		product;
+
+	if (NumCmp(whole, NumZero()) <= 0)
+		return 0;
+	product = DirectFunctionCall2(numeric_mul,
+								  DirectFunctionCall1(int8_numeric, Int64GetDatum(points)),
+								  NumericGetDatum(part));
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											 DirectFunctionCall2(numeric_div_trunc, product,
+																 NumericGetDatum(whole))));
+}
+
+/* Whether a status value means refunded or cancelled. */
+static bool
+IsRefundStatus(OrderSource *src, const char *status)
+{
+	if (status == NULL)
+		return false;
+	for (int i = 0; i < src->nrefund_statuses; i++)
+		if (pg_strcasecmp(status, src->refund_statuses[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Add points, raising a clear error when the balance would overflow. */
+static inline int64
+AddChecked(int64 a, int64 b, const char *what)
+{
+	int64		result;
+
+	if (pg_add_s64_overflow(a, b, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s would exceed the largest number of points", what)));
+	return result;
+}
+
+/* One change of an order, as WriteOrderChange writes it. */
+typedef struct OrderChange
+{
+	int64		entry_no;		/* the account's last entry number afterwards */
+	int64		available;
+	int64		pending;
+	int64		lifetime_earned;
+	int64		order_count;
+	int64		lot_points;		/* a new lot, or 0 */
+	int64		lot_remaining;
+	bool		lot_pending;
+	TimestampTz lot_available_at;
+	int			ntakes;			/* points taken from existing lots */
+	Datum	   *take_lots;
+	Datum	   *take_points;
+	const char *state;			/* the order afterwards */
+	Numeric		amount;
+	Numeric		net_amount;
+	int64		points;
+	int64		earned_points;
+	bool		first_purchase;
+	const char *channel;
+	const char *category;
+	TimestampTz ordered_at;
+	const char *kind;			/* ledger entry kind, or NULL for none */
+	int64		entry_points;
+	int64		entry_pending;
+	const char *reason;
+	const char *detail;
+} OrderChange;
+
+#define WRITE_NARGS 31
+
+/* A text parameter, or a SQL NULL. */
+static inline void
+TextParam(Datum *values, char *nulls, int i, const char *s)
+{
+	values[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	nulls[i] = s ? ' ' : 'n';
+}
+
+/*
+ * Write one change of an order in one statement: the account, a new lot or
+ * takes from existing lots, the order's state and, when points moved, a
+ * ledger entry.
+ */
+static void
+WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
+				 OrderChange *c, const char *db_role)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	argtypes[WRITE_NARGS] = {
+		INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID,	/* $1-$5 member, order, entry */
+		INT8OID, INT8OID, INT8OID, INT8OID,		/* $6-$9 account totals */
+		INT8OID, INT8OID, BOOLOID, TIMESTAMPTZOID,	/* $10-$13 new lot */
+		INT8ARRAYOID, INT8ARRAYOID,	/* $14-$15 lot takes */
+		TEXTOID, NUMERICOID, NUMERICOID, INT8OID, INT8OID, BOOLOID,	/* $16-$21 order */
+		TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $22-$24 order context */
+		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID	/* $25-$31 entry */
+	};
+	Datum		values[WRITE_NARGS];
+	char		nulls[WRITE_NARGS];
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "WITH acct AS ("
+								  " UPDATE loyalty.account SET available = $6, pending = $7,"
+								  "  lifetime_earned = $8, order_count = $9, last_entry_no = $5,"
+								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2),"
+								  " new_lot AS ("
+								  " INSERT INTO loyalty.lot (customer_id, program_id, lot_no, points,"
+								  "  remaining, pending, earned_at, available_at, source_id, order_key)"
+								  " SELECT $1, $2, $5, $10, $11, $12, pg_catalog.now(), $13, $3, $4"
+								  " WHERE $10 OPERATOR(pg_catalog.>) 0),"
+								  " taken AS ("
+								  " UPDATE loyalty.lot l"
+								  " SET remaining = l.remaining OPERATOR(pg_catalog.-) t.take"
+								  " FROM ROWS FROM (pg_catalog.unnest($14), pg_catalog.unnest($15)) AS t(lot_no, take)"
+								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND l.lot_no OPERATOR(pg_catalog.=) t.lot_no),"
+								  " ord AS ("
+								  " INSERT INTO loyalty.order_accrual AS o (customer_id, program_id,"
+								  "  source_id, order_key, state, amount, net_amount, points,"
+								  "  earned_points, first_purchase, channel, category, ordered_at)"
+								  " VALUES ($1, $2, $3, $4, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+								  " ON CONFLICT (customer_id, program_id, source_id, order_key)"
+								  " DO UPDATE SET state = EXCLUDED.state, amount = EXCLUDED.amount,"
+								  "  net_amount = EXCLUDED.net_amount, points = EXCLUDED.points,"
+								  "  earned_points = EXCLUDED.earned_points,"
+								  "  first_purchase = EXCLUDED.first_purchase,"
+								  "  channel = EXCLUDED.channel, category = EXCLUDED.category,"
+								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now())"
+								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
+								  "  points, pending_points, available_after, pending_after, reason,"
+								  "  reference, actor, db_role, detail)"
+								  " SELECT $1, $2, $5, $25, $26, $27, $6, $7, $28, $4,"
+								  "  $29, $30, $31::pg_catalog.jsonb"
+								  " WHERE $25 IS NOT NULL",
+								  WRITE_NARGS, argtypes);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int32GetDatum(src->source_id);
+	values[3] = CStringGetTextDatum(order_key);
+	values[4] = Int64GetDatum(c->entry_no);
+	values[5] = Int64GetDatum(c->available);
+	values[6] = Int64GetDatum(c->pending);
+	values[7] = Int64GetDatum(c->lifetime_earned);
+	values[8] = Int64GetDatum(c->order_count);
+	values[9] = Int64GetDatum(c->lot_points);
+	values[10] = Int64GetDatum(c->lot_remaining);
+	values[11] = BoolGetDatum(c->lot_pending);
+	values[12] = TimestampTzGetDatum(c->lot_available_at);
+	nulls[12] = c->lot_pending ? ' ' : 'n';
+	values[13] = PointerGetDatum(construct_array(c->take_lots, c->ntakes, INT8OID, 8,
+												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[14] = PointerGetDatum(construct_array(c->take_points, c->ntakes, INT8OID, 8,
+												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	TextParam(values, nulls, 15, c->state);
+	values[16] = NumericGetDatum(c->amount);
+	values[17] = NumericGetDatum(c->net_amount);
+	values[18] = Int64GetDatum(c->points);
+	values[19] = Int64GetDatum(c->earned_points);
+	values[20] = BoolGetDatum(c->first_purchase);
+	TextParam(values, nulls, 21, c->channel);
+	TextParam(values, nulls, 22, c->category);
+	values[23] = TimestampTzGetDatum(c->ordered_at);
+	TextParam(values, nulls, 24, c->kind);
+	values[25] = Int64GetDatum(c->entry_points);
+	values[26] = Int64GetDatum(c->entry_pending);
+	TextParam(values, nulls, 27, c->reason);
+	TextParam(values, nulls, 28, src->table_name);
+	TextParam(values, nulls, 29, db_role);
+	TextParam(values, nulls, 30, c->detail);
+
+	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
+		elog(ERROR, "order write failed");
+}
+
+/* Add newly earned points to the change: a lot, pending during the return window. */
+static void
+EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz available_at;
+
+	(void) AddChecked(AddChecked(m->available, m->pending, "the total balance"),
+					  points, "the total balance");
+	/* The return window counts 24-hour days from the order time. */
+	available_at = c->ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
+	c->kind = "earn";
+	c->lot_points = points;
+	c->lifetime_earned = AddChecked(m->lifetime_earned, points, "lifetime earned points");
+	if (src->return_days > 0 && available_at > now)
+	{
+		c->lot_pending = true;
+		c->lot_available_at = available_at;
+		c->lot_remaining = points;
+		c->pending = m->pending + points;
+		c->available = m->available;
+		c->entry_pending = points;
+	}
+	else
+	{
+		/* New points repay a debt first; only the rest can be spent. */
+		c->lot_remaining = m->available < 0 ? Max(points + m->available, 0) : points;
+		c->available = m->available + points;
+		c->pending = m->pending;
+		c->entry_points = points;
+	}
+}
+
+/*
+ * Take points back for the order: first from its own lots (pending first),
+ * then from the member's spendable lots, oldest-expiring first; what is
+ * still missing follows the program's negative-balance policy.
+ */
+static void
+ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key,
+			 MemberState *m, OrderChange *c, int64 points, StringInfo detail)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
+	Datum		values[4];
+	int64		need = points;
+	int64		from_pending = 0;
+	int64		from_available = 0;
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT lot_no, remaining, pending FROM loyalty.lot"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND remaining OPERATOR(pg_catalog.>) 0"
+								  "  AND (COALESCE(source_id OPERATOR(pg_catalog.=) $3"
+								  "       AND order_key OPERATOR(pg_catalog.=) $4, false)"
+								  "       OR NOT pending)"
+								  " ORDER BY COALESCE(source_id OPERATOR(pg_catalog.=) $3"
+								  "       AND order_key OPERATOR(pg_catalog.=) $4, false) DESC,"
+								  "  pending DESC, expires_at NULLS LAST, lot_no",
+								  4, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int32GetDatum(src->source_id);
+	values[3] = CStringGetTextDatum(order_key);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "lot lookup failed");
+
+	c->take_lots = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	c->take_points = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed && need > 0; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		remaining = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
+		int64		take = Min(remaining, need);
+
+		c->take_lots[c->ntakes] = SPI_getbinval(tuple, desc, 1, &isnull);
+		c->take_points[c->ntakes++] = Int64GetDatum(take);
+		if (DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)))
+			from_pending += take;
+		else
+			from_available += take;
+		need -= take;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	c->kind = "reverse";
+	c->pending = m->pending - from_pending;
+	c->available = m->available - from_available;
+	c->entry_pending = -from_pending;
+	c->entry_points = -from_available;
+	appendStringInfo(detail, "{\"clawback\":%lld,\"from_pending\":%lld,\"from_available\":%lld",
+					 (long long) points, (long long) from_pending, (long long) from_available);
+	if (need > 0)
+	{
+		switch (src->negative_policy)
+		{
+			case 'b':
+				ereport(ERROR,
+						(errcode(ERRCODE_LOYALTY_CLAWBACK_BLOCKED),
+						 errmsg("refund of order \"%s\" would take member %lld below zero points",
+								order_key, (long long) customer_id),
+						 errdetail("The order's points to take back: %lld; the member has only %lld left.",
+								   (long long) points, (long long) (points - need)),
+						 errhint("The program's negative_balance policy is block; change it with loyalty.alter_program(negative_balance => 'debt' or 'forgive') to allow the refund.")));
+				break;
+			case 'f':
+				appendStringInfo(detail, ",\"forgiven\":%lld", (long long) need);
+				break;
+			default:
+				c->available -= need;
+				c->entry_points -= need;
+				appendStringInfo(detail, ",\"debt\":%lld", (long long) need);
+				break;
+		}
+	}
+	appendStringInfoChar(detail, '}');
+}
+
+/*
+ * Move one order to the points it should hold now.  now is NULL when the
+ * order row is gone (DELETE, or its key or customer changed).
+ */
+static void
+ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
+			 OrderFacts *now, bool is_insert, const char *db_role)
+{
+	MemberState m;
+	OrderState o;
+	OrderChange c;
+	StringInfoData detail;
+	Numeric		amount = NULL;
+	Numeric		net = NULL;
+	bool		refunded;
+	int64		target;
+	const char *state;
+
+	if (!LockMember(src, customer_id, &m))
+	{
+		if (now == NULL)
+			return;				/* an order that never earned */
+		if (!src->enroll_unknown)
+		{
+			RecordProblem(src, customer_id, order_key, "unknown_customer",
+						  "the program ignores orders from customers who are not members");
+			return;
+		}
+		EnrollFromOrder(src, customer_id);
+		if (!LockMember(src, customer_id, &m))
+			elog(ERROR, "member %lld vanished after enrolment", (long long) customer_id);
+	}
+	ReadOrderState(src, customer_id, order_key, &o);
+
+	/* An INSERT of an order already on record is a re-send: it earns nothing. */
+	if (is_insert && o.exists && strcmp(o.state, "deleted") != 0)
+		return;
+
+	initStringInfo(&detail);
+	memset(&c, 0, sizeof(c));
+	c.entry_no = m.last_entry_no;
+	c.available = m.available;
+	c.pending = m.pending;
+	c.lifetime_earned = m.lifetime_earned;
+	c.order_count = m.order_count;
+
+	if (now == NULL)
+	{
+		if (!o.exists || strcmp(o.state, "deleted") == 0)
+			return;
+		target = 0;
+		state = "deleted";
+		c.reason = "order deleted";
+		amount = o.amount;
+		net = NumZero();
+		c.first_purchase = o.first_purchase;
+		c.ordered_at = GetCurrentTransactionStartTimestamp();
+	}
+	else
+	{
+		if (now->amount == NULL || numeric_is_nan(now->amount) ||
+#if PG_VERSION_NUM >= 140000
+			numeric_is_inf(now->amount) ||
+#endif
+			NumCmp(now->amount, NumZero()) < 0)
+		{
+			RecordProblem(src, customer_id, order_key, "invalid_amount",
+						  now->amount ? "the amount is negative or not a finite number"
+						  : "the amount is missing");
+			return;
+		}
+		amount = ConvertAmount(src, now->amount, now->currency, now->ordered_at);
+		if (amount == NULL)
+		{
+			RecordProblem(src, customer_id, order_key, "currency_without_rate",
+						  psprintf("no exchange rate from %s to %s at the order time",
+								   now->currency, src->currency));
+			return;
+		}
+		net = amount;
+		if (now->refunded != NULL && !numeric_is_nan(now->refunded))
+		{
+			Numeric		refunded_amount = ConvertAmount(src, now->refunded, now->currency,
+														now->ordered_at);
+
+			if (refunded_amount != NULL)
+				net = DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(amount),
+														  NumericGetDatum(refunded_amount)));
+			if (NumCmp(net, NumZero()) < 0)
+				net = NumZero();
+		}
+		refunded = IsRefundStatus(src, now->status);
+		if (refunded)
+			net = NumZero();
+		state = refunded ? "reversed" : "active";
+		c.channel = now->channel;
+		c.category = now->category;
+		c.ordered_at = now->ordered_at;
+
+		if (!o.exists || strcmp(o.state, "deleted") == 0)
+		{
+			/* A new order (or one inserted again after its delete) earns afresh. */
+			EarnContext ctx;
+
+			ctx.program_id = src->program_id;
+			ctx.amount = net;
+			ctx.channel = now->channel;
+			ctx.category = now->category;
+			ctx.ordered_at = now->ordered_at;
+			ctx.tier = NULL;
+			ctx.has_birthday = m.has_birthday;
+			ctx.birthday = m.birthday;
+			ctx.first_purchase = (m.order_count == 0);
+			target = LoyaltyComputeEarn(&ctx, &detail);
+			c.first_purchase = ctx.first_purchase;
+			c.earned_points = target;
+			if (!o.exists || strcmp(o.state, "deleted") == 0)
+				c.order_count = AddChecked(m.order_count, 1, "the order count");
+			amount = net;
+			c.reason = "purchase";
+		}
+		else
+		{
+			/* A known order changed: reprice it against what it first earned. */
+			c.first_purchase = o.first_purchase;
+			c.earned_points = o.earned_points;
+			if (NumCmp(net, o.amount) <= 0)
+				target = Proportion(o.earned_points, net, o.amount);
+			else
+			{
+				EarnContext ctx;
+				int64		repriced;
+
+				ctx.program_id = src->program_id;
+				ctx.amount = net;
+				ctx.channel = now->channel;
+				ctx.category = now->category;
+				ctx.ordered_at = now->ordered_at;
+				ctx.tier = NULL;
+				ctx.has_birthday = m.has_birthday;
+				ctx.birthday = m.birthday;
+				ctx.first_purchase = o.first_purchase;
+				repriced = LoyaltyComputeEarn(&ctx, NULL);
+				target = Max(o.earned_points, repriced);
+			}
+			amount = o.amount;
+			if (refunded)
+				c.reason = psprintf("order %s", now->status);
+			else
+				c.reason = "order amount changed";
+		}
+	}
+
+	c.state = state;
+	c.amount = amount;
+	c.net_amount = net;
+	c.points = target;
+	if (target > (o.exists ? o.points : 0) && strcmp(m.status, "active") != 0)
+	{
+		RecordProblem(src, customer_id, order_key, "member_not_active",
+					  psprintf("the member is %s", m.status));
+		return;
+	}
+
+	{
+		int64		delta = target - ((o.exists && strcmp(o.state, "deleted") != 0) ? o.points : 0);
+
+		if (delta > 0)
+		{
+			c.entry_no = AddChecked(m.last_entry_no, 1, "the entry number");
+			EarnInto(src, &m, &c, delta);
+			if (detail.len == 0)
+				appendStringInfo(&detail, "[{\"rule\":\"amount change\",\"points\":%lld}]",
+								 (long long) delta);
+		}
+		else if (delta < 0)
+		{
+			c.entry_no = AddChecked(m.last_entry_no, 1, "the entry number");
+			resetStringInfo(&detail);
+			ClawbackInto(src, customer_id, order_key, &m, &c, -delta, &detail);
+		}
+		else if (o.exists && strcmp(o.state, state) == 0 && strcmp(state, "deleted") != 0 &&
+				 NumCmp(net, o.amount) == 0)
+			return;				/* nothing the loyalty engine cares about changed */
+	}
+	c.detail = detail.len > 0 ? detail.data : NULL;
+	WriteOrderChange(src, customer_id, order_key, &c, db_role);
+}
+
+/* Read the next row of a transition table into slot; false at its end. */
+static bool
+NextRow(Tuplestorestate *store, TupleTableSlot *slot)
+{
+	return tuplestore_gettupleslot(store, true, false, slot);
+}
+
+/* Prepare a transition table for reading from its start with our own read pointer. */
+static void
+StartRows(Tuplestorestate *store)
+{
+	int			ptr = tuplestore_alloc_read_pointer(store, EXEC_FLAG_REWIND);
+
+	tuplestore_select_read_pointer(store, ptr);
+	tuplestore_rescan(store);
+}
+
+/* Whether two rows describe the same member's same order. */
+static inline bool
+SameOrder(OrderFacts *a, OrderFacts *b)
+{
+	return a->has_customer && b->has_customer && a->customer_id == b->customer_id &&
+		a->order_key && b->order_key && strcmp(a->order_key, b->order_key) == 0;
+}
+
+/* Handle one order row of the statement, old and/or new version. */
+static void
+HandleRow(OrderSource *src, OrderFacts *old, OrderFacts *new, const char *db_role)
+{
+	/* Guest orders (no customer) are not loyalty orders. */
+	if (old && new && !SameOrder(old, new))
+	{
+		HandleRow(src, old, NULL, db_role);
+		HandleRow(src, NULL, new, db_role);
+		return;
+	}
+	if (new)
+	{
+		if (!new->has_customer)
+			return;
+		if (new->order_key == NULL)
+		{
+			RecordProblem(src, new->customer_id, NULL, "missing_order_key",
+						  "the order key column is null");
+			return;
+		}
+		ProcessOrder(src, new->customer_id, new->order_key, new, old == NULL, db_role);
+	}
+	else if (old && old->has_customer && old->order_key)
+		ProcessOrder(src, old->customer_id, old->order_key, NULL, false, db_role);
+}
+
+/*
+ * order_trigger(source_id): the AFTER ... FOR EACH STATEMENT trigger that
+ * track_orders() attaches to an orders table.
+ */
+Datum
+loyalty_order_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	LoyaltyUserSwitch sw;
+	OrderSource *src;
+	int32		source_id;
+	char	   *db_role;
+	TupleTableSlot *old_slot = NULL;
+	TupleTableSlot *new_slot = NULL;
+	MemoryContext rowcxt;
+	MemoryContext old;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("loyalty.order_trigger() must be attached by loyalty.track_orders()")));
+	source_id = pg_strtoint32(trigdata->tg_trigger->tgargs[0]);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	db_role = GetUserNameFromId(GetUserId(), false);
+
+	LoyaltyBecomeOwner(&sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	src = GetSource(source_id, rel);
+
+	if (trigdata->tg_oldtable)
+	{
+		old_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		StartRows(trigdata->tg_oldtable);
+	}
+	if (trigdata->tg_newtable)
+	{
+		new_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		StartRows(trigdata->tg_newtable);
+	}
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "loyalty order row",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		OrderFacts	old_facts;
+		OrderFacts	new_facts;
+		bool		have_old = old_slot && NextRow(trigdata->tg_oldtable, old_slot);
+		bool		have_new = new_slot && NextRow(trigdata->tg_newtable, new_slot);
+
+		if (!have_old && !have_new)
+			break;
+		old = MemoryContextSwitchTo(rowcxt);
+		if (have_old)
+			ReadFacts(src, old_slot, &old_facts);
+		if (have_new)
+			ReadFacts(src, new_slot, &new_facts);
+		HandleRow(src, have_old ? &old_facts : NULL, have_new ? &new_facts : NULL, db_role);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+	MemoryContextDelete(rowcxt);
+	if (old_slot)
+		ExecDropSingleTupleTableSlot(old_slot);
+	if (new_slot)
+		ExecDropSingleTupleTableSlot(new_slot);
+
+	SPI_finish();
+	LoyaltyRestoreUser(&sw);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,247 @@
+\i test/setup.sql
+-- Automatic accrual: plain INSERTs, UPDATEs and DELETEs on the application's
+-- own orders table earn, claw back and adjust points.
+BEGIN;
+CREATE EXTENSION loyalty;
+SELECT plan(60);
+
+SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
+SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
+SELECT customer_id FROM loyalty.enroll('instant', 1);
+
+-- An application-style orders table; no primary key, so a re-sent order can arrive.
+CREATE TABLE public.orders (
+	id bigint NOT NULL,
+	customer_id bigint,
+	total numeric(14, 2),
+	currency text NOT NULL DEFAULT 'VND',
+	channel text NOT NULL DEFAULT 'online',
+	category text,
+	status text NOT NULL DEFAULT 'paid',
+	refunded numeric(14, 2) NOT NULL DEFAULT 0,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT 'tracked' FROM loyalty.track_orders('public.orders', 'instant', 'customer_id', 'id', 'total',
+	currency_column => 'currency', channel_column => 'channel', category_column => 'category',
+	status_column => 'status', refunded_column => 'refunded', ordered_at_column => 'created_at');
+
+-- INSERT earns, in the same transaction.
+INSERT INTO orders (id, customer_id, total) VALUES (101, 1, 250000);
+SELECT is((loyalty.balance('instant', 1)).available, 20::bigint,
+	'a plain INSERT of 250,000 VND earns 20 points (10 per complete 100,000)');
+SELECT results_eq(
+	$$SELECT kind, points, reason, reference, actor, detail->0->>'rule'
+		FROM loyalty.statement('instant', 1)$$,
+	$$VALUES ('earn', 20::bigint, 'purchase', '101', 'public.orders', 'base')$$,
+	'the ledger entry names the order, the table and the rule');
+SELECT results_eq(
+	$$SELECT state, points, earned_points, first_purchase FROM loyalty.order_accrual
+	   WHERE order_key = '101'$$,
+	$$VALUES ('active', 20::bigint, 20::bigint, true)$$,
+	'the order is on record with its points');
+
+-- A rolled-back order leaves no points.
+SAVEPOINT s;
+INSERT INTO orders (id, customer_id, total) VALUES (102, 1, 900000);
+ROLLBACK TO SAVEPOINT s;
+SELECT is((loyalty.balance('instant', 1)).available, 20::bigint, 'a rolled-back order earns nothing');
+SELECT is((SELECT count(*) FROM loyalty.order_accrual WHERE order_key = '102')::int, 0,
+	'and leaves no order record');
+
+-- An unknown customer is enrolled by their first order.
+INSERT INTO orders (id, customer_id, total) VALUES (103, 2, 100000);
+SELECT results_eq($$SELECT status, available FROM loyalty.balance('instant', 2)$$,
+	$$VALUES ('active', 10::bigint)$$, 'an order from an unknown customer enrolls them and earns');
+
+-- Re-sending the same order earns nothing.
+INSERT INTO orders (id, customer_id, total) VALUES (101, 1, 250000);
+SELECT is((loyalty.balance('instant', 1)).available, 20::bigint, 'a re-sent order earns nothing');
+SELECT is((SELECT count(*) FROM loyalty.ledger WHERE customer_id = 1)::int, 1,
+	'and writes no ledger entry');
+
+-- Guest orders (no customer) are not loyalty orders and never fail.
+SELECT lives_ok($$INSERT INTO orders (id, customer_id, total) VALUES (104, NULL, 500000)$$,
+	'a guest order is accepted');
+SELECT is((SELECT count(*) FROM loyalty.order_accrual WHERE order_key = '104')::int, 0,
+	'and earns nothing for anyone');
+
+-- Refund by status reverses the order's points, once.
+INSERT INTO orders (id, customer_id, total) VALUES (105, 1, 300000);
+SELECT is((loyalty.balance('instant', 1)).available, 50::bigint, 'order 105 earns 30');
+UPDATE orders SET status = 'refunded' WHERE id = 105;
+SELECT is((loyalty.balance('instant', 1)).available, 20::bigint, 'refunding order 105 takes its 30 points back');
+SELECT results_eq(
+	$$SELECT kind, points, reason FROM loyalty.statement('instant', 1) ORDER BY entry_no DESC LIMIT 1$$,
+	$$VALUES ('reverse', -30::bigint, 'order refunded')$$,
+	'the reversal is a ledger entry with the reason');
+UPDATE orders SET status = 'refunded', category = 'coffee' WHERE id = 105;
+SELECT is((loyalty.balance('instant', 1)).available, 20::bigint, 'refunding twice never claws back twice');
+UPDATE orders SET status = 'cancelled' WHERE id = 105;
+SELECT is((SELECT count(*) FROM loyalty.ledger WHERE customer_id = 1 AND kind = 'reverse')::int, 1,
+	'a second refund status writes no second reversal');
+
+-- Partial refund through the refunded column: proportional clawback.
+INSERT INTO orders (id, customer_id, total) VALUES (106, 1, 500000);
+SELECT is((loyalty.balance('instant', 1)).available, 70::bigint, 'order 106 earns 50');
+UPDATE orders SET refunded = 250000 WHERE id = 106;
+SELECT is((loyalty.balance('instant', 1)).available, 45::bigint,
+	'refunding half of order 106 takes back half of its points (25)');
+UPDATE orders SET refunded = 250000 WHERE id = 106;
+SELECT is((loyalty.balance('instant', 1)).available, 45::bigint, 'the same partial refund again changes nothing');
+UPDATE orders SET refunded = 400000 WHERE id = 106;
+SELECT is((SELECT points FROM loyalty.order_accrual WHERE order_key = '106'), 10::bigint,
+	'refunding 400,000 of 500,000 leaves floor(50 x 100,000 / 500,000) = 10 points');
+
+-- Amount changes: lower claws back proportionally, higher earns the difference.
+INSERT INTO orders (id, customer_id, total) VALUES (107, 1, 300000);
+UPDATE orders SET total = 100000 WHERE id = 107;
+SELECT is((SELECT points FROM loyalty.order_accrual WHERE order_key = '107'), 10::bigint,
+	'lowering 300,000 to 100,000 keeps 10 of 30 points');
+UPDATE orders SET total = 400000 WHERE id = 107;
+SELECT is((SELECT points FROM loyalty.order_accrual WHERE order_key = '107'), 40::bigint,
+	'raising it to 400,000 earns the difference up to 40 points');
+SELECT results_eq(
+	$$SELECT kind, points, reason FROM loyalty.statement('instant', 1) ORDER BY entry_no DESC LIMIT 1$$,
+	$$VALUES ('earn', 30::bigint, 'order amount changed')$$,
+	'the increase is an earn entry');
+
+-- DELETE reverses; inserting the order again earns again (net: once).
+SELECT is((loyalty.balance('instant', 1)).available, 70::bigint, 'balance before the delete');
+DELETE FROM orders WHERE id = 107;
+SELECT is((loyalty.balance('instant', 1)).available, 30::bigint, 'deleting order 107 takes its 40 points back');
+SELECT is((SELECT state FROM loyalty.order_accrual WHERE order_key = '107'), 'deleted',
+	'the order is marked deleted');
+INSERT INTO orders (id, customer_id, total) VALUES (107, 1, 400000);
+SELECT is((loyalty.balance('instant', 1)).available, 70::bigint,
+	'inserting the deleted order again earns it again');
+SELECT is((SELECT first_purchase FROM loyalty.order_accrual WHERE order_key = '107'), false,
+	'a re-inserted order is not a first purchase');
+
+-- Changing the customer of an order moves its points.
+INSERT INTO orders (id, customer_id, total) VALUES (108, 1, 200000);
+UPDATE orders SET customer_id = 2 WHERE id = 108;
+SELECT results_eq(
+	$$SELECT (loyalty.balance('instant', 1)).available, (loyalty.balance('instant', 2)).available$$,
+	$$VALUES (70::bigint, 30::bigint)$$,
+	'moving order 108 to customer 2 moves its 20 points');
+
+-- Bulk INSERT ... SELECT earns per order.
+INSERT INTO orders (id, customer_id, total)
+SELECT 1000 + g, 10 + g % 50, 100000 * (1 + g % 3) FROM generate_series(1, 3000) g;
+SELECT is((SELECT sum(available) FROM loyalty.member_balances WHERE program = 'instant' AND customer_id >= 10),
+	(SELECT sum(10 * (1 + g % 3)) FROM generate_series(1, 3000) g)::numeric,
+	'INSERT ... SELECT of 3,000 orders credits every one of them');
+SELECT is((SELECT count(*) FROM loyalty.member WHERE customer_id BETWEEN 10 AND 59)::int, 50,
+	'and enrolls the 50 new customers');
+
+-- COPY earns too.
+COPY orders (id, customer_id, total) FROM STDIN;
+9001	1	100000
+9002	1	200000
+\.
+SELECT is((loyalty.balance('instant', 1)).available, 100::bigint, 'COPY into the orders table earns');
+
+-- Suspended members: the sale goes through, the problem is recorded.
+SELECT status FROM loyalty.set_member_status('instant', 2, 'suspended');
+SELECT lives_ok($$INSERT INTO orders (id, customer_id, total) VALUES (110, 2, 500000)$$,
+	'an order from a suspended member is accepted by the shop');
+SELECT is((loyalty.balance('instant', 2)).available, 30::bigint, 'but earns nothing');
+SELECT results_eq($$SELECT problem, occurrences FROM loyalty.accrual_problem WHERE order_key = '110'$$,
+	$$VALUES ('member_not_active', 1)$$, 'and the problem is recorded');
+UPDATE orders SET status = 'refunded' WHERE id = 108;
+SELECT is((loyalty.balance('instant', 2)).available, 10::bigint,
+	'a refund still claws back from a suspended member');
+SELECT status FROM loyalty.set_member_status('instant', 2, 'active');
+
+-- Currencies: without a rate the order is recorded as a problem; with one it converts.
+INSERT INTO orders (id, customer_id, total, currency) VALUES (111, 1, 20, 'USD');
+SELECT results_eq($$SELECT problem FROM loyalty.accrual_problem WHERE order_key = '111'$$,
+	$$VALUES ('currency_without_rate')$$, 'an order in a currency without a rate is a recorded problem');
+SELECT is((loyalty.balance('instant', 1)).available, 100::bigint, 'and earns nothing');
+SELECT from_currency FROM loyalty.set_exchange_rate('USD', 'VND', 25000, now() - interval '1 day');
+INSERT INTO orders (id, customer_id, total, currency) VALUES (112, 1, 20, 'usd');
+SELECT is((SELECT amount FROM loyalty.order_accrual WHERE order_key = '112'), 500000::numeric,
+	'20 USD at 25,000 VND is recorded as 500,000 VND');
+SELECT is((loyalty.balance('instant', 1)).available, 150::bigint, 'and earns 50 points');
+
+-- Invalid amounts are recorded, never fail the sale.
+SELECT lives_ok($$INSERT INTO orders (id, customer_id, total) VALUES (113, 1, -5)$$,
+	'a negative amount does not fail the INSERT');
+SELECT lives_ok($$INSERT INTO orders (id, customer_id, total) VALUES (114, 1, NULL)$$,
+	'a missing amount does not fail the INSERT');
+SELECT set_eq($$SELECT order_key FROM loyalty.accrual_problem WHERE problem = 'invalid_amount'$$,
+	ARRAY['113', '114'], 'both are recorded as invalid amounts');
+
+-- Pending points: held during the return window.
+CREATE TABLE public."Held Orders" ("Order No" text, "Customer" integer, "Amount" integer,
+	"Placed" timestamp);
+SELECT 'tracked' FROM loyalty.track_orders('public."Held Orders"', 'held', 'Customer', 'Order No', 'Amount',
+	ordered_at_column => 'Placed');
+INSERT INTO "Held Orders" VALUES ('A-1', 7, 250000, now() AT TIME ZONE 'UTC');
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('held', 7)$$,
+	$$VALUES (0::bigint, 20::bigint)$$, 'points are pending during the 14-day return window');
+SELECT throws_ok($$SELECT loyalty.redeem('held', 7, 1)$$, 'LY004', NULL, 'pending points cannot be redeemed');
+INSERT INTO "Held Orders" VALUES ('A-2', 7, 300000, (now() - interval '20 days') AT TIME ZONE 'UTC');
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('held', 7)$$,
+	$$VALUES (30::bigint, 20::bigint)$$, 'an order placed before the window is available at once');
+UPDATE "Held Orders" SET "Amount" = 0 WHERE "Order No" = 'A-1';
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('held', 7)$$,
+	$$VALUES (30::bigint, 0::bigint)$$, 'refunding a pending order takes its pending points');
+SELECT is((SELECT detail->>'from_pending' FROM loyalty.ledger WHERE customer_id = 7 AND kind = 'reverse'),
+	'20', 'the reversal says it took pending points');
+INSERT INTO "Held Orders" VALUES ('A-3', 7, 100000, now() AT TIME ZONE 'UTC');
+SELECT is(loyalty.release_pending(now() + interval '15 days'), 10::numeric,
+	'the maintenance call releases the window''s points when it has passed');
+
+-- Negative balance policies when refunded points were already spent.
+SELECT entry_no FROM loyalty.redeem('instant', 1, 150, 'spend everything');
+UPDATE orders SET status = 'refunded' WHERE id = 112;
+SELECT results_eq($$SELECT available FROM loyalty.balance('instant', 1)$$, $$VALUES (-50::bigint)$$,
+	'debt policy: refunding spent points leaves a debt');
+INSERT INTO orders (id, customer_id, total) VALUES (115, 1, 700000);
+SELECT results_eq($$SELECT available FROM loyalty.balance('instant', 1)$$, $$VALUES (20::bigint)$$,
+	'a later order repays the debt first');
+SELECT is((SELECT remaining FROM loyalty.lot WHERE customer_id = 1 AND order_key = '115'), 20::bigint,
+	'only the points above the debt are spendable in the new lot');
+
+SELECT code FROM loyalty.alter_program('instant', negative_balance => 'forgive');
+SELECT entry_no FROM loyalty.redeem('instant', 1, 20);
+UPDATE orders SET status = 'refunded' WHERE id = 115;
+SELECT results_eq($$SELECT available FROM loyalty.balance('instant', 1)$$, $$VALUES (0::bigint)$$,
+	'forgive policy: the balance stops at zero');
+SELECT is((SELECT (detail->>'forgiven')::int FROM loyalty.ledger
+			WHERE customer_id = 1 ORDER BY entry_no DESC LIMIT 1), 70,
+	'and the ledger records the 70 points forgiven');
+
+SELECT code FROM loyalty.alter_program('instant', negative_balance => 'block');
+INSERT INTO orders (id, customer_id, total) VALUES (116, 1, 100000);
+SELECT entry_no FROM loyalty.redeem('instant', 1, 10);
+SELECT throws_ok($$UPDATE orders SET status = 'refunded' WHERE id = 116$$, 'LY009',
+	'refund of order "116" would take member 1 below zero points',
+	'block policy: the refund''s clawback is refused with a clear error');
+SELECT is((SELECT status FROM orders WHERE id = 116), 'paid', 'and the refund did not happen');
+
+-- An unknown customer in a program that ignores them.
+SELECT code FROM loyalty.alter_program('held', unknown_customer => 'ignore');
+INSERT INTO "Held Orders" VALUES ('B-1', 99, 100000, now() AT TIME ZONE 'UTC');
+SELECT is((SELECT count(*) FROM loyalty.member WHERE customer_id = 99)::int, 0,
+	'ignore policy: the unknown customer is not enrolled');
+SELECT results_eq($$SELECT problem FROM loyalty.accrual_problem WHERE order_key = 'B-1'$$,
+	$$VALUES ('unknown_customer')$$, 'and the ignored order is recorded');
+
+-- A broken configuration raises.
+ALTER TABLE orders DROP COLUMN category;
+SELECT throws_ok($$INSERT INTO orders (id, customer_id, total) VALUES (117, 1, 100000)$$, '42P16',
+	'tracked category column "category" of table public.orders no longer exists',
+	'a dropped tracked column makes the INSERT fail with a clear error');
+
+-- A trigger copied by hand onto another table cannot earn into the program.
+CREATE TABLE public.fake_orders (id bigint, customer_id bigint, total numeric);
+CREATE TRIGGER forged AFTER INSERT ON fake_orders REFERENCING NEW TABLE AS n
+	FOR EACH STATEMENT EXECUTE FUNCTION loyalty.order_trigger('1');
+SELECT throws_ok($$INSERT INTO fake_orders VALUES (1, 1, 99999999)$$, '55000', NULL,
+	'a hand-made trigger on another table is refused');
+
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
+SELECT * FROM finish();
+ROLLBACK;
