@@ -192,6 +192,45 @@ i64abs(int64 v)
 	return v < 0 ? -v : v;
 }
 
+/*
+ * Release the member's pending points whose return window has passed, so
+ * they can be spent now even if the release job has not run yet.  The
+ * account row is locked; re-read it afterwards.
+ */
+static void
+ReleaseDuePoints(int32 program_id, LedgerRequest *req, AccountState *acct)
+{
+	static SPIPlanPtr probe = NULL;
+	static SPIPlanPtr release = NULL;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+
+	if (probe == NULL)
+		probe = LoyaltyPreparePlan(
+								   "SELECT 1 FROM loyalty.lot"
+								   " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								   "  AND program_id OPERATOR(pg_catalog.=) $2"
+								   "  AND remaining OPERATOR(pg_catalog.>) 0 AND pending"
+								   "  AND available_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+								   " LIMIT 1",
+								   2, argtypes);
+	values[0] = Int64GetDatum(req->customer_id);
+	values[1] = Int32GetDatum(program_id);
+	if (SPI_execute_plan(probe, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pending lot probe failed");
+	if (SPI_processed == 0)
+		return;
+
+	if (release == NULL)
+		release = LoyaltyPreparePlan(
+									 "SELECT loyalty.release_member($1, $2, pg_catalog.now(),"
+									 " 'loyalty (before spending)')",
+									 2, argtypes);
+	if (SPI_execute_plan(release, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "release of due points failed");
+	LockAccount(program_id, req, acct);
+}
+
 /* Compare two optional strings for equality. */
 static inline bool
 SameLabel(const char *a, const char *b)
@@ -455,6 +494,8 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 	tuple = FindRepeatedRequest(program_id, req, signed_points);
 	if (tuple == NULL)
 	{
+		if (req->kind == ENTRY_REDEEM || (req->kind == ENTRY_ADJUST && req->points < 0))
+			ReleaseDuePoints(program_id, req, &acct);
 		if (strcmp(acct.status, "active") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOYALTY_MEMBER_NOT_ACTIVE),
@@ -557,10 +598,18 @@ loyalty_balance(PG_FUNCTION_ARGS)
 	program_id = LoyaltyLookupProgram(program);
 	if (plan == NULL)
 		plan = LoyaltyPreparePlan(
-								  "SELECT m.customer_id, m.status, a.available, a.pending,"
+								  "SELECT m.customer_id, m.status,"
+								  " a.available OPERATOR(pg_catalog.+) d.due,"
+								  " a.pending OPERATOR(pg_catalog.-) d.due,"
 								  " a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,"
 								  " a.last_activity_at"
 								  " FROM loyalty.account a"
+								  " CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(l.remaining), 0)::bigint AS due"
+								  "  FROM loyalty.lot l"
+								  "  WHERE l.customer_id OPERATOR(pg_catalog.=) a.customer_id"
+								  "   AND l.program_id OPERATOR(pg_catalog.=) a.program_id"
+								  "   AND l.remaining OPERATOR(pg_catalog.>) 0 AND l.pending"
+								  "   AND l.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()) d"
 								  " JOIN loyalty.member m"
 								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
 								  "  AND m.program_id OPERATOR(pg_catalog.=) a.program_id"

@@ -82,6 +82,65 @@ BEGIN
 END
 $$;
 
+-- Make one member's due pending points spendable, in one ledger entry.  The
+-- caller holds the member's account row lock.  Returns the points released.
+CREATE FUNCTION @extschema@.release_member(customer_id bigint, program_id integer,
+	as_of timestamptz, actor text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	acct		@extschema@.account;
+	due			bigint;
+	repay		bigint;
+BEGIN
+	SELECT pg_catalog.sum(l.remaining)::bigint INTO due FROM @extschema@.lot l
+	 WHERE l.customer_id OPERATOR(pg_catalog.=) release_member.customer_id
+	   AND l.program_id OPERATOR(pg_catalog.=) release_member.program_id
+	   AND l.pending AND l.remaining OPERATOR(pg_catalog.>) 0
+	   AND l.available_at OPERATOR(pg_catalog.<=) as_of;
+	IF due IS NULL THEN
+		RETURN 0;
+	END IF;
+	SELECT a.* INTO acct FROM @extschema@.account a
+	 WHERE a.customer_id OPERATOR(pg_catalog.=) release_member.customer_id
+	   AND a.program_id OPERATOR(pg_catalog.=) release_member.program_id;
+
+	-- Released points repay a debt first, oldest lots first.
+	repay := LEAST(due, GREATEST(OPERATOR(pg_catalog.-) acct.available, 0));
+	UPDATE @extschema@.lot l SET pending = false,
+		remaining = l.remaining OPERATOR(pg_catalog.-) LEAST(l.remaining,
+			GREATEST(repay OPERATOR(pg_catalog.-) (s.running OPERATOR(pg_catalog.-) l.remaining), 0))
+	  FROM (SELECT x.lot_no,
+				   (pg_catalog.sum(x.remaining) OVER (ORDER BY x.available_at, x.lot_no))::bigint AS running
+			  FROM @extschema@.lot x
+			 WHERE x.customer_id OPERATOR(pg_catalog.=) release_member.customer_id
+			   AND x.program_id OPERATOR(pg_catalog.=) release_member.program_id
+			   AND x.pending AND x.remaining OPERATOR(pg_catalog.>) 0
+			   AND x.available_at OPERATOR(pg_catalog.<=) as_of) s
+	 WHERE l.customer_id OPERATOR(pg_catalog.=) release_member.customer_id
+	   AND l.program_id OPERATOR(pg_catalog.=) release_member.program_id
+	   AND l.lot_no OPERATOR(pg_catalog.=) s.lot_no;
+
+	UPDATE @extschema@.account a SET
+		available = a.available OPERATOR(pg_catalog.+) due,
+		pending = a.pending OPERATOR(pg_catalog.-) due,
+		last_entry_no = a.last_entry_no OPERATOR(pg_catalog.+) 1,
+		updated_at = pg_catalog.now()
+	 WHERE a.customer_id OPERATOR(pg_catalog.=) release_member.customer_id
+	   AND a.program_id OPERATOR(pg_catalog.=) release_member.program_id
+	RETURNING a.* INTO acct;
+
+	INSERT INTO @extschema@.ledger (customer_id, program_id, entry_no, kind,
+		points, pending_points, available_after, pending_after, reason, reference, actor, db_role)
+	VALUES (release_member.customer_id, release_member.program_id, acct.last_entry_no, 'release',
+		due, OPERATOR(pg_catalog.-) due, acct.available, acct.pending, 'return window passed',
+		pg_catalog.format('release as of %s', as_of), actor, SESSION_USER);
+	RETURN due;
+END
+$$;
+
 -- Make due pending points spendable; one ledger entry per member. Returns points released.
 -- Members are taken in key order (no deadlock between two runs); a member
 -- whose account another transaction holds is skipped and taken by the next run.
@@ -93,9 +152,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m			record;
-	acct		@extschema@.account;
-	due			bigint;
-	repay		bigint;
 	total		numeric := 0;
 BEGIN
 	IF as_of IS NULL THEN
@@ -112,50 +168,14 @@ BEGIN
 		 ORDER BY l.customer_id, l.program_id
 		 LIMIT max_members
 	LOOP
-		SELECT a.* INTO acct FROM @extschema@.account a
+		PERFORM FROM @extschema@.account a
 		 WHERE a.customer_id OPERATOR(pg_catalog.=) m.customer_id
 		   AND a.program_id OPERATOR(pg_catalog.=) m.program_id
 		   FOR NO KEY UPDATE SKIP LOCKED;
 		CONTINUE WHEN NOT FOUND;
-		-- Re-read under the lock: another run may have released them already.
-		SELECT pg_catalog.sum(l.remaining)::bigint INTO due FROM @extschema@.lot l
-		 WHERE l.customer_id OPERATOR(pg_catalog.=) m.customer_id
-		   AND l.program_id OPERATOR(pg_catalog.=) m.program_id
-		   AND l.pending AND l.remaining OPERATOR(pg_catalog.>) 0
-		   AND l.available_at OPERATOR(pg_catalog.<=) as_of;
-		CONTINUE WHEN due IS NULL;
-
-		-- Released points repay a debt first, oldest lots first.
-		repay := LEAST(due, GREATEST(OPERATOR(pg_catalog.-) acct.available, 0));
-		UPDATE @extschema@.lot l SET pending = false,
-			remaining = l.remaining OPERATOR(pg_catalog.-) LEAST(l.remaining,
-				GREATEST(repay OPERATOR(pg_catalog.-) (s.running OPERATOR(pg_catalog.-) l.remaining), 0))
-		  FROM (SELECT x.lot_no,
-					   (pg_catalog.sum(x.remaining) OVER (ORDER BY x.available_at, x.lot_no))::bigint AS running
-				  FROM @extschema@.lot x
-				 WHERE x.customer_id OPERATOR(pg_catalog.=) m.customer_id
-				   AND x.program_id OPERATOR(pg_catalog.=) m.program_id
-				   AND x.pending AND x.remaining OPERATOR(pg_catalog.>) 0
-				   AND x.available_at OPERATOR(pg_catalog.<=) as_of) s
-		 WHERE l.customer_id OPERATOR(pg_catalog.=) m.customer_id
-		   AND l.program_id OPERATOR(pg_catalog.=) m.program_id
-		   AND l.lot_no OPERATOR(pg_catalog.=) s.lot_no;
-
-		UPDATE @extschema@.account a SET
-			available = a.available OPERATOR(pg_catalog.+) due,
-			pending = a.pending OPERATOR(pg_catalog.-) due,
-			last_entry_no = a.last_entry_no OPERATOR(pg_catalog.+) 1,
-			updated_at = pg_catalog.now()
-		 WHERE a.customer_id OPERATOR(pg_catalog.=) m.customer_id
-		   AND a.program_id OPERATOR(pg_catalog.=) m.program_id
-		RETURNING a.* INTO acct;
-
-		INSERT INTO @extschema@.ledger (customer_id, program_id, entry_no, kind,
-			points, pending_points, available_after, pending_after, reason, reference, actor, db_role)
-		VALUES (m.customer_id, m.program_id, acct.last_entry_no, 'release',
-			due, OPERATOR(pg_catalog.-) due, acct.available, acct.pending, 'return window passed',
-			pg_catalog.format('release as of %s', as_of), 'loyalty.release_pending', SESSION_USER);
-		total := total OPERATOR(pg_catalog.+) due;
+		-- Under the lock: another run or a redemption may have released them already.
+		total := total OPERATOR(pg_catalog.+)
+			@extschema@.release_member(m.customer_id, m.program_id, as_of, 'loyalty.release_pending');
 	END LOOP;
 	RETURN total;
 END
@@ -249,6 +269,8 @@ COMMENT ON FUNCTION @extschema@.statement(text, bigint, timestamptz, timestamptz
 	IS 'a member''s ledger entries in order, optionally from since (inclusive) until (exclusive)';
 COMMENT ON FUNCTION @extschema@.release_pending(timestamptz, integer)
 	IS 'make pending points whose hold has passed spendable, for at most max_members members; idempotent; schedule it with pg_cron';
+COMMENT ON FUNCTION @extschema@.release_member(bigint, integer, timestamptz, text)
+	IS 'internal: release one member''s due pending points; the caller holds the account lock';
 COMMENT ON FUNCTION @extschema@.verify()
 	IS 'every member whose stored balances disagree with the ledger or the lots; no rows when healthy';
 COMMENT ON FUNCTION @extschema@.ledger_immutable()

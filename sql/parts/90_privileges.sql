@@ -19,6 +19,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.balance(text, bigint),
 	@extschema@.statement(text, bigint, timestamptz, timestamptz),
 	@extschema@.release_pending(timestamptz, integer),
+	@extschema@.release_member(bigint, integer, timestamptz, text),
 	@extschema@.verify(),
 	@extschema@.ledger_immutable(),
 	@extschema@.order_trigger()

@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(60);
+SELECT plan(63);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -192,6 +192,19 @@ SELECT is((SELECT detail->>'from_pending' FROM loyalty.ledger WHERE customer_id 
 INSERT INTO "Held Orders" VALUES ('A-3', 7, 100000, now() AT TIME ZONE 'UTC');
 SELECT is(loyalty.release_pending(now() + interval '15 days'), 10::numeric,
 	'the maintenance call releases the window''s points when it has passed');
+
+-- Without the maintenance call, balances are still right once a window passes.
+INSERT INTO "Held Orders" VALUES ('A-4', 7, 500000, now() AT TIME ZONE 'UTC');
+UPDATE loyalty.lot SET available_at = now() - interval '1 second'	-- the window has passed
+ WHERE customer_id = 7 AND order_key = 'A-4';
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('held', 7)$$,
+	$$VALUES (90::bigint, 0::bigint)$$, 'balance() counts points whose window has passed as available');
+SELECT is((loyalty.redeem('held', 7, 85)).available_after, 5::bigint,
+	'and they can be redeemed before any release job has run');
+SELECT results_eq(
+	$$SELECT kind, points, pending_points FROM loyalty.statement('held', 7) ORDER BY entry_no DESC LIMIT 2$$,
+	$$VALUES ('redeem', -85::bigint, 0::bigint), ('release', 50::bigint, -50::bigint)$$,
+	'the redemption first releases them in their own ledger entry');
 
 -- Negative balance policies when refunded points were already spent.
 SELECT entry_no FROM loyalty.redeem('instant', 1, 150, 'spend everything');
