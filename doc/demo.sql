@@ -82,7 +82,60 @@ SELECT program, customer_id, status, available, pending,
 SELECT entry_no, kind, points, available_after AS balance, reason, reference, actor
   FROM loyalty.statement('saigon-coffee', 1001);
 
-\echo '== 9. verify(): members whose stored balance disagrees with the ledger (none)'
+\echo '== 9. The shop''s own orders table, tracked once'
+CREATE TABLE public.orders (
+	id			bigint PRIMARY KEY,
+	customer_id bigint,
+	total		numeric(14, 2) NOT NULL,
+	currency	text NOT NULL DEFAULT 'VND',
+	channel		text NOT NULL,
+	status		text NOT NULL DEFAULT 'paid',
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+SELECT source_id, table_name, customer_column, order_column, amount_column, channel_column, status_column
+  FROM loyalty.track_orders('public.orders', 'saigon-coffee', 'customer_id', 'id', 'total',
+	   currency_column => 'currency', channel_column => 'channel',
+	   status_column => 'status', ordered_at_column => 'created_at');
+\echo 'Earning rules: outlets earn half, a first-purchase bonus, and double points this week:'
+SELECT name, kind, channel, multiplier, bonus_points
+  FROM (VALUES (1)) v,
+	   LATERAL loyalty.add_earn_rule('saigon-coffee', 'outlet stores earn half', 'channel_multiplier',
+									 channel => 'outlet', multiplier => 0.5);
+SELECT name, kind, channel, multiplier, bonus_points
+  FROM loyalty.add_earn_rule('saigon-coffee', 'welcome bonus', 'first_purchase_bonus', bonus_points => 25);
+SELECT name, kind, channel, multiplier, bonus_points
+  FROM loyalty.add_earn_rule('saigon-coffee', 'double points week', 'campaign_multiplier',
+							 multiplier => 2, starts_at => now() - interval '1 day',
+							 ends_at => now() + interval '6 days');
+
+\echo 'The application writes orders with plain SQL, knowing nothing of loyalty:'
+INSERT INTO orders (id, customer_id, total, channel, created_at) VALUES
+	(5101, 1001, 250000, 'online', now() - interval '20 days'),
+	(5102, 1002, 250000, 'store', now() - interval '20 days'),
+	(5103, 1003, 250000, 'outlet', now() - interval '20 days'),
+	(5104, 2001, 400000, 'online', now() - interval '20 days'),	-- a new customer
+	(5105, 1001, 600000, 'store', now()),							-- still in its return window
+	(5106, NULL, 990000, 'store', now());							-- a guest: no loyalty
+UPDATE orders SET status = 'refunded' WHERE id = 5102;			-- the customer returned it
+SELECT o.id, o.customer_id, o.channel, o.total, o.status, a.state, a.points AS points_now,
+	   a.earned_points
+  FROM orders o LEFT JOIN loyalty.order_accrual a ON a.order_key = o.id::text
+ ORDER BY o.id;
+
+\echo 'Why each order earned what it did (the ledger explains every entry):'
+SELECT l.customer_id, l.reference AS order_id, l.kind, l.points, l.pending_points,
+	   (SELECT string_agg(format('%s %s', c->>'points', c->>'rule'), ' + ')
+		  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(l.detail) = 'array' THEN l.detail
+										 ELSE '[]'::jsonb END) c) AS explained
+  FROM loyalty.ledger l
+ WHERE l.actor = 'public.orders'
+ ORDER BY l.reference, l.entry_no;
+
+\echo '== 10. Balances after the orders'
+SELECT program, customer_id, status, available, pending, lifetime_earned, lifetime_redeemed
+  FROM loyalty.member_balances ORDER BY customer_id;
+
+\echo '== 11. verify(): members whose stored balance disagrees with the ledger (none)'
 SELECT * FROM loyalty.verify();
 SELECT CASE WHEN count(*) = 0 THEN 'ledger verified: every balance equals its ledger'
 			ELSE 'LEDGER MISMATCH' END AS verify
