@@ -701,10 +701,35 @@ TextParam(Datum *values, char *nulls, int i, const char *s)
 	nulls[i] = s ? ' ' : 'n';
 }
 
+/* Take clawed-back points from the given lots (only on a clawback). */
+static void
+TakeFromLots(int64 customer_id, int32 program_id, Datum lot_nos, Datum takes)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[4];
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "UPDATE loyalty.lot l"
+								  " SET remaining = l.remaining OPERATOR(pg_catalog.-) t.take"
+								  " FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS t(lot_no, take)"
+								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND l.lot_no OPERATOR(pg_catalog.=) t.lot_no",
+								  4, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(program_id);
+	values[2] = lot_nos;
+	values[3] = takes;
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "clawback from lots failed");
+}
+
 /*
- * Write one change of an order in one statement: the account, a new lot or
- * takes from existing lots, the order's state and, when points moved, a
- * ledger entry.
+ * Write one change of an order: the account, a new lot, the order's state
+ * and, when points moved, a ledger entry in one statement; takes from
+ * existing lots in a second one, only for a clawback.
  */
 static void
 WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
@@ -736,13 +761,6 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  remaining, pending, earned_at, available_at, source_id, order_key)"
 								  " SELECT $1, $2, $5, $10, $11, $12, pg_catalog.now(), $13, $3, $4"
 								  " WHERE $10 OPERATOR(pg_catalog.>) 0),"
-								  " taken AS ("
-								  " UPDATE loyalty.lot l"
-								  " SET remaining = l.remaining OPERATOR(pg_catalog.-) t.take"
-								  " FROM ROWS FROM (pg_catalog.unnest($14), pg_catalog.unnest($15)) AS t(lot_no, take)"
-								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
-								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
-								  "  AND l.lot_no OPERATOR(pg_catalog.=) t.lot_no),"
 								  " ord AS ("
 								  " INSERT INTO loyalty.order_accrual AS o (customer_id, program_id,"
 								  "  source_id, order_key, state, amount, net_amount, points,"
@@ -801,6 +819,8 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
+	if (c->ntakes > 0)
+		TakeFromLots(customer_id, src->program_id, values[13], values[14]);
 }
 
 /* Add newly earned points to the change: a lot, pending during the return window. */

@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -78,11 +79,15 @@ LoyaltyRestoreUser(LoyaltyUserSwitch *sw)
 	SetUserIdAndSecContext(sw->saved_userid, sw->saved_sec_context);
 }
 
-/* Prepare a plan once and keep it for the life of the backend. */
+/*
+ * Prepare a plan once and keep it for the life of the backend.  The plan is
+ * generic: every query here looks up one member by key, so re-planning for
+ * each call's parameter values (plancache's custom plans) would only cost.
+ */
 SPIPlanPtr
 LoyaltyPreparePlan(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
