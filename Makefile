@@ -35,7 +35,7 @@ endif
 $(DATA_built): $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-.PHONY: test demo
+.PHONY: test demo bench
 # The whole test suite in a throwaway cluster; ends with "N passed, N failed".
 test:
 	@bash test/run.sh
@@ -43,3 +43,7 @@ test:
 # The guided demo in a throwaway cluster.
 demo:
 	@bash doc/demo.sh
+
+# The accrual benchmark (bench/README.md); writes bench/results.md.
+bench:
+	@bash bench/run.sh

@@ -1,0 +1,3 @@
+-- Spend one point of a random member.
+\set cid random(1, 10000)
+SELECT loyalty.redeem('bench', :cid, 1);
