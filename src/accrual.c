@@ -504,7 +504,10 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "member lock failed");
 	if (SPI_processed == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
 		return false;
+	}
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	m->status = SPI_getvalue(tuple, desc, 1);
@@ -516,6 +519,7 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	m->lifetime_earned = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
 	m->last_entry_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 	m->order_count = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
+	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
 
@@ -569,15 +573,19 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 		elog(ERROR, "order state lookup failed");
 	memset(o, 0, sizeof(*o));
 	if (SPI_processed == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
 		return;
+	}
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	o->exists = true;
 	o->state = SPI_getvalue(tuple, desc, 1);
-	o->amount = DatumGetNumeric(SPI_getbinval(tuple, desc, 2, &isnull));
+	o->amount = DatumGetNumericCopy(SPI_getbinval(tuple, desc, 2, &isnull));
 	o->points = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
 	o->earned_points = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
 	o->first_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /* Convert an amount into the program currency; NULL when no rate is known. */
@@ -589,6 +597,7 @@ ConvertAmount(OrderSource *src, Numeric amount, const char *currency, TimestampT
 	Datum		values[4];
 	bool		isnull;
 	Datum		d;
+	Numeric		result;
 
 	if (currency == NULL || pg_strcasecmp(currency, src->currency) == 0)
 		return amount;
@@ -602,7 +611,9 @@ ConvertAmount(OrderSource *src, Numeric amount, const char *currency, TimestampT
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "currency conversion failed");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? NULL : DatumGetNumeric(d);
+	result = isnull ? NULL : DatumGetNumericCopy(d);
+	SPI_freetuptable(SPI_tuptable);
+	return result;
 }
 
 /* Numeric comparison helpers. */
@@ -1242,12 +1253,20 @@ loyalty_order_trigger(PG_FUNCTION_ARGS)
 
 		if (!have_old && !have_new)
 			break;
+		/*
+		 * Each row runs in its own SPI connection: SPI calls leave the
+		 * current context at SPI's procedure context, so only SPI_finish
+		 * frees what a row allocated.
+		 */
 		old = MemoryContextSwitchTo(rowcxt);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
 		if (have_old)
 			ReadFacts(src, old_slot, &old_facts);
 		if (have_new)
 			ReadFacts(src, new_slot, &new_facts);
 		HandleRow(src, have_old ? &old_facts : NULL, have_new ? &new_facts : NULL, db_role);
+		SPI_finish();
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
