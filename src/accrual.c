@@ -616,34 +616,17 @@ ConvertAmount(OrderSource *src, Numeric amount, const char *currency, TimestampT
 	return result;
 }
 
-/* Numeric comparison helpers. */
-static inline int
-NumCmp(Numeric a, Numeric b)
-{
-	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
-											 NumericGetDatum(b)));
-}
-
-static inline Numeric
-NumZero(void)
-{
-	return DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(0)));
-}
-
 /* floor(points * part / whole) for 0 <= part <= whole, computed exactly. */
 static int64
 Proportion(int64 points, Numeric part, Numeric whole)
 {
-	Datum		product;
+	Numeric		product;
 
-	if (NumCmp(whole, NumZero()) <= 0)
+	if (NumCmp(whole, NumFromInt64(0)) <= 0)
 		return 0;
-	product = DirectFunctionCall2(numeric_mul,
-								  DirectFunctionCall1(int8_numeric, Int64GetDatum(points)),
-								  NumericGetDatum(part));
+	product = NumMul(NumFromInt64(points), part);
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8,
-											 DirectFunctionCall2(numeric_div_trunc, product,
-																 NumericGetDatum(whole))));
+											 NumericGetDatum(NumDivTrunc(product, whole))));
 }
 
 /* Whether a status value means refunded or cancelled. */
@@ -656,19 +639,6 @@ IsRefundStatus(OrderSource *src, const char *status)
 		if (pg_strcasecmp(status, src->refund_statuses[i]) == 0)
 			return true;
 	return false;
-}
-
-/* Add points, raising a clear error when the balance would overflow. */
-static inline int64
-AddChecked(int64 a, int64 b, const char *what)
-{
-	int64		result;
-
-	if (pg_add_s64_overflow(a, b, &result))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s would exceed the largest number of points", what)));
-	return result;
 }
 
 /* One change of an order, as WriteOrderChange writes it. */
@@ -702,7 +672,7 @@ typedef struct OrderChange
 	const char *detail;
 } OrderChange;
 
-#define WRITE_NARGS 31
+#define WRITE_NARGS 29
 
 /* A text parameter, or a SQL NULL. */
 static inline void
@@ -712,9 +682,9 @@ TextParam(Datum *values, char *nulls, int i, const char *s)
 	nulls[i] = s ? ' ' : 'n';
 }
 
-/* Take clawed-back points from the given lots (only on a clawback). */
+/* Take clawed-back points from the lots ClawbackInto chose (only on a clawback). */
 static void
-TakeFromLots(int64 customer_id, int32 program_id, Datum lot_nos, Datum takes)
+TakeFromLots(int64 customer_id, int32 program_id, OrderChange *c)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[4] = {INT8OID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
@@ -731,8 +701,10 @@ TakeFromLots(int64 customer_id, int32 program_id, Datum lot_nos, Datum takes)
 								  4, argtypes);
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(program_id);
-	values[2] = lot_nos;
-	values[3] = takes;
+	values[2] = PointerGetDatum(construct_array(c->take_lots, c->ntakes, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_array(c->take_points, c->ntakes, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "clawback from lots failed");
 }
@@ -751,10 +723,9 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 		INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID,	/* $1-$5 member, order, entry */
 		INT8OID, INT8OID, INT8OID, INT8OID,		/* $6-$9 account totals */
 		INT8OID, INT8OID, BOOLOID, TIMESTAMPTZOID,	/* $10-$13 new lot */
-		INT8ARRAYOID, INT8ARRAYOID,	/* $14-$15 lot takes */
-		TEXTOID, NUMERICOID, NUMERICOID, INT8OID, INT8OID, BOOLOID,	/* $16-$21 order */
-		TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $22-$24 order context */
-		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID	/* $25-$31 entry */
+		TEXTOID, NUMERICOID, NUMERICOID, INT8OID, INT8OID, BOOLOID,	/* $14-$19 order */
+		TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $20-$22 order context */
+		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID	/* $23-$29 entry */
 	};
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
@@ -776,7 +747,7 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  " INSERT INTO loyalty.order_accrual AS o (customer_id, program_id,"
 								  "  source_id, order_key, state, amount, net_amount, points,"
 								  "  earned_points, first_purchase, channel, category, ordered_at)"
-								  " VALUES ($1, $2, $3, $4, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+								  " VALUES ($1, $2, $3, $4, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
 								  " ON CONFLICT (customer_id, program_id, source_id, order_key)"
 								  " DO UPDATE SET state = EXCLUDED.state, amount = EXCLUDED.amount,"
 								  "  net_amount = EXCLUDED.net_amount, points = EXCLUDED.points,"
@@ -787,9 +758,9 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
 								  "  points, pending_points, available_after, pending_after, reason,"
 								  "  reference, actor, db_role, detail)"
-								  " SELECT $1, $2, $5, $25, $26, $27, $6, $7, $28, $4,"
-								  "  $29, $30, $31::pg_catalog.jsonb"
-								  " WHERE $25 IS NOT NULL",
+								  " SELECT $1, $2, $5, $23, $24, $25, $6, $7, $26, $4,"
+								  "  $27, $28, $29::pg_catalog.jsonb"
+								  " WHERE $23 IS NOT NULL",
 								  WRITE_NARGS, argtypes);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -807,31 +778,27 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	values[11] = BoolGetDatum(c->lot_pending);
 	values[12] = TimestampTzGetDatum(c->lot_available_at);
 	nulls[12] = c->lot_pending ? ' ' : 'n';
-	values[13] = PointerGetDatum(construct_array(c->take_lots, c->ntakes, INT8OID, 8,
-												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[14] = PointerGetDatum(construct_array(c->take_points, c->ntakes, INT8OID, 8,
-												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	TextParam(values, nulls, 15, c->state);
-	values[16] = NumericGetDatum(c->amount);
-	values[17] = NumericGetDatum(c->net_amount);
-	values[18] = Int64GetDatum(c->points);
-	values[19] = Int64GetDatum(c->earned_points);
-	values[20] = BoolGetDatum(c->first_purchase);
-	TextParam(values, nulls, 21, c->channel);
-	TextParam(values, nulls, 22, c->category);
-	values[23] = TimestampTzGetDatum(c->ordered_at);
-	TextParam(values, nulls, 24, c->kind);
-	values[25] = Int64GetDatum(c->entry_points);
-	values[26] = Int64GetDatum(c->entry_pending);
-	TextParam(values, nulls, 27, c->reason);
-	TextParam(values, nulls, 28, src->table_name);
-	TextParam(values, nulls, 29, db_role);
-	TextParam(values, nulls, 30, c->detail);
+	TextParam(values, nulls, 13, c->state);
+	values[14] = NumericGetDatum(c->amount);
+	values[15] = NumericGetDatum(c->net_amount);
+	values[16] = Int64GetDatum(c->points);
+	values[17] = Int64GetDatum(c->earned_points);
+	values[18] = BoolGetDatum(c->first_purchase);
+	TextParam(values, nulls, 19, c->channel);
+	TextParam(values, nulls, 20, c->category);
+	values[21] = TimestampTzGetDatum(c->ordered_at);
+	TextParam(values, nulls, 22, c->kind);
+	values[23] = Int64GetDatum(c->entry_points);
+	values[24] = Int64GetDatum(c->entry_pending);
+	TextParam(values, nulls, 25, c->reason);
+	TextParam(values, nulls, 26, src->table_name);
+	TextParam(values, nulls, 27, db_role);
+	TextParam(values, nulls, 28, c->detail);
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
 	if (c->ntakes > 0)
-		TakeFromLots(customer_id, src->program_id, values[13], values[14]);
+		TakeFromLots(customer_id, src->program_id, c);
 }
 
 /* Add newly earned points to the change: a lot, pending during the return window. */
@@ -841,13 +808,13 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz available_at;
 
-	(void) AddChecked(AddChecked(m->available, m->pending, "the total balance"),
+	(void) LoyaltyAddPoints(LoyaltyAddPoints(m->available, m->pending, "the total balance"),
 					  points, "the total balance");
 	/* The return window counts 24-hour days from the order time. */
 	available_at = c->ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
 	c->kind = "earn";
 	c->lot_points = points;
-	c->lifetime_earned = AddChecked(m->lifetime_earned, points, "lifetime earned points");
+	c->lifetime_earned = LoyaltyAddPoints(m->lifetime_earned, points, "lifetime earned points");
 	if (src->return_days > 0 && available_at > now)
 	{
 		c->lot_pending = true;
@@ -956,6 +923,25 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key,
 	appendStringInfoChar(detail, '}');
 }
 
+/* The points an order of net amount earns for this member under the rules. */
+static int64
+EarnForOrder(OrderSource *src, MemberState *m, OrderFacts *now, Numeric net,
+			 bool first_purchase, StringInfo detail)
+{
+	EarnContext ctx;
+
+	ctx.program_id = src->program_id;
+	ctx.amount = net;
+	ctx.channel = now->channel;
+	ctx.category = now->category;
+	ctx.ordered_at = now->ordered_at;
+	ctx.tier = NULL;
+	ctx.has_birthday = m->has_birthday;
+	ctx.birthday = m->birthday;
+	ctx.first_purchase = first_purchase;
+	return LoyaltyComputeEarn(&ctx, detail);
+}
+
 /*
  * Move one order to the points it should hold now.  now is NULL when the
  * order row is gone (DELETE, or its key or customer changed).
@@ -971,6 +957,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	Numeric		amount = NULL;
 	Numeric		net = NULL;
 	bool		refunded;
+	bool		live;			/* the order is on record and not deleted */
 	int64		target;
 	const char *state;
 
@@ -989,9 +976,10 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			elog(ERROR, "member %lld vanished after enrolment", (long long) customer_id);
 	}
 	ReadOrderState(src, customer_id, order_key, &o);
+	live = o.exists && strcmp(o.state, "deleted") != 0;
 
 	/* An INSERT of an order already on record is a re-send: it earns nothing. */
-	if (is_insert && o.exists && strcmp(o.state, "deleted") != 0)
+	if (is_insert && live)
 		return;
 
 	initStringInfo(&detail);
@@ -1004,13 +992,13 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 
 	if (now == NULL)
 	{
-		if (!o.exists || strcmp(o.state, "deleted") == 0)
+		if (!live)
 			return;
 		target = 0;
 		state = "deleted";
 		c.reason = "order deleted";
 		amount = o.amount;
-		net = NumZero();
+		net = NumFromInt64(0);
 		c.first_purchase = o.first_purchase;
 		c.ordered_at = GetCurrentTransactionStartTimestamp();
 	}
@@ -1020,7 +1008,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 #if PG_VERSION_NUM >= 140000
 			numeric_is_inf(now->amount) ||
 #endif
-			NumCmp(now->amount, NumZero()) < 0)
+			NumCmp(now->amount, NumFromInt64(0)) < 0)
 		{
 			RecordProblem(src, customer_id, order_key, "invalid_amount",
 						  now->amount ? "the amount is negative or not a finite number"
@@ -1044,36 +1032,24 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			if (refunded_amount != NULL)
 				net = DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(amount),
 														  NumericGetDatum(refunded_amount)));
-			if (NumCmp(net, NumZero()) < 0)
-				net = NumZero();
+			if (NumCmp(net, NumFromInt64(0)) < 0)
+				net = NumFromInt64(0);
 		}
 		refunded = IsRefundStatus(src, now->status);
 		if (refunded)
-			net = NumZero();
+			net = NumFromInt64(0);
 		state = refunded ? "reversed" : "active";
 		c.channel = now->channel;
 		c.category = now->category;
 		c.ordered_at = now->ordered_at;
 
-		if (!o.exists || strcmp(o.state, "deleted") == 0)
+		if (!live)
 		{
 			/* A new order (or one inserted again after its delete) earns afresh. */
-			EarnContext ctx;
-
-			ctx.program_id = src->program_id;
-			ctx.amount = net;
-			ctx.channel = now->channel;
-			ctx.category = now->category;
-			ctx.ordered_at = now->ordered_at;
-			ctx.tier = NULL;
-			ctx.has_birthday = m.has_birthday;
-			ctx.birthday = m.birthday;
-			ctx.first_purchase = (m.order_count == 0);
-			target = LoyaltyComputeEarn(&ctx, &detail);
-			c.first_purchase = ctx.first_purchase;
+			c.first_purchase = (m.order_count == 0);
+			target = EarnForOrder(src, &m, now, net, c.first_purchase, &detail);
 			c.earned_points = target;
-			if (!o.exists || strcmp(o.state, "deleted") == 0)
-				c.order_count = AddChecked(m.order_count, 1, "the order count");
+			c.order_count = LoyaltyAddPoints(m.order_count, 1, "the order count");
 			amount = net;
 			c.reason = "purchase";
 		}
@@ -1085,22 +1061,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			if (NumCmp(net, o.amount) <= 0)
 				target = Proportion(o.earned_points, net, o.amount);
 			else
-			{
-				EarnContext ctx;
-				int64		repriced;
-
-				ctx.program_id = src->program_id;
-				ctx.amount = net;
-				ctx.channel = now->channel;
-				ctx.category = now->category;
-				ctx.ordered_at = now->ordered_at;
-				ctx.tier = NULL;
-				ctx.has_birthday = m.has_birthday;
-				ctx.birthday = m.birthday;
-				ctx.first_purchase = o.first_purchase;
-				repriced = LoyaltyComputeEarn(&ctx, NULL);
-				target = Max(o.earned_points, repriced);
-			}
+				target = Max(o.earned_points,
+							 EarnForOrder(src, &m, now, net, o.first_purchase, NULL));
 			amount = o.amount;
 			if (refunded)
 				c.reason = psprintf("order %s", now->status);
@@ -1113,7 +1075,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	c.amount = amount;
 	c.net_amount = net;
 	c.points = target;
-	if (target > (o.exists ? o.points : 0) && strcmp(m.status, "active") != 0)
+	if (target > (live ? o.points : 0) && strcmp(m.status, "active") != 0)
 	{
 		RecordProblem(src, customer_id, order_key, "member_not_active",
 					  psprintf("the member is %s", m.status));
@@ -1121,11 +1083,11 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	}
 
 	{
-		int64		delta = target - ((o.exists && strcmp(o.state, "deleted") != 0) ? o.points : 0);
+		int64		delta = target - (live ? o.points : 0);
 
 		if (delta > 0)
 		{
-			c.entry_no = AddChecked(m.last_entry_no, 1, "the entry number");
+			c.entry_no = LoyaltyAddPoints(m.last_entry_no, 1, "the entry number");
 			EarnInto(src, &m, &c, delta);
 			if (detail.len == 0)
 				appendStringInfo(&detail, "[{\"rule\":\"amount change\",\"points\":%lld}]",
@@ -1133,12 +1095,11 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		}
 		else if (delta < 0)
 		{
-			c.entry_no = AddChecked(m.last_entry_no, 1, "the entry number");
+			c.entry_no = LoyaltyAddPoints(m.last_entry_no, 1, "the entry number");
 			resetStringInfo(&detail);
 			ClawbackInto(src, customer_id, order_key, &m, &c, -delta, &detail);
 		}
-		else if (o.exists && strcmp(o.state, state) == 0 && strcmp(state, "deleted") != 0 &&
-				 NumCmp(net, o.amount) == 0)
+		else if (live && strcmp(o.state, state) == 0 && NumCmp(net, o.amount) == 0)
 			return;				/* nothing the loyalty engine cares about changed */
 	}
 	c.detail = detail.len > 0 ? detail.data : NULL;

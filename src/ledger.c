@@ -301,21 +301,6 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 	return tuple;
 }
 
-/* Add with overflow check, naming the total that would overflow. */
-static inline int64
-AddPoints(int64 a, int64 b, const char *what)
-{
-	int64		result;
-
-	if (pg_add_s64_overflow(a, b, &result))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s would exceed the largest number of points", what),
-				 errdetail("Available plus pending points may not exceed %lld.",
-						   (long long) PG_INT64_MAX)));
-	return result;
-}
-
 /* Write the account, the lots and the ledger entry in one statement. */
 static HeapTuple
 ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
@@ -362,30 +347,30 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 		delta_available = -spend;
 		available -= spend;
 		if (req->kind == ENTRY_REDEEM)
-			redeemed = AddPoints(redeemed, spend, "lifetime redeemed points");
+			redeemed = LoyaltyAddPoints(redeemed, spend, "lifetime redeemed points");
 	}
 	else if (req->has_pending)
 	{
 		/* Held points: they become spendable at pending_until. */
-		(void) AddPoints(AddPoints(available, pending, "the total balance"),
+		(void) LoyaltyAddPoints(LoyaltyAddPoints(available, pending, "the total balance"),
 						 req->points, "the total balance");
 		delta_pending = req->points;
-		pending = AddPoints(pending, req->points, "the pending balance");
-		earned = AddPoints(earned, req->points, "lifetime earned points");
+		pending = LoyaltyAddPoints(pending, req->points, "the pending balance");
+		earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
 		lot_points = lot_remaining = req->points;
 		lot_pending = true;
 	}
 	else
 	{
 		/* New points repay any debt first; only the rest can be spent. */
-		(void) AddPoints(AddPoints(available, pending, "the total balance"),
+		(void) LoyaltyAddPoints(LoyaltyAddPoints(available, pending, "the total balance"),
 						 req->points, "the total balance");
 		delta_available = req->points;
 		lot_points = req->points;
 		lot_remaining = available < 0 ? Max(req->points + available, 0) : req->points;
-		available = AddPoints(available, req->points, "the available balance");
+		available = LoyaltyAddPoints(available, req->points, "the available balance");
 		if (req->kind == ENTRY_EARN)
-			earned = AddPoints(earned, req->points, "lifetime earned points");
+			earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
 	}
 
 	if (plan == NULL)

@@ -8,6 +8,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -105,6 +106,20 @@ LoyaltyRequireArg(bool isnull, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", name)));
+}
+
+/* Add points, raising numeric_value_out_of_range naming the total that overflows. */
+int64
+LoyaltyAddPoints(int64 a, int64 b, const char *what)
+{
+	int64		result;
+
+	if (pg_add_s64_overflow(a, b, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s would exceed the largest number of points", what),
+				 errdetail("The limit is %lld points.", (long long) PG_INT64_MAX)));
+	return result;
 }
 
 /* Raise the unknown-program error (LY001). */

@@ -9,6 +9,8 @@
 
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -45,6 +47,41 @@ extern void LoyaltyRequireArg(bool isnull, const char *name);
 extern void LoyaltyUnknownProgram(const char *code) pg_attribute_noreturn();
 extern void LoyaltyUnknownMember(int64 customer_id, const char *program) pg_attribute_noreturn();
 extern char *LoyaltyLabel(text *value, const char *name, bool allow_empty);
+
+/* Exact numeric arithmetic over the fmgr interface (no floating point). */
+static inline Numeric
+NumAdd(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline Numeric
+NumMul(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+/* Integer quotient truncated toward zero: exact, unlike a rounded division. */
+static inline Numeric
+NumDivTrunc(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline int
+NumCmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline Numeric
+NumFromInt64(int64 v)
+{
+	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
+}
+
+/* Add points, raising numeric_value_out_of_range naming the total that overflows. */
+extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
 
 /* points.c */
 struct NumericData;

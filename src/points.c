@@ -22,38 +22,6 @@
 
 PG_FUNCTION_INFO_V1(loyalty_points_for);
 
-/* Numeric helpers over the fmgr interface. */
-static inline Numeric
-NumAdd(Numeric a, Numeric b)
-{
-	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a), NumericGetDatum(b)));
-}
-
-static inline Numeric
-NumMul(Numeric a, Numeric b)
-{
-	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a), NumericGetDatum(b)));
-}
-
-/* Integer quotient truncated toward zero: exact, unlike a rounded division. */
-static inline Numeric
-NumDivTrunc(Numeric a, Numeric b)
-{
-	return DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc, NumericGetDatum(a), NumericGetDatum(b)));
-}
-
-static inline int
-NumCmp(Numeric a, Numeric b)
-{
-	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
-}
-
-static inline Numeric
-NumFromInt64(int64 v)
-{
-	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
-}
-
 /* Reject NaN, infinite and negative amounts with a clear error. */
 static inline void
 CheckAmount(Numeric amount)

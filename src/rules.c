@@ -154,25 +154,6 @@ static Oid	RulesRelid = InvalidOid;
 static Numeric MaxPoints = NULL;
 static Numeric MinPoints = NULL;
 
-/* Numeric helpers over the fmgr interface. */
-static inline Numeric
-NumMul(Numeric a, Numeric b)
-{
-	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a), NumericGetDatum(b)));
-}
-
-static inline int
-NumCmp(Numeric a, Numeric b)
-{
-	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
-}
-
-static inline Numeric
-NumFromInt64(int64 v)
-{
-	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
-}
-
 /* Raise the error for a total that does not fit in a balance. */
 static void
 TooManyPoints(void)
