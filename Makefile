@@ -2,15 +2,17 @@
 # without PostgreSQL: they install what they need (see README.md).
 
 EXTENSION = loyalty
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = loyalty
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is concatenated from numbered pieces in sql/parts/.
+# The install script of the current version is concatenated from numbered
+# pieces in sql/parts/.  Released versions are frozen files next to it, with
+# an upgrade script from each to the next (sql/loyalty--A--B.sql).
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 TESTS = $(sort $(wildcard test/sql/*.sql))
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))

@@ -1,4 +1,4 @@
--- loyalty 0.1.0 install script, concatenated from sql/parts/*.sql by the Makefile.
+-- loyalty install script (the version in loyalty.control), concatenated from sql/parts/*.sql by the Makefile.
 \echo Use "CREATE EXTENSION loyalty" to load this file. \quit
 
 -- The functions below run as the extension's owner and name their objects

@@ -22,10 +22,11 @@ CREATE TABLE @extschema@.order_accrual (
 	ordered_at	timestamptz NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	PRIMARY KEY (customer_id, program_id, source_id, order_key),
-	FOREIGN KEY (customer_id, program_id)
-		REFERENCES @extschema@.account (customer_id, program_id)
+	lot_no		bigint,			-- the lot that received the order's points, if any
+	PRIMARY KEY (customer_id, program_id, source_id, order_key)
 );
+CREATE TRIGGER order_accrual_no_truncate BEFORE TRUNCATE ON @extschema@.order_accrual
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ledger_immutable();
 COMMENT ON TABLE @extschema@.order_accrual IS 'per tracked order: the points it holds now and what it first earned';
 
 -- Orders the engine could not credit, and why.  The shop's write never fails
