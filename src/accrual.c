@@ -19,6 +19,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/int.h"
@@ -30,6 +32,8 @@
 #include "catalog/namespace.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -1159,6 +1163,503 @@ HandleRow(OrderSource *src, OrderFacts *old, OrderFacts *new, const char *db_rol
 }
 
 /*
+ * The INSERT path.  A new order of an active member in the program's
+ * currency is by far the most common write, and it is the one in the path of
+ * every sale, so it does not go through SPI: the rows of the statement are
+ * read in chunks, grouped by member, and each member's orders are written
+ * directly (direct.c) under one lock of the member's account.  Orders of one
+ * member that become available at the same moment share one lot and one
+ * ledger entry whose detail lists each order and the rules that priced it.
+ * Every other row (unknown customer, member not active, an order already on
+ * record, another currency, a refund status, a bad amount) goes through
+ * ProcessOrder like an UPDATE does.
+ */
+
+/* Rows read per chunk: bounds the memory of a bulk INSERT. */
+#define INSERT_CHUNK 65536
+
+/* The columns of the loyalty tables that the INSERT path reads or writes. */
+typedef enum InsertColumn
+{
+	M_STATUS, M_BIRTHDAY,
+	A_AVAILABLE, A_PENDING, A_LIFETIME_EARNED, A_LAST_ENTRY_NO, A_ORDER_COUNT,
+	A_LAST_ACTIVITY_AT, A_UPDATED_AT,
+	L_CUSTOMER, L_PROGRAM, L_LOT_NO, L_POINTS, L_REMAINING, L_PENDING, L_EARNED_AT,
+	L_AVAILABLE_AT, L_SOURCE, L_ORDER_KEY,
+	E_CUSTOMER, E_PROGRAM, E_ENTRY_NO, E_KIND, E_POINTS, E_PENDING_POINTS,
+	E_AVAILABLE_AFTER, E_PENDING_AFTER, E_REASON, E_REFERENCE, E_ACTOR, E_DB_ROLE,
+	E_DETAIL, E_CREATED_AT,
+	O_CUSTOMER, O_PROGRAM, O_SOURCE, O_ORDER_KEY, O_STATE, O_AMOUNT, O_NET_AMOUNT,
+	O_POINTS, O_EARNED_POINTS, O_FIRST_PURCHASE, O_CHANNEL, O_CATEGORY, O_ORDERED_AT,
+	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO,
+	NUM_INSERT_COLUMNS
+} InsertColumn;
+
+static const struct
+{
+	LoyaltyTable table;
+	const char *name;
+}			insert_columns[NUM_INSERT_COLUMNS] = {
+	{LY_MEMBER, "status"}, {LY_MEMBER, "birthday"},
+	{LY_ACCOUNT, "available"}, {LY_ACCOUNT, "pending"}, {LY_ACCOUNT, "lifetime_earned"},
+	{LY_ACCOUNT, "last_entry_no"}, {LY_ACCOUNT, "order_count"},
+	{LY_ACCOUNT, "last_activity_at"}, {LY_ACCOUNT, "updated_at"},
+	{LY_LOT, "customer_id"}, {LY_LOT, "program_id"}, {LY_LOT, "lot_no"}, {LY_LOT, "points"},
+	{LY_LOT, "remaining"}, {LY_LOT, "pending"}, {LY_LOT, "earned_at"},
+	{LY_LOT, "available_at"}, {LY_LOT, "source_id"}, {LY_LOT, "order_key"},
+	{LY_LEDGER, "customer_id"}, {LY_LEDGER, "program_id"}, {LY_LEDGER, "entry_no"},
+	{LY_LEDGER, "kind"}, {LY_LEDGER, "points"}, {LY_LEDGER, "pending_points"},
+	{LY_LEDGER, "available_after"}, {LY_LEDGER, "pending_after"}, {LY_LEDGER, "reason"},
+	{LY_LEDGER, "reference"}, {LY_LEDGER, "actor"}, {LY_LEDGER, "db_role"},
+	{LY_LEDGER, "detail"}, {LY_LEDGER, "created_at"},
+	{LY_ORDER, "customer_id"}, {LY_ORDER, "program_id"}, {LY_ORDER, "source_id"},
+	{LY_ORDER, "order_key"}, {LY_ORDER, "state"}, {LY_ORDER, "amount"},
+	{LY_ORDER, "net_amount"}, {LY_ORDER, "points"}, {LY_ORDER, "earned_points"},
+	{LY_ORDER, "first_purchase"}, {LY_ORDER, "channel"}, {LY_ORDER, "category"},
+	{LY_ORDER, "ordered_at"}, {LY_ORDER, "created_at"}, {LY_ORDER, "updated_at"},
+	{LY_ORDER, "lot_no"},
+};
+
+static AttrNumber insert_attnums[NUM_INSERT_COLUMNS];
+static uint32 insert_attnums_generation = 0;
+
+/* Resolve the column numbers, again whenever the tables' definitions change. */
+static void
+ResolveInsertColumns(DirectWriter *w)
+{
+	if (insert_attnums_generation == w->generation)
+		return;
+	for (int i = 0; i < NUM_INSERT_COLUMNS; i++)
+		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
+										 insert_columns[i].name);
+	insert_attnums_generation = w->generation;
+}
+
+/* Set a column of the row being built for its table. */
+static inline void
+Put(DirectWriter *w, InsertColumn col, Datum value)
+{
+	DirectSet(&w->tables[insert_columns[col].table], insert_attnums[col], value);
+}
+
+/* Put a text column; NULL stays NULL. */
+static inline void
+PutText(DirectWriter *w, InsertColumn col, const char *value)
+{
+	if (value)
+		Put(w, col, CStringGetTextDatum(value));
+}
+
+/* Read a column of the row last found in its table. */
+static inline Datum
+Got(DirectWriter *w, InsertColumn col, bool *isnull)
+{
+	return slot_getattr(w->tables[insert_columns[col].table].found, insert_attnums[col], isnull);
+}
+
+static inline int64
+GotInt64(DirectWriter *w, InsertColumn col)
+{
+	bool		isnull;
+	Datum		d = Got(w, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/* One row of an INSERT statement. */
+typedef struct InsertRow
+{
+	OrderFacts	facts;
+	int			seq;			/* position in the statement's chunk */
+	bool		slow;			/* goes through ProcessOrder */
+	int64		points;
+	bool		first_purchase;
+	char	   *detail;			/* the rules that priced it, a JSON array */
+	struct LotGroup *lot;		/* where its points went, or NULL */
+} InsertRow;
+
+/* Orders of one member that become available together: one lot, one entry. */
+typedef struct LotGroup
+{
+	bool		pending;
+	TimestampTz available_at;	/* when pending */
+	int64		points;
+	int			norders;
+	InsertRow  *first;			/* the first order of the group */
+	int64		lot_no;
+	StringInfoData detail;		/* when norders > 1 */
+} LotGroup;
+
+/* Sort rows by customer, keeping the statement order within a customer. */
+static int
+CompareInsertRows(const void *a, const void *b)
+{
+	const InsertRow *x = a;
+	const InsertRow *y = b;
+
+	if (x->facts.customer_id != y->facts.customer_id)
+		return x->facts.customer_id < y->facts.customer_id ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Whether a row can take the direct path, judged from the row alone. */
+static bool
+FastCandidate(OrderSource *src, OrderFacts *f)
+{
+	if (f->order_key == NULL || f->amount == NULL || numeric_is_nan(f->amount))
+		return false;
+#if PG_VERSION_NUM >= 140000
+	if (numeric_is_inf(f->amount))
+		return false;
+#endif
+	if (NumCmp(f->amount, NumFromInt64(0)) < 0)
+		return false;
+	if (f->currency && pg_strcasecmp(f->currency, src->currency) != 0)
+		return false;
+	if (f->refunded != NULL && NumCmp(f->refunded, NumFromInt64(0)) != 0)
+		return false;
+	if (IsRefundStatus(src, f->status))
+		return false;
+	return true;
+}
+
+/* Run one row through the general path, in its own SPI connection. */
+static void
+SlowInsertRow(OrderSource *src, InsertRow *r, const char *db_role)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	HandleRow(src, NULL, &r->facts, db_role);
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+}
+
+/* Whether an earlier direct row of the member's group has the same order key. */
+static bool
+SeenInGroup(InsertRow *rows, int upto, const char *order_key)
+{
+	for (int i = 0; i < upto; i++)
+		if (!rows[i].slow && strcmp(rows[i].facts.order_key, order_key) == 0)
+			return true;
+	return false;
+}
+
+/* Write one lot group: a lot (when it holds points) and its ledger entry. */
+static void
+WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
+			  int64 *available, int64 *pending, int64 *entry_no, const char *db_role,
+			  TimestampTz now)
+{
+	DirectTable *lot = &w->tables[LY_LOT];
+	DirectTable *ledger = &w->tables[LY_LEDGER];
+	int64		remaining;
+	const char *detail;
+
+	(void) LoyaltyAddPoints(LoyaltyAddPoints(*available, *pending, "the total balance"),
+							g->points, "the total balance");
+	*entry_no = LoyaltyAddPoints(*entry_no, 1, "the entry number");
+	g->lot_no = *entry_no;
+	if (g->pending)
+	{
+		remaining = g->points;
+		*pending += g->points;
+	}
+	else
+	{
+		/* New points repay a debt first; only the rest can be spent. */
+		remaining = *available < 0 ? Max(g->points + *available, 0) : g->points;
+		*available += g->points;
+	}
+
+	DirectNewRow(lot);
+	Put(w, L_CUSTOMER, Int64GetDatum(customer_id));
+	Put(w, L_PROGRAM, Int32GetDatum(src->program_id));
+	Put(w, L_LOT_NO, Int64GetDatum(g->lot_no));
+	Put(w, L_POINTS, Int64GetDatum(g->points));
+	Put(w, L_REMAINING, Int64GetDatum(remaining));
+	Put(w, L_PENDING, BoolGetDatum(g->pending));
+	Put(w, L_EARNED_AT, TimestampTzGetDatum(now));
+	if (g->pending)
+		Put(w, L_AVAILABLE_AT, TimestampTzGetDatum(g->available_at));
+	Put(w, L_SOURCE, Int32GetDatum(src->source_id));
+	if (g->norders == 1)
+		PutText(w, L_ORDER_KEY, g->first->facts.order_key);
+	DirectInsert(w, lot);
+
+	if (g->norders == 1)
+		detail = g->first->detail;
+	else
+	{
+		appendStringInfoChar(&g->detail, ']');
+		detail = g->detail.data;
+	}
+	DirectNewRow(ledger);
+	Put(w, E_CUSTOMER, Int64GetDatum(customer_id));
+	Put(w, E_PROGRAM, Int32GetDatum(src->program_id));
+	Put(w, E_ENTRY_NO, Int64GetDatum(g->lot_no));
+	PutText(w, E_KIND, "earn");
+	Put(w, E_POINTS, Int64GetDatum(g->pending ? 0 : g->points));
+	Put(w, E_PENDING_POINTS, Int64GetDatum(g->pending ? g->points : 0));
+	Put(w, E_AVAILABLE_AFTER, Int64GetDatum(*available));
+	Put(w, E_PENDING_AFTER, Int64GetDatum(*pending));
+	PutText(w, E_REASON, g->norders == 1 ? "purchase" : "purchases");
+	if (g->norders == 1)
+		PutText(w, E_REFERENCE, g->first->facts.order_key);
+	PutText(w, E_ACTOR, src->table_name);
+	PutText(w, E_DB_ROLE, db_role);
+	Put(w, E_DETAIL, DirectFunctionCall1(jsonb_in, CStringGetDatum(detail)));
+	Put(w, E_CREATED_AT, TimestampTzGetDatum(now));
+	DirectInsert(w, ledger);
+}
+
+/* Earn the orders of one customer in this chunk. */
+static void
+InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
+				   const char *db_role)
+{
+	int64		customer_id = rows[0].facts.customer_id;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	ScanKeyData keys[4];
+	bool		isnull;
+	Datum		d;
+	bool		direct;
+	bool		has_birthday = false;
+	DateADT		birthday = 0;
+	int64		available = 0,
+				pending = 0,
+				lifetime_earned = 0,
+				entry_no = 0,
+				order_count = 0;
+	LotGroup   *groups;
+	int			ngroups = 0;
+	int			ndirect = 0;
+
+	/* See what earlier rows and SPI calls of this transaction wrote. */
+	CommandCounterIncrement();
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(src->program_id));
+
+	/* Only an active member with an account takes the direct path. */
+	direct = DirectFind(&w->tables[LY_MEMBER], keys, 2);
+	if (direct)
+	{
+		d = Got(w, M_STATUS, &isnull);
+		direct = !isnull && strcmp(TextDatumGetCString(d), "active") == 0;
+		d = Got(w, M_BIRTHDAY, &isnull);
+		has_birthday = !isnull;
+		birthday = isnull ? 0 : DatumGetDateADT(d);
+	}
+	if (direct)
+		direct = DirectLock(&w->tables[LY_ACCOUNT], keys, 2);
+	if (!direct)
+	{
+		for (int i = 0; i < n; i++)
+			SlowInsertRow(src, &rows[i], db_role);
+		return;
+	}
+	available = GotInt64(w, A_AVAILABLE);
+	pending = GotInt64(w, A_PENDING);
+	lifetime_earned = GotInt64(w, A_LIFETIME_EARNED);
+	entry_no = GotInt64(w, A_LAST_ENTRY_NO);
+	order_count = GotInt64(w, A_ORDER_COUNT);
+
+	/* Price each new order and put it into its lot group. */
+	groups = palloc(sizeof(LotGroup) * n);
+	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(src->source_id));
+	for (int i = 0; i < n; i++)
+	{
+		InsertRow  *r = &rows[i];
+		EarnContext ctx;
+		StringInfoData detail;
+		TimestampTz available_at;
+		bool		is_pending;
+		LotGroup   *g = NULL;
+
+		if (r->slow)
+			continue;
+		/* A re-send within the statement, or an order already on record. */
+		if (SeenInGroup(rows, i, r->facts.order_key))
+		{
+			r->slow = true;
+			continue;
+		}
+		ScanKeyInit(&keys[3], 4, BTEqualStrategyNumber, F_TEXTEQ,
+					CStringGetTextDatum(r->facts.order_key));
+		keys[3].sk_collation = w->tables[LY_ORDER].pkey->rd_indcollation[3];
+		if (DirectFind(&w->tables[LY_ORDER], keys, 4))
+		{
+			r->slow = true;
+			continue;
+		}
+
+		r->first_purchase = (order_count == 0);
+		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
+		ctx.program_id = src->program_id;
+		ctx.amount = r->facts.amount;
+		ctx.channel = r->facts.channel;
+		ctx.category = r->facts.category;
+		ctx.ordered_at = r->facts.ordered_at;
+		ctx.tier = NULL;
+		ctx.has_birthday = has_birthday;
+		ctx.birthday = birthday;
+		ctx.first_purchase = r->first_purchase;
+		initStringInfo(&detail);
+		r->points = LoyaltyComputeEarn(&ctx, &detail);
+		r->detail = detail.data;
+		r->lot = NULL;
+		ndirect++;
+		if (r->points <= 0)
+			continue;
+		lifetime_earned = LoyaltyAddPoints(lifetime_earned, r->points, "lifetime earned points");
+
+		/* The return window counts 24-hour days from the order time. */
+		available_at = r->facts.ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
+		is_pending = src->return_days > 0 && available_at > now;
+		for (int k = 0; k < ngroups && g == NULL; k++)
+			if (groups[k].pending == is_pending &&
+				(!is_pending || groups[k].available_at == available_at))
+				g = &groups[k];
+		if (g == NULL)
+		{
+			g = &groups[ngroups++];
+			g->pending = is_pending;
+			g->available_at = available_at;
+			g->points = 0;
+			g->norders = 0;
+			g->first = r;
+			g->detail.data = NULL;
+		}
+		g->points = LoyaltyAddPoints(g->points, r->points, "the points of one lot");
+		if (g->norders == 1)
+		{
+			initStringInfo(&g->detail);
+			appendStringInfoChar(&g->detail, '[');
+			appendStringInfoString(&g->detail, "{\"order\":");
+			escape_json(&g->detail, g->first->facts.order_key);
+			appendStringInfo(&g->detail, ",\"points\":%lld,\"rules\":%s}",
+							 (long long) g->first->points, g->first->detail);
+		}
+		if (g->norders >= 1)
+		{
+			appendStringInfoString(&g->detail, ",{\"order\":");
+			escape_json(&g->detail, r->facts.order_key);
+			appendStringInfo(&g->detail, ",\"points\":%lld,\"rules\":%s}",
+							 (long long) r->points, r->detail);
+		}
+		g->norders++;
+		r->lot = g;
+	}
+
+	if (ndirect > 0)
+	{
+		DirectTable *order = &w->tables[LY_ORDER];
+		DirectTable *account = &w->tables[LY_ACCOUNT];
+
+		for (int k = 0; k < ngroups; k++)
+			WriteLotGroup(src, w, customer_id, &groups[k], &available, &pending, &entry_no,
+						  db_role, now);
+		for (int i = 0; i < n; i++)
+		{
+			InsertRow  *r = &rows[i];
+
+			if (r->slow)
+				continue;
+			DirectNewRow(order);
+			Put(w, O_CUSTOMER, Int64GetDatum(customer_id));
+			Put(w, O_PROGRAM, Int32GetDatum(src->program_id));
+			Put(w, O_SOURCE, Int32GetDatum(src->source_id));
+			PutText(w, O_ORDER_KEY, r->facts.order_key);
+			PutText(w, O_STATE, "active");
+			Put(w, O_AMOUNT, NumericGetDatum(r->facts.amount));
+			Put(w, O_NET_AMOUNT, NumericGetDatum(r->facts.amount));
+			Put(w, O_POINTS, Int64GetDatum(r->points));
+			Put(w, O_EARNED_POINTS, Int64GetDatum(r->points));
+			Put(w, O_FIRST_PURCHASE, BoolGetDatum(r->first_purchase));
+			PutText(w, O_CHANNEL, r->facts.channel);
+			PutText(w, O_CATEGORY, r->facts.category);
+			Put(w, O_ORDERED_AT, TimestampTzGetDatum(r->facts.ordered_at));
+			Put(w, O_CREATED_AT, TimestampTzGetDatum(now));
+			Put(w, O_UPDATED_AT, TimestampTzGetDatum(now));
+			if (r->lot)
+				Put(w, O_LOT_NO, Int64GetDatum(r->lot->lot_no));
+			DirectInsert(w, order);
+		}
+
+		DirectCopyFound(account);
+		Put(w, A_AVAILABLE, Int64GetDatum(available));
+		Put(w, A_PENDING, Int64GetDatum(pending));
+		Put(w, A_LIFETIME_EARNED, Int64GetDatum(lifetime_earned));
+		Put(w, A_LAST_ENTRY_NO, Int64GetDatum(entry_no));
+		Put(w, A_ORDER_COUNT, Int64GetDatum(order_count));
+		Put(w, A_LAST_ACTIVITY_AT, TimestampTzGetDatum(now));
+		Put(w, A_UPDATED_AT, TimestampTzGetDatum(now));
+		DirectUpdate(w, account);
+	}
+	ResetPerTupleExprContext(w->estate);
+
+	/* The rest, in statement order, after what the direct path wrote. */
+	if (ndirect < n)
+		CommandCounterIncrement();
+	for (int i = 0; i < n; i++)
+		if (rows[i].slow)
+			SlowInsertRow(src, &rows[i], db_role);
+}
+
+/* The INSERT statement trigger: earn for every new order row. */
+static void
+InsertOrders(OrderSource *src, Tuplestorestate *store, TupleDesc desc, const char *db_role)
+{
+	DirectWriter *w = DirectBegin();
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	MemoryContext chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "loyalty insert chunk",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	bool		more = true;
+
+	ResolveInsertColumns(w);
+	StartRows(store);
+	while (more)
+	{
+		InsertRow  *rows;
+		int			n = 0;
+
+		old = MemoryContextSwitchTo(chunkcxt);
+		rows = palloc(sizeof(InsertRow) * INSERT_CHUNK);
+		while (n < INSERT_CHUNK && (more = NextRow(store, slot)))
+		{
+			InsertRow  *r = &rows[n];
+
+			ReadFacts(src, slot, &r->facts);
+			/* Guest orders (no customer) are not loyalty orders. */
+			if (!r->facts.has_customer)
+				continue;
+			/* Keep the amounts past the slot's next row. */
+			if (r->facts.amount)
+				r->facts.amount = DatumGetNumericCopy(NumericGetDatum(r->facts.amount));
+			if (r->facts.refunded)
+				r->facts.refunded = DatumGetNumericCopy(NumericGetDatum(r->facts.refunded));
+			r->seq = n;
+			r->slow = !FastCandidate(src, &r->facts);
+			n++;
+		}
+		qsort(rows, n, sizeof(InsertRow), CompareInsertRows);
+		for (int i = 0, j; i < n; i = j)
+		{
+			for (j = i + 1; j < n && rows[j].facts.customer_id == rows[i].facts.customer_id; j++)
+				;
+			InsertMemberOrders(src, w, rows + i, j - i, db_role);
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunkcxt);
+	}
+	MemoryContextDelete(chunkcxt);
+	ExecDropSingleTupleTableSlot(slot);
+	DirectEnd(w);
+}
+
+/*
  * order_trigger(source_id): the AFTER ... FOR EACH STATEMENT trigger that
  * track_orders() attaches to an orders table.
  */
@@ -1193,6 +1694,13 @@ loyalty_order_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	src = GetSource(source_id, rel);
 
+	if (trigdata->tg_newtable && !trigdata->tg_oldtable)
+	{
+		InsertOrders(src, trigdata->tg_newtable, desc, db_role);
+		SPI_finish();
+		LoyaltyRestoreUser(&sw);
+		return PointerGetDatum(NULL);
+	}
 	if (trigdata->tg_oldtable)
 	{
 		old_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);

@@ -34,30 +34,6 @@ _PG_init(void)
 #endif
 }
 
-/* Return the owner of loyalty.ledger, the role that owns the extension's data. */
-static Oid
-LoyaltyDataOwner(void)
-{
-	Oid			nspid = get_namespace_oid("loyalty", true);
-	Oid			relid;
-	HeapTuple	tuple;
-	Oid			owner;
-
-	relid = OidIsValid(nspid) ? get_relname_relid("ledger", nspid) : InvalidOid;
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"loyalty\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION loyalty.")));
-
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 /*
  * Run as the extension owner, like SECURITY DEFINER but without a per-call
  * search_path change: every query these functions run is fully qualified.

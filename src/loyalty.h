@@ -7,7 +7,13 @@
 
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/skey.h"
+#include "executor/execdesc.h"
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
 #include "lib/stringinfo.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -82,6 +88,56 @@ NumFromInt64(int64 v)
 
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
+
+/* direct.c: row access to the extension's own tables without SPI */
+typedef enum LoyaltyTable
+{
+	LY_MEMBER,
+	LY_ACCOUNT,
+	LY_LOT,
+	LY_LEDGER,
+	LY_ORDER,					/* loyalty.order_accrual */
+	LY_NUM_TABLES
+} LoyaltyTable;
+
+typedef struct DirectTable
+{
+	Relation	rel;
+	ResultRelInfo *rri;
+	TupleTableSlot *row;		/* the row being built for a write */
+	TupleTableSlot *found;		/* the row the last DirectFind/DirectLock found */
+	Relation	pkey;			/* the primary key index */
+	IndexScanDesc scan;			/* lookups by primary key */
+	SnapshotData dirty;
+} DirectTable;
+
+typedef struct DirectWriter
+{
+	EState	   *estate;
+	EPQState	epq;
+	uint32		generation;		/* changes when the tables' definitions change */
+	DirectTable tables[LY_NUM_TABLES];
+} DirectWriter;
+
+extern Oid	LoyaltyTableOid(LoyaltyTable which);
+extern Oid	LoyaltyDataOwner(void);
+extern DirectWriter *DirectBegin(void);
+extern void DirectEnd(DirectWriter *w);
+extern AttrNumber DirectColumn(DirectTable *t, const char *name);
+extern bool DirectFind(DirectTable *t, ScanKey keys, int nkeys);
+extern bool DirectLock(DirectTable *t, ScanKey keys, int nkeys);
+extern void DirectNewRow(DirectTable *t);
+extern void DirectCopyFound(DirectTable *t);
+extern void DirectInsert(DirectWriter *w, DirectTable *t);
+extern void DirectUpdate(DirectWriter *w, DirectTable *t);
+
+/* Set column attno of the row being built. */
+static inline void
+DirectSet(DirectTable *t, AttrNumber attno, Datum value)
+{
+	t->row->tts_values[attno - 1] = value;
+	t->row->tts_isnull[attno - 1] = false;
+}
 
 /* points.c */
 struct NumericData;

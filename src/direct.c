@@ -1,0 +1,332 @@
+/*
+ * direct.c
+ *		Row access to the extension's own tables without SPI: find, lock,
+ *		insert and update through the table and index access methods.
+ *
+ * The order trigger writes several rows per order; through SPI each one
+ * costs an executor start-up, a plan lookup and permission checks that are
+ * larger than the write itself.  Here a DirectWriter opens the tables once
+ * per trigger call, finds rows through their primary keys with a dirty
+ * snapshot (seeing committed rows and our own, and waiting for writers in
+ * progress), and writes through ExecSimpleRelationInsert/Update, the
+ * executor's single-row entry points: constraints, every index and row
+ * triggers are maintained exactly as for an INSERT or UPDATE statement.
+ *
+ * The relation OIDs and column numbers of the loyalty tables are cached per
+ * backend and reset by relcache invalidation.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "loyalty.h"
+
+static const char *const table_names[LY_NUM_TABLES] = {
+	"member", "account", "lot", "ledger", "order_accrual"
+};
+
+/* The tables' OIDs and their owner; valid until a relcache reset. */
+static bool tables_valid = false;
+static bool callback_registered = false;
+static Oid	table_oids[LY_NUM_TABLES];
+static Oid	data_owner;
+static uint32 tables_generation = 1;
+
+static void
+InvalidateTables(Datum arg, Oid relid)
+{
+	bool		hit = (relid == InvalidOid);
+
+	for (int i = 0; i < LY_NUM_TABLES && !hit; i++)
+		hit = (relid == table_oids[i]);
+	if (hit)
+	{
+		tables_valid = false;
+		tables_generation++;
+	}
+}
+
+/* Look the tables up, once per backend and again after they change. */
+static void
+LoadTables(void)
+{
+	Oid			nspid;
+	HeapTuple	tuple;
+
+	if (tables_valid)
+		return;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(InvalidateTables, (Datum) 0);
+		callback_registered = true;
+	}
+	nspid = get_namespace_oid("loyalty", true);
+	for (int i = 0; i < LY_NUM_TABLES; i++)
+	{
+		table_oids[i] = OidIsValid(nspid) ? get_relname_relid(table_names[i], nspid) : InvalidOid;
+		if (!OidIsValid(table_oids[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("extension \"loyalty\" is not installed in this database"),
+					 errdetail("Table loyalty.%s was not found.", table_names[i]),
+					 errhint("Run CREATE EXTENSION loyalty.")));
+	}
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table_oids[LY_LEDGER]));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", table_oids[LY_LEDGER]);
+	data_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	tables_valid = true;
+}
+
+/* The OID of one of the loyalty tables. */
+Oid
+LoyaltyTableOid(LoyaltyTable which)
+{
+	LoadTables();
+	return table_oids[which];
+}
+
+/* The owner of loyalty.ledger: the role that owns the extension's data. */
+Oid
+LoyaltyDataOwner(void)
+{
+	LoadTables();
+	return data_owner;
+}
+
+/* The number of a column of a loyalty table; a missing column is a broken install. */
+AttrNumber
+DirectColumn(DirectTable *t, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(t->rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("column \"%s\" of loyalty.%s is missing", name,
+					RelationGetRelationName(t->rel)),
+			 errhint("Reinstall or update the extension: ALTER EXTENSION loyalty UPDATE.")));
+	return InvalidAttrNumber;	/* keep the compiler quiet */
+}
+
+/*
+ * Open the loyalty tables for this trigger call: an executor state with one
+ * result relation per table, their indexes, and an after-trigger level for
+ * any row triggers on them.  The caller runs as the data owner.
+ */
+DirectWriter *
+DirectBegin(void)
+{
+	DirectWriter *w = palloc0(sizeof(DirectWriter));
+	List	   *rtable = NIL;
+
+	LoadTables();
+	w->estate = CreateExecutorState();
+	for (int i = 0; i < LY_NUM_TABLES; i++)
+	{
+		RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+		rte->rtekind = RTE_RELATION;
+		rte->relid = table_oids[i];
+		rte->relkind = RELKIND_RELATION;
+		rte->rellockmode = RowExclusiveLock;
+		rtable = lappend(rtable, rte);
+	}
+#if PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(w->estate, rtable, NIL);
+#else
+	ExecInitRangeTable(w->estate, rtable);
+#endif
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	w->estate->es_snapshot = GetActiveSnapshot();
+
+	for (int i = 0; i < LY_NUM_TABLES; i++)
+	{
+		DirectTable *t = &w->tables[i];
+		Oid			pkey;
+
+		t->rel = table_open(table_oids[i], RowExclusiveLock);
+		t->rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(t->rri, t->rel, i + 1, NULL, 0);
+		ExecOpenIndices(t->rri, false);
+		t->row = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+		t->found = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(t->rel),
+										  table_slot_callbacks(t->rel));
+		pkey = RelationGetPrimaryKeyIndex(t->rel);
+		if (!OidIsValid(pkey))
+			elog(ERROR, "loyalty.%s has no primary key", table_names[i]);
+		t->pkey = index_open(pkey, RowExclusiveLock);
+		InitDirtySnapshot(t->dirty);
+		t->scan = NULL;
+	}
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	AfterTriggerBeginQuery();
+	w->generation = tables_generation;
+	return w;
+}
+
+/* Fire the row triggers the writes queued and close everything. */
+void
+DirectEnd(DirectWriter *w)
+{
+	AfterTriggerEndQuery(w->estate);
+	/* Closes the relations the queued triggers opened (e.g. a foreign key check). */
+	ExecCloseResultRelations(w->estate);
+	EvalPlanQualEnd(&w->epq);
+	for (int i = 0; i < LY_NUM_TABLES; i++)
+	{
+		DirectTable *t = &w->tables[i];
+
+		if (t->scan)
+			index_endscan(t->scan);
+		index_close(t->pkey, NoLock);
+		ExecCloseIndices(t->rri);
+		table_close(t->rel, NoLock);
+	}
+	ExecResetTupleTable(w->estate->es_tupleTable, true);
+	FreeExecutorState(w->estate);
+	pfree(w);
+}
+
+/*
+ * Find the row with the given primary key values (keys numbered by index
+ * column).  Sees committed rows and all of our own, and waits for a
+ * transaction in progress that is inserting or changing the row.  The row is
+ * left in t->found.
+ */
+bool
+DirectFind(DirectTable *t, ScanKey keys, int nkeys)
+{
+	/* The scan lives as long as the writer, whatever context the caller is in. */
+	MemoryContext old = MemoryContextSwitchTo(t->found->tts_mcxt);
+	bool		found;
+
+	if (t->scan == NULL)
+		t->scan = index_beginscan(t->rel, t->pkey, &t->dirty, nkeys, 0);
+	for (;;)
+	{
+		TransactionId xwait;
+
+		index_rescan(t->scan, keys, nkeys, NULL, 0);
+		found = index_getnext_slot(t->scan, ForwardScanDirection, t->found);
+		if (!found)
+			break;
+		xwait = TransactionIdIsValid(t->dirty.xmin) ? t->dirty.xmin : t->dirty.xmax;
+		if (!TransactionIdIsValid(xwait))
+			break;
+		XactLockTableWait(xwait, t->rel, &t->found->tts_tid, XLTW_None);
+	}
+	MemoryContextSwitchTo(old);
+	return found;
+}
+
+/*
+ * Find the row and lock it against concurrent changes (FOR NO KEY UPDATE),
+ * retrying when it was changed meanwhile; t->found then holds its latest
+ * version.  Under REPEATABLE READ a row changed after our snapshot is a
+ * serialization failure, as with SELECT ... FOR NO KEY UPDATE.
+ */
+bool
+DirectLock(DirectTable *t, ScanKey keys, int nkeys)
+{
+	for (;;)
+	{
+		TM_FailureData tmfd;
+		TM_Result	res;
+		Snapshot	snap;
+
+		if (!DirectFind(t, keys, nkeys))
+			return false;
+		snap = IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : GetLatestSnapshot();
+		if (IsolationUsesXactSnapshot() &&
+			!table_tuple_satisfies_snapshot(t->rel, t->found, snap))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+		res = table_tuple_lock(t->rel, &t->found->tts_tid, snap, t->found,
+							   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
+							   LockWaitBlock, 0, &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+			case TM_SelfModified:
+				return true;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				continue;		/* changed meanwhile: find its new version */
+			default:
+				elog(ERROR, "unexpected table_tuple_lock status: %u", res);
+		}
+	}
+}
+
+/* Start a new row for t: every column NULL; set them with DirectSet. */
+void
+DirectNewRow(DirectTable *t)
+{
+	TupleTableSlot *row = t->row;
+
+	ExecClearTuple(row);
+	memset(row->tts_isnull, true, sizeof(bool) * row->tts_tupleDescriptor->natts);
+}
+
+/* Start a row for t from the row last found, to change some columns. */
+void
+DirectCopyFound(DirectTable *t)
+{
+	TupleTableSlot *row = t->row;
+	int			natts = row->tts_tupleDescriptor->natts;
+
+	slot_getallattrs(t->found);
+	ExecClearTuple(row);
+	memcpy(row->tts_values, t->found->tts_values, sizeof(Datum) * natts);
+	memcpy(row->tts_isnull, t->found->tts_isnull, sizeof(bool) * natts);
+}
+
+/* Insert the row built in t->row. */
+void
+DirectInsert(DirectWriter *w, DirectTable *t)
+{
+	ExecStoreVirtualTuple(t->row);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecSimpleRelationInsert(t->rri, w->estate, t->row);
+}
+
+/* Replace the row last found (and locked) with the row built in t->row. */
+void
+DirectUpdate(DirectWriter *w, DirectTable *t)
+{
+	ExecStoreVirtualTuple(t->row);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecSimpleRelationUpdate(t->rri, w->estate, &w->epq, t->found, t->row);
+}
