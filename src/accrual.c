@@ -126,7 +126,29 @@ typedef struct OrderState
 	int64		points;
 	int64		earned_points;
 	bool		first_purchase;
+	bool		has_lot;
+	int64		lot_no;			/* the lot that received its points (0.2.0 on) */
 } OrderState;
+
+/*
+ * Whether loyalty.order_accrual has lot_no (release 0.2.0).  A library
+ * newer than the database's extension version keeps serving the shop's
+ * orders with the 0.1.0 tables until ALTER EXTENSION loyalty UPDATE: every
+ * order then gets its own lot, found by its key.
+ */
+static bool
+OrdersHaveLotNo(void)
+{
+	static uint32 generation = 0;
+	static bool has = false;
+
+	if (generation != LoyaltyTablesGeneration())
+	{
+		has = get_attnum(LoyaltyTableOid(LY_ORDER), "lot_no") != InvalidAttrNumber;
+		generation = LoyaltyTablesGeneration();
+	}
+	return has;
+}
 
 static HTAB *source_cache = NULL;
 
@@ -553,16 +575,23 @@ EnrollFromOrder(OrderSource *src, int64 customer_id)
 static void
 ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, OrderState *o)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	bool		v2 = OrdersHaveLotNo();
 	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
 	Datum		values[4];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	bool		isnull;
 
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
-								  "SELECT state, amount, points, earned_points, first_purchase"
+	if (plans[v2] == NULL)
+		plans[v2] = LoyaltyPreparePlan(v2 ?
+								  "SELECT state, amount, points, earned_points, first_purchase, lot_no"
+								  " FROM loyalty.order_accrual"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4" :
+								  "SELECT state, amount, points, earned_points, first_purchase, NULL::bigint"
 								  " FROM loyalty.order_accrual"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2"
@@ -573,7 +602,7 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	values[1] = Int32GetDatum(src->program_id);
 	values[2] = Int32GetDatum(src->source_id);
 	values[3] = CStringGetTextDatum(order_key);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[v2], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "order state lookup failed");
 	memset(o, 0, sizeof(*o));
 	if (SPI_processed == 0)
@@ -589,6 +618,8 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	o->points = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
 	o->earned_points = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
 	o->first_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+	o->lot_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+	o->has_lot = !isnull;
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -722,7 +753,9 @@ static void
 WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 				 OrderChange *c, const char *db_role)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	bool		v2 = OrdersHaveLotNo();
+	SPIPlanPtr	plan;
 	static Oid	argtypes[WRITE_NARGS] = {
 		INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID,	/* $1-$5 member, order, entry */
 		INT8OID, INT8OID, INT8OID, INT8OID,		/* $6-$9 account totals */
@@ -734,8 +767,8 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
 
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
+	if (plans[v2] == NULL)
+		plans[v2] = LoyaltyPreparePlan(psprintf(
 								  "WITH acct AS ("
 								  " UPDATE loyalty.account SET available = $6, pending = $7,"
 								  "  lifetime_earned = $8, order_count = $9, last_entry_no = $5,"
@@ -750,22 +783,26 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  " ord AS ("
 								  " INSERT INTO loyalty.order_accrual AS o (customer_id, program_id,"
 								  "  source_id, order_key, state, amount, net_amount, points,"
-								  "  earned_points, first_purchase, channel, category, ordered_at)"
-								  " VALUES ($1, $2, $3, $4, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+								  "  earned_points, first_purchase, channel, category, ordered_at%s)"
+								  " VALUES ($1, $2, $3, $4, $14, $15, $16, $17, $18, $19, $20, $21, $22%s)"
 								  " ON CONFLICT (customer_id, program_id, source_id, order_key)"
 								  " DO UPDATE SET state = EXCLUDED.state, amount = EXCLUDED.amount,"
 								  "  net_amount = EXCLUDED.net_amount, points = EXCLUDED.points,"
 								  "  earned_points = EXCLUDED.earned_points,"
 								  "  first_purchase = EXCLUDED.first_purchase,"
 								  "  channel = EXCLUDED.channel, category = EXCLUDED.category,"
-								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now())"
+								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now()%s)"
 								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
 								  "  points, pending_points, available_after, pending_after, reason,"
 								  "  reference, actor, db_role, detail)"
 								  " SELECT $1, $2, $5, $23, $24, $25, $6, $7, $26, $4,"
 								  "  $27, $28, $29::pg_catalog.jsonb"
 								  " WHERE $23 IS NOT NULL",
+								  v2 ? ", lot_no" : "",
+								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
+								  v2 ? ", lot_no = COALESCE(EXCLUDED.lot_no, o.lot_no)" : ""),
 								  WRITE_NARGS, argtypes);
+	plan = plans[v2];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(customer_id);
@@ -844,12 +881,13 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
  * still missing follows the program's negative-balance policy.
  */
 static void
-ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key,
+ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key, int64 own_lot,
 			 MemberState *m, OrderChange *c, int64 points, StringInfo detail)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
-	Datum		values[4];
+	Oid			argtypes[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		need = points;
 	int64		from_pending = 0;
 	int64		from_available = 0;
@@ -861,17 +899,22 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  AND program_id OPERATOR(pg_catalog.=) $2"
 								  "  AND remaining OPERATOR(pg_catalog.>) 0"
 								  "  AND (COALESCE(source_id OPERATOR(pg_catalog.=) $3"
-								  "       AND order_key OPERATOR(pg_catalog.=) $4, false)"
+								  "       AND order_key OPERATOR(pg_catalog.=) $4"
+								  "       OR lot_no OPERATOR(pg_catalog.=) $5, false)"
 								  "       OR NOT pending)"
 								  " ORDER BY COALESCE(source_id OPERATOR(pg_catalog.=) $3"
-								  "       AND order_key OPERATOR(pg_catalog.=) $4, false) DESC,"
+								  "       AND order_key OPERATOR(pg_catalog.=) $4"
+								  "       OR lot_no OPERATOR(pg_catalog.=) $5, false) DESC,"
 								  "  pending DESC, expires_at NULLS LAST, lot_no",
-								  4, argtypes);
+								  5, argtypes);
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(src->program_id);
 	values[2] = Int32GetDatum(src->source_id);
 	values[3] = CStringGetTextDatum(order_key);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+	/* The order's lot may hold other orders' points too (one statement's lot). */
+	values[4] = Int64GetDatum(own_lot);
+	nulls[4] = own_lot > 0 ? ' ' : 'n';
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "lot lookup failed");
 
 	c->take_lots = palloc(sizeof(Datum) * Max(SPI_processed, 1));
@@ -943,6 +986,7 @@ EarnForOrder(OrderSource *src, MemberState *m, OrderFacts *now, Numeric net,
 	ctx.has_birthday = m->has_birthday;
 	ctx.birthday = m->birthday;
 	ctx.first_purchase = first_purchase;
+	ctx.components = NULL;
 	return LoyaltyComputeEarn(&ctx, detail);
 }
 
@@ -1101,7 +1145,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		{
 			c.entry_no = LoyaltyAddPoints(m.last_entry_no, 1, "the entry number");
 			resetStringInfo(&detail);
-			ClawbackInto(src, customer_id, order_key, &m, &c, -delta, &detail);
+			ClawbackInto(src, customer_id, order_key, o.has_lot ? o.lot_no : 0,
+						 &m, &c, -delta, &detail);
 		}
 		else if (live && strcmp(o.state, state) == 0 && NumCmp(net, o.amount) == 0)
 			return;				/* nothing the loyalty engine cares about changed */
@@ -1176,7 +1221,7 @@ HandleRow(OrderSource *src, OrderFacts *old, OrderFacts *new, const char *db_rol
  */
 
 /* Rows read per chunk: bounds the memory of a bulk INSERT. */
-#define INSERT_CHUNK 65536
+#define INSERT_CHUNK 131072
 
 /* The columns of the loyalty tables that the INSERT path reads or writes. */
 typedef enum InsertColumn
@@ -1231,7 +1276,8 @@ ResolveInsertColumns(DirectWriter *w)
 		return;
 	for (int i = 0; i < NUM_INSERT_COLUMNS; i++)
 		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
-										 insert_columns[i].name);
+										 insert_columns[i].name,
+										 i == O_LOT_NO);	/* 0.1.0 tables lack it */
 	insert_attnums_generation = w->generation;
 }
 
@@ -1274,7 +1320,7 @@ typedef struct InsertRow
 	bool		slow;			/* goes through ProcessOrder */
 	int64		points;
 	bool		first_purchase;
-	char	   *detail;			/* the rules that priced it, a JSON array */
+	char	   *detail;			/* the rules that priced it (first order of a lot only) */
 	struct LotGroup *lot;		/* where its points went, or NULL */
 } InsertRow;
 
@@ -1287,15 +1333,60 @@ typedef struct LotGroup
 	int			norders;
 	InsertRow  *first;			/* the first order of the group */
 	int64		lot_no;
-	StringInfoData detail;		/* when norders > 1 */
+	int			nrules;			/* points by rule over the group's orders */
+	char	   *rules[EARN_MAX_COMPONENTS];
+	int64		rule_points[EARN_MAX_COMPONENTS];
 } LotGroup;
+
+/* Add an order's points by rule to its lot group. */
+static void
+AddToGroup(LotGroup *g, const EarnComponents *c)
+{
+	for (int i = 0; i < c->n; i++)
+	{
+		int			k;
+
+		for (k = 0; k < g->nrules; k++)
+			if (strcmp(g->rules[k], c->rule[i]) == 0)
+				break;
+		if (k == g->nrules)
+		{
+			if (g->nrules == EARN_MAX_COMPONENTS)
+				elog(ERROR, "more than %d earning rules in one lot", EARN_MAX_COMPONENTS);
+			g->rules[g->nrules] = pstrdup(c->rule[i]);
+			g->rule_points[g->nrules++] = 0;
+		}
+		g->rule_points[k] = LoyaltyAddPoints(g->rule_points[k], c->points[i],
+											 "the points of one rule");
+	}
+}
+
+/* The detail of a lot of several orders: each rule's points summed over them. */
+static char *
+GroupDetail(LotGroup *g)
+{
+	StringInfoData d;
+
+	initStringInfo(&d);
+	appendStringInfoChar(&d, '[');
+	for (int k = 0; k < g->nrules; k++)
+	{
+		if (k > 0)
+			appendStringInfoChar(&d, ',');
+		appendStringInfoString(&d, "{\"rule\":");
+		escape_json(&d, g->rules[k]);
+		appendStringInfo(&d, ",\"points\":" INT64_FORMAT "}", g->rule_points[k]);
+	}
+	appendStringInfo(&d, ",{\"orders\":%d}]", g->norders);
+	return d.data;
+}
 
 /* Sort rows by customer, keeping the statement order within a customer. */
 static int
 CompareInsertRows(const void *a, const void *b)
 {
-	const InsertRow *x = a;
-	const InsertRow *y = b;
+	const InsertRow *x = *(InsertRow *const *) a;
+	const InsertRow *y = *(InsertRow *const *) b;
 
 	if (x->facts.customer_id != y->facts.customer_id)
 		return x->facts.customer_id < y->facts.customer_id ? -1 : 1;
@@ -1312,7 +1403,7 @@ FastCandidate(OrderSource *src, OrderFacts *f)
 	if (numeric_is_inf(f->amount))
 		return false;
 #endif
-	if (NumCmp(f->amount, NumFromInt64(0)) < 0)
+	if (NumIsNegative(f->amount))
 		return false;
 	if (f->currency && pg_strcasecmp(f->currency, src->currency) != 0)
 		return false;
@@ -1338,10 +1429,10 @@ SlowInsertRow(OrderSource *src, InsertRow *r, const char *db_role)
 
 /* Whether an earlier direct row of the member's group has the same order key. */
 static bool
-SeenInGroup(InsertRow *rows, int upto, const char *order_key)
+SeenInGroup(InsertRow **rows, int upto, const char *order_key)
 {
 	for (int i = 0; i < upto; i++)
-		if (!rows[i].slow && strcmp(rows[i].facts.order_key, order_key) == 0)
+		if (!rows[i]->slow && strcmp(rows[i]->facts.order_key, order_key) == 0)
 			return true;
 	return false;
 }
@@ -1388,13 +1479,7 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 		PutText(w, L_ORDER_KEY, g->first->facts.order_key);
 	DirectInsert(w, lot);
 
-	if (g->norders == 1)
-		detail = g->first->detail;
-	else
-	{
-		appendStringInfoChar(&g->detail, ']');
-		detail = g->detail.data;
-	}
+	detail = g->norders == 1 ? g->first->detail : GroupDetail(g);
 	DirectNewRow(ledger);
 	Put(w, E_CUSTOMER, Int64GetDatum(customer_id));
 	Put(w, E_PROGRAM, Int32GetDatum(src->program_id));
@@ -1416,10 +1501,10 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 
 /* Earn the orders of one customer in this chunk. */
 static void
-InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
+InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				   const char *db_role)
 {
-	int64		customer_id = rows[0].facts.customer_id;
+	int64		customer_id = rows[0]->facts.customer_id;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	ScanKeyData keys[4];
 	bool		isnull;
@@ -1436,8 +1521,11 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 	int			ngroups = 0;
 	int			ndirect = 0;
 
-	/* See what earlier rows and SPI calls of this transaction wrote. */
-	CommandCounterIncrement();
+	/*
+	 * Lookups use a dirty snapshot, which sees every row this transaction
+	 * wrote; a member's rows are all in this group, so no command counter
+	 * increment is needed before locking the account (see InsertOrders).
+	 */
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(customer_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(src->program_id));
 
@@ -1456,7 +1544,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 	if (!direct)
 	{
 		for (int i = 0; i < n; i++)
-			SlowInsertRow(src, &rows[i], db_role);
+			SlowInsertRow(src, rows[i], db_role);
 		return;
 	}
 	available = GotInt64(w, A_AVAILABLE);
@@ -1470,8 +1558,9 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(src->source_id));
 	for (int i = 0; i < n; i++)
 	{
-		InsertRow  *r = &rows[i];
+		InsertRow  *r = rows[i];
 		EarnContext ctx;
+		EarnComponents components;
 		StringInfoData detail;
 		TimestampTz available_at;
 		bool		is_pending;
@@ -1494,6 +1583,15 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 			continue;
 		}
 
+		/* The return window counts 24-hour days from the order time. */
+		available_at = r->facts.ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
+		is_pending = src->return_days > 0 && available_at > now;
+		/* With 0.1.0 tables an order's lot is found by its key: one lot per order. */
+		for (int k = 0; k < ngroups && g == NULL && insert_attnums[O_LOT_NO] != InvalidAttrNumber; k++)
+			if (groups[k].pending == is_pending &&
+				(!is_pending || groups[k].available_at == available_at))
+				g = &groups[k];
+
 		r->first_purchase = (order_count == 0);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
 		ctx.program_id = src->program_id;
@@ -1505,22 +1603,23 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 		ctx.has_birthday = has_birthday;
 		ctx.birthday = birthday;
 		ctx.first_purchase = r->first_purchase;
-		initStringInfo(&detail);
-		r->points = LoyaltyComputeEarn(&ctx, &detail);
-		r->detail = detail.data;
+		ctx.components = &components;
+		/* Only the first order of a lot needs its own detail text. */
+		r->detail = NULL;
+		if (g == NULL)
+		{
+			initStringInfo(&detail);
+			r->points = LoyaltyComputeEarn(&ctx, &detail);
+			r->detail = detail.data;
+		}
+		else
+			r->points = LoyaltyComputeEarn(&ctx, NULL);
 		r->lot = NULL;
 		ndirect++;
 		if (r->points <= 0)
 			continue;
 		lifetime_earned = LoyaltyAddPoints(lifetime_earned, r->points, "lifetime earned points");
 
-		/* The return window counts 24-hour days from the order time. */
-		available_at = r->facts.ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
-		is_pending = src->return_days > 0 && available_at > now;
-		for (int k = 0; k < ngroups && g == NULL; k++)
-			if (groups[k].pending == is_pending &&
-				(!is_pending || groups[k].available_at == available_at))
-				g = &groups[k];
 		if (g == NULL)
 		{
 			g = &groups[ngroups++];
@@ -1529,25 +1628,10 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 			g->points = 0;
 			g->norders = 0;
 			g->first = r;
-			g->detail.data = NULL;
+			g->nrules = 0;
 		}
 		g->points = LoyaltyAddPoints(g->points, r->points, "the points of one lot");
-		if (g->norders == 1)
-		{
-			initStringInfo(&g->detail);
-			appendStringInfoChar(&g->detail, '[');
-			appendStringInfoString(&g->detail, "{\"order\":");
-			escape_json(&g->detail, g->first->facts.order_key);
-			appendStringInfo(&g->detail, ",\"points\":%lld,\"rules\":%s}",
-							 (long long) g->first->points, g->first->detail);
-		}
-		if (g->norders >= 1)
-		{
-			appendStringInfoString(&g->detail, ",{\"order\":");
-			escape_json(&g->detail, r->facts.order_key);
-			appendStringInfo(&g->detail, ",\"points\":%lld,\"rules\":%s}",
-							 (long long) r->points, r->detail);
-		}
+		AddToGroup(g, &components);
 		g->norders++;
 		r->lot = g;
 	}
@@ -1562,7 +1646,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 						  db_role, now);
 		for (int i = 0; i < n; i++)
 		{
-			InsertRow  *r = &rows[i];
+			InsertRow  *r = rows[i];
 
 			if (r->slow)
 				continue;
@@ -1582,7 +1666,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 			Put(w, O_ORDERED_AT, TimestampTzGetDatum(r->facts.ordered_at));
 			Put(w, O_CREATED_AT, TimestampTzGetDatum(now));
 			Put(w, O_UPDATED_AT, TimestampTzGetDatum(now));
-			if (r->lot)
+			if (r->lot && insert_attnums[O_LOT_NO] != InvalidAttrNumber)
 				Put(w, O_LOT_NO, Int64GetDatum(r->lot->lot_no));
 			DirectInsert(w, order);
 		}
@@ -1600,11 +1684,9 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow *rows, int n,
 	ResetPerTupleExprContext(w->estate);
 
 	/* The rest, in statement order, after what the direct path wrote. */
-	if (ndirect < n)
-		CommandCounterIncrement();
 	for (int i = 0; i < n; i++)
-		if (rows[i].slow)
-			SlowInsertRow(src, &rows[i], db_role);
+		if (rows[i]->slow)
+			SlowInsertRow(src, rows[i], db_role);
 }
 
 /* The INSERT statement trigger: earn for every new order row. */
@@ -1623,10 +1705,12 @@ InsertOrders(OrderSource *src, Tuplestorestate *store, TupleDesc desc, const cha
 	while (more)
 	{
 		InsertRow  *rows;
+		InsertRow **sorted;
 		int			n = 0;
 
 		old = MemoryContextSwitchTo(chunkcxt);
 		rows = palloc(sizeof(InsertRow) * INSERT_CHUNK);
+		sorted = palloc(sizeof(InsertRow *) * INSERT_CHUNK);
 		while (n < INSERT_CHUNK && (more = NextRow(store, slot)))
 		{
 			InsertRow  *r = &rows[n];
@@ -1644,13 +1728,19 @@ InsertOrders(OrderSource *src, Tuplestorestate *store, TupleDesc desc, const cha
 			r->slow = !FastCandidate(src, &r->facts);
 			n++;
 		}
-		qsort(rows, n, sizeof(InsertRow), CompareInsertRows);
+		for (int i = 0; i < n; i++)
+			sorted[i] = &rows[i];
+		qsort(sorted, n, sizeof(InsertRow *), CompareInsertRows);
+		/* Each chunk sees what the previous one wrote. */
+		CommandCounterIncrement();
 		for (int i = 0, j; i < n; i = j)
 		{
-			for (j = i + 1; j < n && rows[j].facts.customer_id == rows[i].facts.customer_id; j++)
+			for (j = i + 1; j < n && sorted[j]->facts.customer_id == sorted[i]->facts.customer_id; j++)
 				;
-			InsertMemberOrders(src, w, rows + i, j - i, db_role);
+			InsertMemberOrders(src, w, sorted + i, j - i, db_role);
 		}
+		/* A row the tuplestore read back from disk lives in chunkcxt. */
+		ExecClearTuple(slot);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(chunkcxt);
 	}

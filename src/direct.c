@@ -29,6 +29,8 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/readfuncs.h"
+#include "optimizer/optimizer.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "utils/inval.h"
@@ -98,6 +100,106 @@ LoadTables(void)
 	tables_valid = true;
 }
 
+/*
+ * Compiled CHECK constraints and partial index predicates of the tables.
+ * The executor builds them anew for every statement from their stored
+ * text, which on the order path costs more than the rows themselves; they
+ * do not change unless the tables do, so they are kept per backend and
+ * rebuilt when the tables' definitions change.
+ */
+typedef struct CachedPredicate
+{
+	Oid			indexoid;
+	ExprState  *predicate;
+} CachedPredicate;
+
+static MemoryContext expr_cxt = NULL;
+static uint32 expr_generation = 0;
+static ExprState **table_checks[LY_NUM_TABLES];
+static CachedPredicate *predicates;
+static int	npredicates;
+
+/* Compile a table's CHECK constraints, in the order of its relcache entry. */
+static ExprState **
+CompileChecks(Relation rel)
+{
+	TupleConstr *constr = rel->rd_att->constr;
+	ExprState **checks;
+
+	if (constr == NULL || constr->num_check == 0)
+		return NULL;
+	checks = palloc(sizeof(ExprState *) * constr->num_check);
+	for (int i = 0; i < constr->num_check; i++)
+		checks[i] = ExecInitExpr(expression_planner((Expr *) stringToNode(constr->check[i].ccbin)),
+								 NULL);
+	return checks;
+}
+
+/* Give the writer's result relations their compiled checks and predicates. */
+static void
+UseCompiledExpressions(DirectWriter *w)
+{
+	if (expr_generation != tables_generation)
+	{
+		MemoryContext old;
+
+		if (expr_cxt == NULL)
+			expr_cxt = AllocSetContextCreate(CacheMemoryContext, "loyalty compiled checks",
+											 ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(expr_cxt);
+		expr_generation = 0;
+		old = MemoryContextSwitchTo(expr_cxt);
+		npredicates = 0;
+		predicates = palloc(sizeof(CachedPredicate) * 4 * LY_NUM_TABLES);
+		for (int i = 0; i < LY_NUM_TABLES; i++)
+		{
+			ResultRelInfo *rri = w->tables[i].rri;
+
+			table_checks[i] = CompileChecks(w->tables[i].rel);
+			for (int j = 0; j < rri->ri_NumIndices; j++)
+			{
+				IndexInfo  *ii = rri->ri_IndexRelationInfo[j];
+
+				if (ii->ii_Predicate == NIL)
+					continue;
+				if (npredicates % (4 * LY_NUM_TABLES) == 0 && npredicates > 0)
+					predicates = repalloc(predicates,
+										  sizeof(CachedPredicate) * (npredicates + 4 * LY_NUM_TABLES));
+				predicates[npredicates].indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[j]);
+				predicates[npredicates].predicate =
+					ExecInitQual((List *) expression_planner((Expr *) copyObject(ii->ii_Predicate)),
+								 NULL);
+				npredicates++;
+			}
+		}
+		MemoryContextSwitchTo(old);
+		expr_generation = tables_generation;
+	}
+	for (int i = 0; i < LY_NUM_TABLES; i++)
+	{
+		ResultRelInfo *rri = w->tables[i].rri;
+
+		rri->ri_ConstraintExprs = table_checks[i];
+		for (int j = 0; j < rri->ri_NumIndices; j++)
+		{
+			Oid			indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[j]);
+
+			for (int k = 0; k < npredicates; k++)
+				if (predicates[k].indexoid == indexoid)
+					rri->ri_IndexRelationInfo[j]->ii_PredicateState = predicates[k].predicate;
+		}
+	}
+}
+
+/* A number that changes whenever the tables' definitions may have changed. */
+uint32
+LoyaltyTablesGeneration(void)
+{
+	LoadTables();
+	return tables_generation;
+}
+
 /* The OID of one of the loyalty tables. */
 Oid
 LoyaltyTableOid(LoyaltyTable which)
@@ -116,7 +218,7 @@ LoyaltyDataOwner(void)
 
 /* The number of a column of a loyalty table; a missing column is a broken install. */
 AttrNumber
-DirectColumn(DirectTable *t, const char *name)
+DirectColumn(DirectTable *t, const char *name, bool missing_ok)
 {
 	TupleDesc	desc = RelationGetDescr(t->rel);
 
@@ -127,6 +229,8 @@ DirectColumn(DirectTable *t, const char *name)
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
 			return att->attnum;
 	}
+	if (missing_ok)
+		return InvalidAttrNumber;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("column \"%s\" of loyalty.%s is missing", name,
@@ -174,7 +278,9 @@ DirectBegin(void)
 		t->rel = table_open(table_oids[i], RowExclusiveLock);
 		t->rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(t->rri, t->rel, i + 1, NULL, 0);
-		ExecOpenIndices(t->rri, false);
+		/* Members are only read here: their indexes need no upkeep. */
+		if (i != LY_MEMBER)
+			ExecOpenIndices(t->rri, false);
 		t->row = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->found = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(t->rel),
 										  table_slot_callbacks(t->rel));
@@ -185,6 +291,7 @@ DirectBegin(void)
 		InitDirtySnapshot(t->dirty);
 		t->scan = NULL;
 	}
+	UseCompiledExpressions(w);
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
 	w->generation = tables_generation;

@@ -15,6 +15,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "loyalty.h"
@@ -32,6 +33,22 @@ _PG_init(void)
 #else
 	EmitWarningsOnPlaceholders("loyalty");
 #endif
+}
+
+/* Whether a numeric is below zero, against a zero made once per backend. */
+bool
+NumIsNegative(Numeric n)
+{
+	static Numeric zero = NULL;
+
+	if (zero == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		zero = NumFromInt64(0);
+		MemoryContextSwitchTo(old);
+	}
+	return NumCmp(n, zero) < 0;
 }
 
 /*

@@ -86,6 +86,9 @@ NumFromInt64(int64 v)
 	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
 }
 
+/* Whether a (finite or infinite) numeric is below zero. */
+extern bool NumIsNegative(Numeric n);
+
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
 
@@ -120,10 +123,11 @@ typedef struct DirectWriter
 } DirectWriter;
 
 extern Oid	LoyaltyTableOid(LoyaltyTable which);
+extern uint32 LoyaltyTablesGeneration(void);
 extern Oid	LoyaltyDataOwner(void);
 extern DirectWriter *DirectBegin(void);
 extern void DirectEnd(DirectWriter *w);
-extern AttrNumber DirectColumn(DirectTable *t, const char *name);
+extern AttrNumber DirectColumn(DirectTable *t, const char *name, bool missing_ok);
 extern bool DirectFind(DirectTable *t, ScanKey keys, int nkeys);
 extern bool DirectLock(DirectTable *t, ScanKey keys, int nkeys);
 extern void DirectNewRow(DirectTable *t);
@@ -146,6 +150,15 @@ extern int64 LoyaltyPointsForAmount(struct NumericData *amount, int64 earn_point
 
 /* rules.c: the earning rules of a program, cached per backend */
 
+/* The points of one order by rule, for callers that add orders up. */
+#define EARN_MAX_COMPONENTS 64
+typedef struct EarnComponents
+{
+	int			n;
+	const char *rule[EARN_MAX_COMPONENTS];	/* rule names live in the rules cache */
+	int64		points[EARN_MAX_COMPONENTS];
+} EarnComponents;
+
 /* What an order brings to the earning rules. */
 typedef struct EarnContext
 {
@@ -158,6 +171,7 @@ typedef struct EarnContext
 	bool		has_birthday;
 	DateADT		birthday;
 	bool		first_purchase; /* the member's first order in this program */
+	EarnComponents *components; /* when not NULL, filled with the non-zero components */
 } EarnContext;
 
 /*

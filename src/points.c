@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "loyalty.h"
@@ -38,7 +39,7 @@ CheckAmount(Numeric amount)
 				 errmsg("amount must be a finite number"),
 				 errdetail("Got %s.", NumCmp(amount, NumFromInt64(0)) < 0 ? "-Infinity" : "Infinity")));
 #endif
-	if (NumCmp(amount, NumFromInt64(0)) < 0)
+	if (NumIsNegative(amount))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amount must not be negative"),
@@ -49,6 +50,22 @@ CheckAmount(Numeric amount)
  * Points for a nonnegative amount under a rate and rounding rule.  Raises
  * numeric_value_out_of_range when the result does not fit in bigint.
  */
+/* Whether a non-negative numeric exceeds the largest int64, against a bound made once. */
+static bool
+NumTooBigForPoints(Numeric n)
+{
+	static Numeric max = NULL;
+
+	if (max == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		max = NumFromInt64(PG_INT64_MAX);
+		MemoryContextSwitchTo(old);
+	}
+	return NumCmp(n, max) > 0;
+}
+
 int64
 LoyaltyPointsForAmount(Numeric amount, int64 earn_points, Numeric earn_per,
 					   const char *rounding)
@@ -83,7 +100,7 @@ LoyaltyPointsForAmount(Numeric amount, int64 earn_points, Numeric earn_per,
 		result = NumMul(blocks, points_n);
 	}
 
-	if (NumCmp(result, NumFromInt64(PG_INT64_MAX)) > 0)
+	if (NumTooBigForPoints(result))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount earns more points than a balance can hold"),

@@ -177,8 +177,8 @@ CheckEarnAmount(Numeric amount)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amount must be a finite number"),
-				 errdetail("Got %s.", NumCmp(amount, NumFromInt64(0)) < 0 ? "-Infinity" : "Infinity")));
-	if (NumCmp(amount, NumFromInt64(0)) < 0)
+				 errdetail("Got %s.", NumIsNegative(amount) ? "-Infinity" : "Infinity")));
+	if (NumIsNegative(amount))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amount must not be negative"),
@@ -512,6 +512,21 @@ ScaledPoints(int64 base, Numeric extra)
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(result)));
 }
 
+/* Where the running LoyaltyComputeEarn records its components, or NULL. */
+static EarnComponents *current_components = NULL;
+
+/* Record one component of the points for an EarnComponents caller. */
+static void
+RecordComponent(EarnComponents *components, const char *rule, int64 points)
+{
+	if (components == NULL || points == 0)
+		return;
+	if (components->n >= EARN_MAX_COMPONENTS)
+		elog(ERROR, "more than %d earning rule components", EARN_MAX_COMPONENTS);
+	components->rule[components->n] = rule;
+	components->points[components->n++] = points;
+}
+
 /* Open one detail component: {"rule":<name>,"points":<n> (the caller closes it). */
 static void
 BeginComponent(StringInfo detail, int *ncomponents, const char *rule, int64 points)
@@ -528,6 +543,7 @@ static void
 AddComponent(StringInfo detail, int *ncomponents, const char *rule, int64 points,
 			 const char *note)
 {
+	RecordComponent(current_components, rule, points);
 	if (detail == NULL)
 		return;
 	BeginComponent(detail, ncomponents, rule, points);
@@ -572,6 +588,9 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 	int			ncomponents = 0;
 	int			i;
 
+	current_components = ctx->components;
+	if (current_components)
+		current_components->n = 0;
 	CheckEarnAmount(ctx->amount);
 	if (TIMESTAMP_NOT_FINITE(ctx->ordered_at))
 		ereport(ERROR,
@@ -603,6 +622,7 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 		scaled = NumMul(scaled, category_rule->multiplier);
 	base = LoyaltyPointsForAmount(scaled, pr->earn_points, pr->earn_per, pr->rounding);
 	total = base;
+	RecordComponent(current_components, "base", base);
 	if (detail != NULL)
 	{
 		BeginComponent(detail, &ncomponents, "base", base);
