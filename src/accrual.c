@@ -1531,6 +1531,20 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 
 	/* Only an active member with an account takes the direct path. */
 	direct = DirectFind(&w->tables[LY_MEMBER], keys, 2);
+	if (!direct && src->enroll_unknown)
+	{
+		/* A new customer: enroll once for all of the statement's orders. */
+		MemoryContext cxt = CurrentMemoryContext;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		EnrollFromOrder(src, customer_id);
+		SPI_finish();
+		MemoryContextSwitchTo(cxt);
+		/* Lock what the enrolment wrote as a row of an earlier command. */
+		CommandCounterIncrement();
+		direct = DirectFind(&w->tables[LY_MEMBER], keys, 2);
+	}
 	if (direct)
 	{
 		d = Got(w, M_STATUS, &isnull);

@@ -1,0 +1,129 @@
+\i test/setup.sql
+-- Multi-row INSERTs, INSERT ... SELECT and COPY: the orders of one member in
+-- one statement that become available together share one lot and one ledger
+-- entry, each order keeps its own record, and nothing is lost or counted
+-- twice, also across the trigger's internal chunks.
+BEGIN;
+CREATE EXTENSION loyalty;
+SELECT plan(23);
+
+SELECT code FROM loyalty.create_program('now', 'Now', 'VND', 10, 100000);
+SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
+SELECT name FROM loyalty.add_earn_rule('now', 'welcome', 'first_purchase_bonus', bonus_points => 5);
+SELECT count(loyalty.enroll('now', c)) FROM generate_series(1, 3) c;
+SELECT customer_id FROM loyalty.enroll('held', 1);
+
+CREATE TABLE shop_orders (
+	id text PRIMARY KEY,
+	customer_id bigint,
+	total numeric(14, 2),
+	currency text NOT NULL DEFAULT 'VND',
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE held_orders (LIKE shop_orders INCLUDING ALL);
+SELECT 'tracked' FROM loyalty.track_orders('shop_orders', 'now', 'customer_id', 'id', 'total',
+	currency_column => 'currency', ordered_at_column => 'created_at');
+SELECT 'tracked' FROM loyalty.track_orders('held_orders', 'held', 'customer_id', 'id', 'total',
+	currency_column => 'currency', ordered_at_column => 'created_at');
+
+-- Three orders of member 1 in one statement: one lot, one entry.
+INSERT INTO shop_orders (id, customer_id, total) VALUES
+	('a1', 1, 250000), ('a2', 1, 100000), ('a3', 1, 990000);
+SELECT is((loyalty.balance('now', 1)).available, 20 + 5 + 10 + 90::bigint,
+	'three orders in one statement earn 20 + 5 welcome, 10 and 90 points');
+SELECT results_eq(
+	$$SELECT kind, points, reason, reference, detail FROM loyalty.statement('now', 1)$$,
+	$$VALUES ('earn', 125::bigint, 'purchases', NULL::text,
+		'[{"rule": "base", "points": 120}, {"rule": "welcome", "points": 5}, {"orders": 3}]'::jsonb)$$,
+	'they share one ledger entry whose detail sums each rule over the three orders');
+SELECT results_eq(
+	$$SELECT order_key, points, first_purchase, lot_no FROM loyalty.order_accrual
+	   WHERE customer_id = 1 AND program_id = loyalty.program_id('now') ORDER BY order_key$$,
+	$$VALUES ('a1', 25::bigint, true, 1::bigint), ('a2', 10, false, 1), ('a3', 90, false, 1)$$,
+	'each order keeps its own points, the first one its welcome bonus, all in lot 1');
+SELECT results_eq(
+	$$SELECT lot_no, points, remaining, order_key FROM loyalty.lot
+	   WHERE customer_id = 1 AND program_id = loyalty.program_id('now')$$,
+	$$VALUES (1::bigint, 125::bigint, 125::bigint, NULL::text)$$,
+	'the shared lot holds the sum and names no single order');
+
+-- A single order keeps the single-order form of the entry.
+INSERT INTO shop_orders (id, customer_id, total) VALUES ('b1', 2, 300000);
+SELECT results_eq(
+	$$SELECT reason, reference, detail->0->>'rule', (detail->0->>'points')::int FROM loyalty.statement('now', 2)$$,
+	$$VALUES ('purchase', 'b1', 'base', 30)$$,
+	'one order alone gets an entry naming it, as before');
+
+-- Orders at different times in one statement: one lot per moment they become available.
+INSERT INTO held_orders (id, customer_id, total, created_at) VALUES
+	('h1', 1, 100000, now()), ('h2', 1, 200000, now()), ('h3', 1, 500000, now() - interval '3 days'),
+	('h4', 1, 400000, now() - interval '20 days');
+SELECT results_eq(
+	$$SELECT pending, points FROM loyalty.lot WHERE program_id = loyalty.program_id('held') ORDER BY lot_no$$,
+	$$VALUES (true, 30::bigint), (true, 50), (false, 40)$$,
+	'held orders: today''s two share a pending lot, the older one has its own, the one past its window is available');
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('held', 1)$$,
+	$$VALUES (40::bigint, 80::bigint)$$, 'and the balance splits accordingly');
+
+-- Refunding one order of a shared pending lot takes exactly its points from that lot.
+DELETE FROM held_orders WHERE id = 'h2';
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('held', 1)$$,
+	$$VALUES (40::bigint, 60::bigint)$$, 'deleting one order of a shared pending lot takes its 20 pending points');
+SELECT results_eq(
+	$$SELECT l.remaining FROM loyalty.lot l JOIN loyalty.order_accrual o
+	     ON (o.customer_id, o.program_id, o.lot_no) = (l.customer_id, l.program_id, l.lot_no)
+	  WHERE o.order_key = 'h1'$$,
+	$$VALUES (10::bigint)$$, 'from the lot it shared, which keeps the other order''s 10');
+SELECT is((SELECT detail->>'from_pending' FROM loyalty.statement('held', 1) WHERE kind = 'reverse'),
+	'20', 'the reversal says it took pending points');
+
+-- The same order twice in one statement earns once.
+INSERT INTO shop_orders (id, customer_id, total)
+	SELECT 'c1', 3, 100000 UNION ALL SELECT 'c1-copy', 3, 100000;
+CREATE TABLE resend_orders (id text, customer_id bigint, total numeric);
+SELECT 'tracked' FROM loyalty.track_orders('resend_orders', 'now', 'customer_id', 'id', 'total');
+INSERT INTO resend_orders VALUES ('r1', 3, 100000), ('r1', 3, 100000), ('r2', 3, 200000);
+SELECT is((SELECT count(*) FROM loyalty.order_accrual o JOIN loyalty.order_source s USING (source_id)
+	   WHERE s.table_name = 'public.resend_orders')::int, 2,
+	'an order sent twice in one statement is recorded once');
+SELECT is((loyalty.balance('now', 3)).available, 5 + 10 + 10 + 10 + 20::bigint,
+	'and earns once');
+
+-- One statement mixing a member, an unknown customer, a guest and a currency without a rate.
+INSERT INTO shop_orders (id, customer_id, total, currency) VALUES
+	('m1', 1, 100000, 'VND'), ('m2', 77, 200000, 'VND'), ('m3', NULL, 300000, 'VND'),
+	('m4', 1, 10, 'USD');
+SELECT is((loyalty.balance('now', 1)).available, 135::bigint, 'the member earns for the order in the program currency');
+SELECT results_eq($$SELECT status, available FROM loyalty.balance('now', 77)$$,
+	$$VALUES ('active', 25::bigint)$$, 'the unknown customer is enrolled and earns, welcome bonus included');
+SELECT is((SELECT problem FROM loyalty.accrual_problem WHERE order_key = 'm4'), 'currency_without_rate',
+	'the order in another currency is recorded as a problem');
+SELECT is((SELECT count(*) FROM loyalty.order_accrual WHERE order_key = 'm3')::int, 0, 'the guest order earns nothing');
+
+-- Re-sending a whole batch changes nothing.
+SAVEPOINT before_resend;
+CREATE TEMP TABLE before AS SELECT customer_id, available, pending, last_entry_no FROM loyalty.account;
+INSERT INTO resend_orders VALUES ('r1', 3, 100000), ('r2', 3, 200000);
+SELECT results_eq($$SELECT customer_id, available, pending, last_entry_no FROM loyalty.account ORDER BY 1, 4$$,
+	$$SELECT * FROM before ORDER BY 1, 4$$, 're-sending a batch of known orders leaves every account as it was');
+ROLLBACK TO SAVEPOINT before_resend;
+
+-- A bulk INSERT ... SELECT larger than the trigger's chunk of 131,072 rows.
+INSERT INTO shop_orders (id, customer_id, total)
+	SELECT 'bulk-' || g, 1001 + g % 2, 100000 FROM generate_series(1, 140000) g;
+SELECT is((SELECT count(*) FROM loyalty.order_accrual WHERE order_key LIKE 'bulk-%')::int, 140000,
+	'a 140,000-row INSERT ... SELECT records every order');
+SELECT results_eq(
+	$$SELECT customer_id, available FROM loyalty.account WHERE customer_id IN (1001, 1002) ORDER BY 1$$,
+	$$VALUES (1001::bigint, 700005::bigint), (1002, 700005)$$,
+	'each of the two new members earns 10 points per order and one welcome bonus');
+SELECT is((SELECT count(*) FROM loyalty.order_accrual
+	   WHERE order_key LIKE 'bulk-%' AND first_purchase)::int, 2, 'one first purchase per member, across chunks');
+SELECT cmp_ok((SELECT count(*) FROM loyalty.ledger WHERE customer_id IN (1001, 1002))::int, '<', 10,
+	'the bulk statement writes a few entries per member, not one per order');
+SELECT is((SELECT sum(points) FROM loyalty.ledger WHERE customer_id IN (1001, 1002))::bigint, 1400010::bigint,
+	'and the entries add up to every order''s points');
+
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance equals its ledger and lots');
+SELECT * FROM finish();
+ROLLBACK;
