@@ -1334,8 +1334,9 @@ typedef struct LotGroup
 	InsertRow  *first;			/* the first order of the group */
 	int64		lot_no;
 	int			nrules;			/* points by rule over the group's orders */
-	char	   *rules[EARN_MAX_COMPONENTS];
-	int64		rule_points[EARN_MAX_COMPONENTS];
+	int			maxrules;
+	char	  **rules;
+	int64	   *rule_points;
 } LotGroup;
 
 /* Add an order's points by rule to its lot group. */
@@ -1351,8 +1352,15 @@ AddToGroup(LotGroup *g, const EarnComponents *c)
 				break;
 		if (k == g->nrules)
 		{
-			if (g->nrules == EARN_MAX_COMPONENTS)
-				elog(ERROR, "more than %d earning rules in one lot", EARN_MAX_COMPONENTS);
+			if (g->nrules == g->maxrules)
+			{
+				g->maxrules = Max(4, g->maxrules * 2);
+				g->rules = g->rules ? repalloc(g->rules, sizeof(char *) * g->maxrules)
+					: palloc(sizeof(char *) * g->maxrules);
+				g->rule_points = g->rule_points ?
+					repalloc(g->rule_points, sizeof(int64) * g->maxrules)
+					: palloc(sizeof(int64) * g->maxrules);
+			}
 			g->rules[g->nrules] = pstrdup(c->rule[i]);
 			g->rule_points[g->nrules++] = 0;
 		}
@@ -1517,7 +1525,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				lifetime_earned = 0,
 				entry_no = 0,
 				order_count = 0;
-	LotGroup   *groups;
+	LotGroup  **groups;
+	StringInfoData detail;		/* reused: each order's detail is copied out */
 	int			ngroups = 0;
 	int			ndirect = 0;
 
@@ -1568,14 +1577,14 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	order_count = GotInt64(w, A_ORDER_COUNT);
 
 	/* Price each new order and put it into its lot group. */
-	groups = palloc(sizeof(LotGroup) * n);
+	groups = palloc(sizeof(LotGroup *) * n);
+	initStringInfo(&detail);
 	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(src->source_id));
 	for (int i = 0; i < n; i++)
 	{
 		InsertRow  *r = rows[i];
 		EarnContext ctx;
 		EarnComponents components;
-		StringInfoData detail;
 		TimestampTz available_at;
 		bool		is_pending;
 		LotGroup   *g = NULL;
@@ -1602,9 +1611,9 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		is_pending = src->return_days > 0 && available_at > now;
 		/* With 0.1.0 tables an order's lot is found by its key: one lot per order. */
 		for (int k = 0; k < ngroups && g == NULL && insert_attnums[O_LOT_NO] != InvalidAttrNumber; k++)
-			if (groups[k].pending == is_pending &&
-				(!is_pending || groups[k].available_at == available_at))
-				g = &groups[k];
+			if (groups[k]->pending == is_pending &&
+				(!is_pending || groups[k]->available_at == available_at))
+				g = groups[k];
 
 		r->first_purchase = (order_count == 0);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
@@ -1622,9 +1631,9 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		r->detail = NULL;
 		if (g == NULL)
 		{
-			initStringInfo(&detail);
+			resetStringInfo(&detail);
 			r->points = LoyaltyComputeEarn(&ctx, &detail);
-			r->detail = detail.data;
+			r->detail = pstrdup(detail.data);
 		}
 		else
 			r->points = LoyaltyComputeEarn(&ctx, NULL);
@@ -1636,13 +1645,13 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 
 		if (g == NULL)
 		{
-			g = &groups[ngroups++];
+			g = palloc0(sizeof(LotGroup));
+			groups[ngroups++] = g;
 			g->pending = is_pending;
 			g->available_at = available_at;
 			g->points = 0;
 			g->norders = 0;
 			g->first = r;
-			g->nrules = 0;
 		}
 		g->points = LoyaltyAddPoints(g->points, r->points, "the points of one lot");
 		AddToGroup(g, &components);
@@ -1656,7 +1665,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		DirectTable *account = &w->tables[LY_ACCOUNT];
 
 		for (int k = 0; k < ngroups; k++)
-			WriteLotGroup(src, w, customer_id, &groups[k], &available, &pending, &entry_no,
+			WriteLotGroup(src, w, customer_id, groups[k], &available, &pending, &entry_no,
 						  db_role, now);
 		for (int i = 0; i < n; i++)
 		{
