@@ -623,6 +623,26 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/* Whether an order amount can earn: present, finite and not negative. */
+static bool
+ValidAmount(Numeric amount)
+{
+	if (amount == NULL || numeric_is_nan(amount))
+		return false;
+#if PG_VERSION_NUM >= 140000
+	if (numeric_is_inf(amount))
+		return false;
+#endif
+	return !NumIsNegative(amount);
+}
+
+/* Whether an order's currency (NULL: none given) is the program's. */
+static bool
+InProgramCurrency(OrderSource *src, const char *currency)
+{
+	return currency == NULL || pg_strcasecmp(currency, src->currency) == 0;
+}
+
 /* Convert an amount into the program currency; NULL when no rate is known. */
 static Numeric
 ConvertAmount(OrderSource *src, Numeric amount, const char *currency, TimestampTz at)
@@ -634,7 +654,7 @@ ConvertAmount(OrderSource *src, Numeric amount, const char *currency, TimestampT
 	Datum		d;
 	Numeric		result;
 
-	if (currency == NULL || pg_strcasecmp(currency, src->currency) == 0)
+	if (InProgramCurrency(src, currency))
 		return amount;
 	if (plan == NULL)
 		plan = LoyaltyPreparePlan("SELECT loyalty.convert_amount($1, $2, $3, $4)",
@@ -849,8 +869,7 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz available_at;
 
-	(void) LoyaltyAddPoints(LoyaltyAddPoints(m->available, m->pending, "the total balance"),
-					  points, "the total balance");
+	LoyaltyCheckNewTotal(m->available, m->pending, points);
 	/* The return window counts 24-hour days from the order time. */
 	available_at = c->ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
 	c->kind = "earn";
@@ -867,8 +886,7 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
 	}
 	else
 	{
-		/* New points repay a debt first; only the rest can be spent. */
-		c->lot_remaining = m->available < 0 ? Max(points + m->available, 0) : points;
+		c->lot_remaining = LoyaltySpendableOfEarned(m->available, points);
 		c->available = m->available + points;
 		c->pending = m->pending;
 		c->entry_points = points;
@@ -970,10 +988,13 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key, int64 o
 	appendStringInfoChar(detail, '}');
 }
 
-/* The points an order of net amount earns for this member under the rules. */
+/*
+ * The points an order of net amount earns for a member under the rules;
+ * components, when not NULL, receives them by rule.
+ */
 static int64
-EarnForOrder(OrderSource *src, MemberState *m, OrderFacts *now, Numeric net,
-			 bool first_purchase, StringInfo detail)
+EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, OrderFacts *now,
+			 Numeric net, bool first_purchase, StringInfo detail, EarnComponents *components)
 {
 	EarnContext ctx;
 
@@ -983,10 +1004,10 @@ EarnForOrder(OrderSource *src, MemberState *m, OrderFacts *now, Numeric net,
 	ctx.category = now->category;
 	ctx.ordered_at = now->ordered_at;
 	ctx.tier = NULL;
-	ctx.has_birthday = m->has_birthday;
-	ctx.birthday = m->birthday;
+	ctx.has_birthday = has_birthday;
+	ctx.birthday = birthday;
 	ctx.first_purchase = first_purchase;
-	ctx.components = NULL;
+	ctx.components = components;
 	return LoyaltyComputeEarn(&ctx, detail);
 }
 
@@ -1052,11 +1073,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	}
 	else
 	{
-		if (now->amount == NULL || numeric_is_nan(now->amount) ||
-#if PG_VERSION_NUM >= 140000
-			numeric_is_inf(now->amount) ||
-#endif
-			NumCmp(now->amount, NumFromInt64(0)) < 0)
+		if (!ValidAmount(now->amount))
 		{
 			RecordProblem(src, customer_id, order_key, "invalid_amount",
 						  now->amount ? "the amount is negative or not a finite number"
@@ -1095,7 +1112,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		{
 			/* A new order (or one inserted again after its delete) earns afresh. */
 			c.first_purchase = (m.order_count == 0);
-			target = EarnForOrder(src, &m, now, net, c.first_purchase, &detail);
+			target = EarnForOrder(src, m.has_birthday, m.birthday, now, net,
+								  c.first_purchase, &detail, NULL);
 			c.earned_points = target;
 			c.order_count = LoyaltyAddPoints(m.order_count, 1, "the order count");
 			amount = net;
@@ -1110,7 +1128,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 				target = Proportion(o.earned_points, net, o.amount);
 			else
 				target = Max(o.earned_points,
-							 EarnForOrder(src, &m, now, net, o.first_purchase, NULL));
+							 EarnForOrder(src, m.has_birthday, m.birthday, now, net,
+										  o.first_purchase, NULL, NULL));
 			amount = o.amount;
 			if (refunded)
 				c.reason = psprintf("order %s", now->status);
@@ -1405,15 +1424,9 @@ CompareInsertRows(const void *a, const void *b)
 static bool
 FastCandidate(OrderSource *src, OrderFacts *f)
 {
-	if (f->order_key == NULL || f->amount == NULL || numeric_is_nan(f->amount))
+	if (f->order_key == NULL || !ValidAmount(f->amount))
 		return false;
-#if PG_VERSION_NUM >= 140000
-	if (numeric_is_inf(f->amount))
-		return false;
-#endif
-	if (NumIsNegative(f->amount))
-		return false;
-	if (f->currency && pg_strcasecmp(f->currency, src->currency) != 0)
+	if (!InProgramCurrency(src, f->currency))
 		return false;
 	if (f->refunded != NULL && NumCmp(f->refunded, NumFromInt64(0)) != 0)
 		return false;
@@ -1456,8 +1469,7 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	int64		remaining;
 	const char *detail;
 
-	(void) LoyaltyAddPoints(LoyaltyAddPoints(*available, *pending, "the total balance"),
-							g->points, "the total balance");
+	LoyaltyCheckNewTotal(*available, *pending, g->points);
 	*entry_no = LoyaltyAddPoints(*entry_no, 1, "the entry number");
 	g->lot_no = *entry_no;
 	if (g->pending)
@@ -1467,8 +1479,7 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	}
 	else
 	{
-		/* New points repay a debt first; only the rest can be spent. */
-		remaining = *available < 0 ? Max(g->points + *available, 0) : g->points;
+		remaining = LoyaltySpendableOfEarned(*available, g->points);
 		*available += g->points;
 	}
 
@@ -1583,7 +1594,6 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	for (int i = 0; i < n; i++)
 	{
 		InsertRow  *r = rows[i];
-		EarnContext ctx;
 		EarnComponents components;
 		TimestampTz available_at;
 		bool		is_pending;
@@ -1617,26 +1627,11 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 
 		r->first_purchase = (order_count == 0);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
-		ctx.program_id = src->program_id;
-		ctx.amount = r->facts.amount;
-		ctx.channel = r->facts.channel;
-		ctx.category = r->facts.category;
-		ctx.ordered_at = r->facts.ordered_at;
-		ctx.tier = NULL;
-		ctx.has_birthday = has_birthday;
-		ctx.birthday = birthday;
-		ctx.first_purchase = r->first_purchase;
-		ctx.components = &components;
 		/* Only the first order of a lot needs its own detail text. */
-		r->detail = NULL;
-		if (g == NULL)
-		{
-			resetStringInfo(&detail);
-			r->points = LoyaltyComputeEarn(&ctx, &detail);
-			r->detail = pstrdup(detail.data);
-		}
-		else
-			r->points = LoyaltyComputeEarn(&ctx, NULL);
+		resetStringInfo(&detail);
+		r->points = EarnForOrder(src, has_birthday, birthday, &r->facts, r->facts.amount,
+								 r->first_purchase, g == NULL ? &detail : NULL, &components);
+		r->detail = g == NULL ? pstrdup(detail.data) : NULL;
 		r->lot = NULL;
 		ndirect++;
 		if (r->points <= 0)
@@ -1649,8 +1644,6 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			groups[ngroups++] = g;
 			g->pending = is_pending;
 			g->available_at = available_at;
-			g->points = 0;
-			g->norders = 0;
 			g->first = r;
 		}
 		g->points = LoyaltyAddPoints(g->points, r->points, "the points of one lot");

@@ -352,8 +352,7 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	else if (req->has_pending)
 	{
 		/* Held points: they become spendable at pending_until. */
-		(void) LoyaltyAddPoints(LoyaltyAddPoints(available, pending, "the total balance"),
-						 req->points, "the total balance");
+		LoyaltyCheckNewTotal(available, pending, req->points);
 		delta_pending = req->points;
 		pending = LoyaltyAddPoints(pending, req->points, "the pending balance");
 		earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
@@ -362,12 +361,10 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	}
 	else
 	{
-		/* New points repay any debt first; only the rest can be spent. */
-		(void) LoyaltyAddPoints(LoyaltyAddPoints(available, pending, "the total balance"),
-						 req->points, "the total balance");
+		LoyaltyCheckNewTotal(available, pending, req->points);
 		delta_available = req->points;
 		lot_points = req->points;
-		lot_remaining = available < 0 ? Max(req->points + available, 0) : req->points;
+		lot_remaining = LoyaltySpendableOfEarned(available, req->points);
 		available = LoyaltyAddPoints(available, req->points, "the available balance");
 		if (req->kind == ENTRY_EARN)
 			earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");

@@ -115,6 +115,14 @@ LoyaltyAddPoints(int64 a, int64 b, const char *what)
 	return result;
 }
 
+/* Raise if earning points would take available + pending past the int64 limit. */
+void
+LoyaltyCheckNewTotal(int64 available, int64 pending, int64 points)
+{
+	(void) LoyaltyAddPoints(LoyaltyAddPoints(available, pending, "the total balance"),
+							points, "the total balance");
+}
+
 /* Raise the unknown-program error (LY001). */
 void
 LoyaltyUnknownProgram(const char *code)

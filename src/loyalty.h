@@ -92,6 +92,16 @@ extern bool NumIsNegative(Numeric n);
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
 
+/* Raise if earning points would take available + pending past the int64 limit. */
+extern void LoyaltyCheckNewTotal(int64 available, int64 pending, int64 points);
+
+/* The part of newly earned points that can be spent: they repay a debt first. */
+static inline int64
+LoyaltySpendableOfEarned(int64 available, int64 points)
+{
+	return available < 0 ? Max(points + available, 0) : points;
+}
+
 /* direct.c: row access to the extension's own tables without SPI */
 typedef enum LoyaltyTable
 {
