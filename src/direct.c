@@ -107,17 +107,10 @@ LoadTables(void)
  * do not change unless the tables do, so they are kept per backend and
  * rebuilt when the tables' definitions change.
  */
-typedef struct CachedPredicate
-{
-	Oid			indexoid;
-	ExprState  *predicate;
-} CachedPredicate;
-
 static MemoryContext expr_cxt = NULL;
 static uint32 expr_generation = 0;
 static ExprState **table_checks[LY_NUM_TABLES];
-static CachedPredicate *predicates;
-static int	npredicates;
+static ExprState **table_predicates[LY_NUM_TABLES];	/* by position in ri_IndexRelationDescs */
 
 /* Compile a table's CHECK constraints, in the order of its relcache entry. */
 static ExprState **
@@ -135,7 +128,28 @@ CompileChecks(Relation rel)
 	return checks;
 }
 
-/* Give the writer's result relations their compiled checks and predicates. */
+/* Compile the predicates of a result relation's partial indexes (NULL for the others). */
+static ExprState **
+CompilePredicates(ResultRelInfo *rri)
+{
+	ExprState **predicates = palloc0(sizeof(ExprState *) * Max(rri->ri_NumIndices, 1));
+
+	for (int j = 0; j < rri->ri_NumIndices; j++)
+	{
+		List	   *predicate = rri->ri_IndexRelationInfo[j]->ii_Predicate;
+
+		if (predicate != NIL)
+			predicates[j] = ExecInitQual((List *) expression_planner((Expr *) copyObject(predicate)),
+										 NULL);
+	}
+	return predicates;
+}
+
+/*
+ * Give the writer's result relations their compiled checks and predicates.
+ * The index list, and so each index's position, changes only with a
+ * relcache invalidation of its table, which also moves the generation.
+ */
 static void
 UseCompiledExpressions(DirectWriter *w)
 {
@@ -150,28 +164,10 @@ UseCompiledExpressions(DirectWriter *w)
 			MemoryContextReset(expr_cxt);
 		expr_generation = 0;
 		old = MemoryContextSwitchTo(expr_cxt);
-		npredicates = 0;
-		predicates = palloc(sizeof(CachedPredicate) * 4 * LY_NUM_TABLES);
 		for (int i = 0; i < LY_NUM_TABLES; i++)
 		{
-			ResultRelInfo *rri = w->tables[i].rri;
-
 			table_checks[i] = CompileChecks(w->tables[i].rel);
-			for (int j = 0; j < rri->ri_NumIndices; j++)
-			{
-				IndexInfo  *ii = rri->ri_IndexRelationInfo[j];
-
-				if (ii->ii_Predicate == NIL)
-					continue;
-				if (npredicates % (4 * LY_NUM_TABLES) == 0 && npredicates > 0)
-					predicates = repalloc(predicates,
-										  sizeof(CachedPredicate) * (npredicates + 4 * LY_NUM_TABLES));
-				predicates[npredicates].indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[j]);
-				predicates[npredicates].predicate =
-					ExecInitQual((List *) expression_planner((Expr *) copyObject(ii->ii_Predicate)),
-								 NULL);
-				npredicates++;
-			}
+			table_predicates[i] = CompilePredicates(w->tables[i].rri);
 		}
 		MemoryContextSwitchTo(old);
 		expr_generation = tables_generation;
@@ -182,13 +178,7 @@ UseCompiledExpressions(DirectWriter *w)
 
 		rri->ri_ConstraintExprs = table_checks[i];
 		for (int j = 0; j < rri->ri_NumIndices; j++)
-		{
-			Oid			indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[j]);
-
-			for (int k = 0; k < npredicates; k++)
-				if (predicates[k].indexoid == indexoid)
-					rri->ri_IndexRelationInfo[j]->ii_PredicateState = predicates[k].predicate;
-		}
+			rri->ri_IndexRelationInfo[j]->ii_PredicateState = table_predicates[i][j];
 	}
 }
 
@@ -239,6 +229,13 @@ DirectColumn(DirectTable *t, const char *name, bool missing_ok)
 	return InvalidAttrNumber;	/* keep the compiler quiet */
 }
 
+/* Members are only read here: no write lock, and no index upkeep. */
+static inline LOCKMODE
+TableLockMode(int table)
+{
+	return table == LY_MEMBER ? AccessShareLock : RowExclusiveLock;
+}
+
 /*
  * Open the loyalty tables for this trigger call: an executor state with one
  * result relation per table, their indexes, and an after-trigger level for
@@ -259,7 +256,7 @@ DirectBegin(void)
 		rte->rtekind = RTE_RELATION;
 		rte->relid = table_oids[i];
 		rte->relkind = RELKIND_RELATION;
-		rte->rellockmode = RowExclusiveLock;
+		rte->rellockmode = TableLockMode(i);
 		rtable = lappend(rtable, rte);
 	}
 #if PG_VERSION_NUM >= 160000
@@ -275,10 +272,9 @@ DirectBegin(void)
 		DirectTable *t = &w->tables[i];
 		Oid			pkey;
 
-		t->rel = table_open(table_oids[i], RowExclusiveLock);
+		t->rel = table_open(table_oids[i], TableLockMode(i));
 		t->rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(t->rri, t->rel, i + 1, NULL, 0);
-		/* Members are only read here: their indexes need no upkeep. */
 		if (i != LY_MEMBER)
 			ExecOpenIndices(t->rri, false);
 		t->row = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
@@ -287,7 +283,7 @@ DirectBegin(void)
 		pkey = RelationGetPrimaryKeyIndex(t->rel);
 		if (!OidIsValid(pkey))
 			elog(ERROR, "loyalty.%s has no primary key", table_names[i]);
-		t->pkey = index_open(pkey, RowExclusiveLock);
+		t->pkey = index_open(pkey, TableLockMode(i));
 		InitDirtySnapshot(t->dirty);
 		t->scan = NULL;
 	}
@@ -353,6 +349,17 @@ DirectFind(DirectTable *t, ScanKey keys, int nkeys)
 	return found;
 }
 
+/* The error SELECT ... FOR UPDATE raises under REPEATABLE READ for a changed row. */
+static void ConcurrentUpdate(void) pg_attribute_noreturn();
+
+static void
+ConcurrentUpdate(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent update")));
+}
+
 /*
  * Find the row and lock it against concurrent changes (FOR NO KEY UPDATE),
  * retrying when it was changed meanwhile; t->found then holds its latest
@@ -373,9 +380,7 @@ DirectLock(DirectTable *t, ScanKey keys, int nkeys)
 		snap = IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : GetLatestSnapshot();
 		if (IsolationUsesXactSnapshot() &&
 			!table_tuple_satisfies_snapshot(t->rel, t->found, snap))
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update")));
+			ConcurrentUpdate();
 		res = table_tuple_lock(t->rel, &t->found->tts_tid, snap, t->found,
 							   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
 							   LockWaitBlock, 0, &tmfd);
@@ -387,9 +392,7 @@ DirectLock(DirectTable *t, ScanKey keys, int nkeys)
 			case TM_Updated:
 			case TM_Deleted:
 				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
+					ConcurrentUpdate();
 				continue;		/* changed meanwhile: find its new version */
 			default:
 				elog(ERROR, "unexpected table_tuple_lock status: %u", res);
