@@ -2,7 +2,8 @@
 # without PostgreSQL: they install what they need (see README.md).
 
 EXTENSION = loyalty
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
+PREVIOUS = 0.2.0
 
 MODULE_big = loyalty
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -11,7 +12,14 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # pieces in sql/parts/.  Released versions are frozen files next to it, with
 # an upgrade script from each to the next (sql/loyalty--A--B.sql).
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+# The update from the previous release: sql/update/PREVIOUS--EXTVERSION.sql
+# (changes to objects the previous release has), then the parts new in this
+# release, written so that the same statements serve a fresh install and an
+# update (new columns go through ALTER TABLE in the new part, not into an
+# older part's CREATE TABLE).
+NEW_PARTS =
+UPDATE_SCRIPT = sql/$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATE_SCRIPT)
 DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 TESTS = $(sort $(wildcard test/sql/*.sql))
@@ -34,8 +42,11 @@ all install installcheck:
 	@exit 1
 endif
 
-$(DATA_built): $(SQL_PARTS)
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
+
+$(UPDATE_SCRIPT): sql/update/$(PREVIOUS)--$(EXTVERSION).sql $(NEW_PARTS)
+	cat $^ > $@
 
 .PHONY: test demo bench
 # The whole test suite in a throwaway cluster; ends with "N passed, N failed".

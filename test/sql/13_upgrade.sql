@@ -1,6 +1,7 @@
 \i test/setup.sql
 -- ALTER EXTENSION loyalty UPDATE from 0.1.0: a database holding 0.1.0 data,
--- updated to the current version, has the same schema as a fresh install,
+-- updated to the current version through every release in between, has the
+-- same schema as a fresh install,
 -- keeps every point, and keeps working.  Two extra databases: one with a
 -- fresh install (the reference schema), one created at 0.1.0 and updated.
 -- The 0.1.0 data are written through the current library, as happens in a
@@ -184,6 +185,13 @@ CREATE EXTENSION loyalty;
 SELECT pg_catalog.jsonb_agg(f) AS fresh_fp FROM (:fp_query) f \gset
 :config_dump_query \gset fresh_
 \set fresh_config_dump :fresh_string_agg
+-- A fresh install of 0.2.0, the release 0.1.0 updates to first, and the same
+-- database updated from there: the last update on its own.
+DROP EXTENSION loyalty;
+CREATE EXTENSION loyalty VERSION '0.2.0';
+SELECT pg_catalog.jsonb_agg(f) AS fresh_020_fp FROM (:fp_query) f \gset
+ALTER EXTENSION loyalty UPDATE;
+SELECT pg_catalog.jsonb_agg(f) AS updated_020_fp FROM (:fp_query) f \gset
 
 -- 0.1.0 with realistic data.
 \c loyalty_upgrade_old
@@ -244,7 +252,7 @@ BEGIN
 END
 $$;
 
-SELECT plan(25);
+SELECT plan(26);
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'), '0.1.0',
 	'the database starts at version 0.1.0');
 SELECT lives_ok($$SELECT pg_temp.run(
@@ -289,6 +297,10 @@ CREATE TEMP TABLE data_before AS :data_query;
 CREATE TEMP TABLE fp_010 AS :fp_query;
 CREATE TEMP TABLE fp_fresh AS
 	SELECT * FROM jsonb_to_recordset(:'fresh_fp') AS f(kind text, name text, definition text);
+CREATE TEMP TABLE fp_020 AS
+	SELECT * FROM jsonb_to_recordset(:'fresh_020_fp') AS f(kind text, name text, definition text);
+CREATE TEMP TABLE fp_020_updated AS
+	SELECT * FROM jsonb_to_recordset(:'updated_020_fp') AS f(kind text, name text, definition text);
 
 -- 1. The update.
 SELECT ok((SELECT n FROM data_before WHERE tab = 'ledger') >= 40
@@ -298,17 +310,18 @@ SELECT ok((SELECT n FROM data_before WHERE tab = 'ledger') >= 40
 	'0.1.0 holds a realistic ledger, tracked orders, and an order with two lots');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, '0.1.0: the balances equal the ledger before the update');
 ALTER EXTENSION loyalty UPDATE;
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'), '0.2.0',
-	'ALTER EXTENSION loyalty UPDATE brings it to version 0.2.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'),
+	(SELECT default_version FROM pg_available_extensions WHERE name = 'loyalty'),
+	'ALTER EXTENSION loyalty UPDATE brings it to the version in loyalty.control');
 
 -- 2. The same schema as a fresh install.  The fingerprint is not blind: it
--- tells 0.1.0 from 0.2.0 by exactly what 0.2.0 changes.
+-- tells 0.1.0 from a fresh 0.2.0 by exactly what 0.2.0 changes.
 CREATE TEMP TABLE fp_updated AS :fp_query;
 SELECT set_eq(
-	$$(SELECT kind, name FROM fp_010 EXCEPT SELECT kind, name FROM fp_fresh) UNION
-	  (SELECT kind, name FROM fp_fresh EXCEPT SELECT kind, name FROM fp_010) UNION
-	  (SELECT kind, name FROM fp_010 JOIN fp_fresh USING (kind, name)
-		WHERE fp_010.definition IS DISTINCT FROM fp_fresh.definition)$$,
+	$$(SELECT kind, name FROM fp_010 EXCEPT SELECT kind, name FROM fp_020) UNION
+	  (SELECT kind, name FROM fp_020 EXCEPT SELECT kind, name FROM fp_010) UNION
+	  (SELECT kind, name FROM fp_010 JOIN fp_020 USING (kind, name)
+		WHERE fp_010.definition IS DISTINCT FROM fp_020.definition)$$,
 	$$VALUES ('relation', 'account'),
 		('column', 'order_accrual.lot_no'),
 		('constraint', 'ledger.ledger_customer_id_program_id_fkey'),
@@ -338,6 +351,9 @@ SELECT set_eq($$SELECT kind, name, definition FROM fp_updated$$,
 	$$SELECT kind, name, definition FROM fp_fresh$$,
 	'the updated schema equals a fresh install: tables, columns, constraints, indexes, triggers, functions, '
 	'views, types, operators, casts, ACLs, options, comments, extension members');
+SELECT set_eq($$SELECT kind, name, definition FROM fp_020_updated$$,
+	$$SELECT kind, name, definition FROM fp_fresh$$,
+	'a fresh 0.2.0 updated to the current version equals a fresh install of it');
 SELECT is((:config_dump_query), :'fresh_config_dump',
 	'pg_extension_config_dump covers the same tables, with the same conditions, as after a fresh install');
 
