@@ -708,6 +708,8 @@ typedef struct OrderChange
 	int64		lot_remaining;
 	bool		lot_pending;
 	TimestampTz lot_available_at;
+	bool		lot_expires;	/* the new lot expires by date */
+	TimestampTz lot_expires_at;
 	int			ntakes;			/* points taken from existing lots */
 	Datum	   *take_lots;
 	Datum	   *take_points;
@@ -727,7 +729,7 @@ typedef struct OrderChange
 	const char *detail;
 } OrderChange;
 
-#define WRITE_NARGS 29
+#define WRITE_NARGS 30
 
 /* A text parameter, or a SQL NULL. */
 static inline void
@@ -782,7 +784,8 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 		INT8OID, INT8OID, BOOLOID, TIMESTAMPTZOID,	/* $10-$13 new lot */
 		TEXTOID, NUMERICOID, NUMERICOID, INT8OID, INT8OID, BOOLOID,	/* $14-$19 order */
 		TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $20-$22 order context */
-		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID	/* $23-$29 entry */
+		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,	/* $23-$29 entry */
+		TIMESTAMPTZOID			/* $30 when the new lot expires */
 	};
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
@@ -797,8 +800,9 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  AND program_id OPERATOR(pg_catalog.=) $2),"
 								  " new_lot AS ("
 								  " INSERT INTO loyalty.lot (customer_id, program_id, lot_no, points,"
-								  "  remaining, pending, earned_at, available_at, source_id, order_key)"
-								  " SELECT $1, $2, $5, $10, $11, $12, pg_catalog.now(), $13, $3, $4"
+								  "  remaining, pending, earned_at, available_at, expires_at, source_id,"
+								  "  order_key)"
+								  " SELECT $1, $2, $5, $10, $11, $12, pg_catalog.now(), $13, $30, $3, $4"
 								  " WHERE $10 OPERATOR(pg_catalog.>) 0),"
 								  " ord AS ("
 								  " INSERT INTO loyalty.order_accrual AS o (customer_id, program_id,"
@@ -814,9 +818,10 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now()%s)"
 								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
 								  "  points, pending_points, available_after, pending_after, reason,"
-								  "  reference, actor, db_role, detail)"
+								  "  reference, actor, db_role, detail, expires_at)"
 								  " SELECT $1, $2, $5, $23, $24, $25, $6, $7, $26, $4,"
-								  "  $27, $28, $29::pg_catalog.jsonb"
+								  "  $27, $28, $29::pg_catalog.jsonb,"
+								  "  CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $30 END"
 								  " WHERE $23 IS NOT NULL",
 								  v2 ? ", lot_no" : "",
 								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
@@ -855,6 +860,8 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	TextParam(values, nulls, 26, src->table_name);
 	TextParam(values, nulls, 27, db_role);
 	TextParam(values, nulls, 28, c->detail);
+	values[29] = TimestampTzGetDatum(c->lot_expires_at);
+	nulls[29] = c->lot_points > 0 && c->lot_expires ? ' ' : 'n';
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
@@ -874,6 +881,7 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
 	available_at = c->ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
 	c->kind = "earn";
 	c->lot_points = points;
+	c->lot_expires = LoyaltyLotExpiry(src->program_id, now, &c->lot_expires_at);
 	c->lifetime_earned = LoyaltyAddPoints(m->lifetime_earned, points, "lifetime earned points");
 	if (src->return_days > 0 && available_at > now)
 	{
@@ -1044,6 +1052,10 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		if (!LockMember(src, customer_id, &m))
 			elog(ERROR, "member %lld vanished after enrolment", (long long) customer_id);
 	}
+	/* Points due to expire go first: a new order must not revive them. */
+	if (LoyaltyExpireDue(src->program_id, customer_id, src->table_name) &&
+		!LockMember(src, customer_id, &m))
+		elog(ERROR, "member %lld vanished during expiry", (long long) customer_id);
 	ReadOrderState(src, customer_id, order_key, &o);
 	live = o.exists && strcmp(o.state, "deleted") != 0;
 
@@ -1249,10 +1261,10 @@ typedef enum InsertColumn
 	A_AVAILABLE, A_PENDING, A_LIFETIME_EARNED, A_LAST_ENTRY_NO, A_ORDER_COUNT,
 	A_LAST_ACTIVITY_AT, A_UPDATED_AT,
 	L_CUSTOMER, L_PROGRAM, L_LOT_NO, L_POINTS, L_REMAINING, L_PENDING, L_EARNED_AT,
-	L_AVAILABLE_AT, L_SOURCE, L_ORDER_KEY,
+	L_AVAILABLE_AT, L_EXPIRES_AT, L_SOURCE, L_ORDER_KEY,
 	E_CUSTOMER, E_PROGRAM, E_ENTRY_NO, E_KIND, E_POINTS, E_PENDING_POINTS,
 	E_AVAILABLE_AFTER, E_PENDING_AFTER, E_REASON, E_REFERENCE, E_ACTOR, E_DB_ROLE,
-	E_DETAIL, E_CREATED_AT,
+	E_DETAIL, E_EXPIRES_AT, E_CREATED_AT,
 	O_CUSTOMER, O_PROGRAM, O_SOURCE, O_ORDER_KEY, O_STATE, O_AMOUNT, O_NET_AMOUNT,
 	O_POINTS, O_EARNED_POINTS, O_FIRST_PURCHASE, O_CHANNEL, O_CATEGORY, O_ORDERED_AT,
 	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO,
@@ -1270,12 +1282,13 @@ static const struct
 	{LY_ACCOUNT, "last_activity_at"}, {LY_ACCOUNT, "updated_at"},
 	{LY_LOT, "customer_id"}, {LY_LOT, "program_id"}, {LY_LOT, "lot_no"}, {LY_LOT, "points"},
 	{LY_LOT, "remaining"}, {LY_LOT, "pending"}, {LY_LOT, "earned_at"},
-	{LY_LOT, "available_at"}, {LY_LOT, "source_id"}, {LY_LOT, "order_key"},
+	{LY_LOT, "available_at"}, {LY_LOT, "expires_at"}, {LY_LOT, "source_id"},
+	{LY_LOT, "order_key"},
 	{LY_LEDGER, "customer_id"}, {LY_LEDGER, "program_id"}, {LY_LEDGER, "entry_no"},
 	{LY_LEDGER, "kind"}, {LY_LEDGER, "points"}, {LY_LEDGER, "pending_points"},
 	{LY_LEDGER, "available_after"}, {LY_LEDGER, "pending_after"}, {LY_LEDGER, "reason"},
 	{LY_LEDGER, "reference"}, {LY_LEDGER, "actor"}, {LY_LEDGER, "db_role"},
-	{LY_LEDGER, "detail"}, {LY_LEDGER, "created_at"},
+	{LY_LEDGER, "detail"}, {LY_LEDGER, "expires_at"}, {LY_LEDGER, "created_at"},
 	{LY_ORDER, "customer_id"}, {LY_ORDER, "program_id"}, {LY_ORDER, "source_id"},
 	{LY_ORDER, "order_key"}, {LY_ORDER, "state"}, {LY_ORDER, "amount"},
 	{LY_ORDER, "net_amount"}, {LY_ORDER, "points"}, {LY_ORDER, "earned_points"},
@@ -1468,6 +1481,8 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	DirectTable *ledger = &w->tables[LY_LEDGER];
 	int64		remaining;
 	const char *detail;
+	TimestampTz expires_at;
+	bool		expires = LoyaltyLotExpiry(src->program_id, now, &expires_at);
 
 	LoyaltyCheckNewTotal(*available, *pending, g->points);
 	*entry_no = LoyaltyAddPoints(*entry_no, 1, "the entry number");
@@ -1493,6 +1508,8 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	Put(w, L_EARNED_AT, TimestampTzGetDatum(now));
 	if (g->pending)
 		Put(w, L_AVAILABLE_AT, TimestampTzGetDatum(g->available_at));
+	if (expires)
+		Put(w, L_EXPIRES_AT, TimestampTzGetDatum(expires_at));
 	Put(w, L_SOURCE, Int32GetDatum(src->source_id));
 	if (g->norders == 1)
 		PutText(w, L_ORDER_KEY, g->first->facts.order_key);
@@ -1514,6 +1531,8 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	PutText(w, E_ACTOR, src->table_name);
 	PutText(w, E_DB_ROLE, db_role);
 	Put(w, E_DETAIL, DirectFunctionCall1(jsonb_in, CStringGetDatum(detail)));
+	if (expires)
+		Put(w, E_EXPIRES_AT, TimestampTzGetDatum(expires_at));
 	Put(w, E_CREATED_AT, TimestampTzGetDatum(now));
 	DirectInsert(w, ledger);
 }
@@ -1575,6 +1594,13 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	}
 	if (direct)
 		direct = DirectLock(&w->tables[LY_ACCOUNT], keys, 2);
+	/* Points lapsed for inactivity are expired first, on the general path. */
+	if (direct)
+	{
+		d = Got(w, A_LAST_ACTIVITY_AT, &isnull);
+		direct = isnull || GotInt64(w, A_AVAILABLE) <= 0 ||
+			!LoyaltyLapsed(src->program_id, DatumGetTimestampTz(d), now);
+	}
 	if (!direct)
 	{
 		for (int i = 0; i < n; i++)

@@ -478,6 +478,9 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 	{
 		if (req->kind == ENTRY_REDEEM || (req->kind == ENTRY_ADJUST && req->points < 0))
 			ReleaseDuePoints(program_id, req, &acct);
+		/* Due points expire first: not spent, and not revived by new activity. */
+		if (LoyaltyExpireDue(program_id, req->customer_id, "loyalty (before a change)"))
+			LockAccount(program_id, req, &acct);
 		if (strcmp(acct.status, "active") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOYALTY_MEMBER_NOT_ACTIVE),
@@ -551,7 +554,9 @@ loyalty_adjust(PG_FUNCTION_ARGS)
 Datum
 loyalty_balance(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	SPIPlanPtr	plan;
+	bool		has_expiry;
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	LoyaltyUserSwitch sw;
@@ -578,26 +583,44 @@ loyalty_balance(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 
 	program_id = LoyaltyLookupProgram(program);
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
+	/*
+	 * As of now, whether or not the jobs have run: pending points whose
+	 * return window has passed count as available, and points whose expiry
+	 * has come (by date, or for inactivity) as expired.  A database not yet
+	 * updated to 0.3.0 has no expiry.
+	 */
+	has_expiry = LoyaltyHasExpiry();
+	if (plans[has_expiry] == NULL)
+		plans[has_expiry] = LoyaltyPreparePlan(psprintf(
 								  "SELECT m.customer_id, m.status,"
-								  " a.available OPERATOR(pg_catalog.+) d.due,"
+								  " a.available OPERATOR(pg_catalog.+) d.due OPERATOR(pg_catalog.-) d.gone,"
 								  " a.pending OPERATOR(pg_catalog.-) d.due,"
-								  " a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,"
+								  " a.lifetime_earned, a.lifetime_redeemed,"
+								  " a.lifetime_expired OPERATOR(pg_catalog.+) d.gone,"
 								  " a.last_activity_at"
 								  " FROM loyalty.account a"
-								  " CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(l.remaining), 0)::bigint AS due"
+								  " CROSS JOIN LATERAL (SELECT"
+								  "  COALESCE(pg_catalog.sum(l.remaining) FILTER (WHERE l.pending), 0)::bigint AS due,"
+								  "  COALESCE(pg_catalog.sum(l.remaining) FILTER (WHERE %s), 0)::bigint AS gone"
 								  "  FROM loyalty.lot l"
 								  "  WHERE l.customer_id OPERATOR(pg_catalog.=) a.customer_id"
 								  "   AND l.program_id OPERATOR(pg_catalog.=) a.program_id"
-								  "   AND l.remaining OPERATOR(pg_catalog.>) 0 AND l.pending"
-								  "   AND l.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()) d"
+								  "   AND l.remaining OPERATOR(pg_catalog.>) 0"
+								  "   AND (NOT l.pending OR l.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())) d"
 								  " JOIN loyalty.member m"
 								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
 								  "  AND m.program_id OPERATOR(pg_catalog.=) a.program_id"
 								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND a.program_id OPERATOR(pg_catalog.=) $2",
+								  has_expiry ?
+								  "l.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+								  " OR (SELECT loyalty.inactivity_lapse(p, a.last_activity_at)"
+								  "      OPERATOR(pg_catalog.<=) pg_catalog.now()"
+								  "     FROM loyalty.program p"
+								  "     WHERE p.program_id OPERATOR(pg_catalog.=) a.program_id)"
+								  : "false"),
 								  2, argtypes);
+	plan = plans[has_expiry];
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(program_id);
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)

@@ -192,4 +192,12 @@ typedef struct EarnContext
  */
 extern int64 LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail);
 
+/* When points a program's member earns at earned_at expire; false: not by date. */
+extern bool LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_at);
+extern bool LoyaltyLapsed(int32 program_id, TimestampTz last_activity_at, TimestampTz now);
+extern bool LoyaltyHasExpiry(void);
+
+/* expiry.c: expire a locked member's due points before they change; true if any */
+extern bool LoyaltyExpireDue(int32 program_id, int64 customer_id, const char *actor);
+
 #endif							/* LOYALTY_H */

@@ -127,6 +127,9 @@ typedef struct ProgramRules
 	Numeric		earn_per;
 	char	   *rounding;
 	pg_tz	   *tz;
+	char		expiry;			/* n(one), r(olling), e(nd of period), i(nactivity) */
+	int32		expiry_months;
+	bool		expiry_month_end;
 	int			nrules;
 	CachedRule *rules;			/* ordered by rule_id */
 	const CachedRule *minimum;	/* NULL when none */
@@ -295,7 +298,10 @@ static ProgramRules *
 LoadProgramRules(int32 program_id)
 {
 	static SPIPlanPtr program_plan = NULL;
+	static SPIPlanPtr program_plan_020 = NULL;
 	static SPIPlanPtr rules_plan = NULL;
+	SPIPlanPtr	plan;
+	bool		has_expiry;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
 	MemoryContext callercxt = CurrentMemoryContext;
@@ -311,11 +317,20 @@ LoadProgramRules(int32 program_id)
 	entrycxt = AllocSetContextCreate(callercxt, "loyalty program rules",
 									 ALLOCSET_SMALL_SIZES);
 
-	if (program_plan == NULL)
-		program_plan = LoyaltyPreparePlan("SELECT earn_points, earn_per, rounding, time_zone"
+	/* A database not yet updated to 0.3.0 has no expiry settings: none. */
+	has_expiry = LoyaltyHasExpiry();
+	if (has_expiry && program_plan == NULL)
+		program_plan = LoyaltyPreparePlan("SELECT earn_points, earn_per, rounding, time_zone,"
+										  " expiry_policy, expiry_months, expiry_month_end"
 										  " FROM loyalty.program"
 										  " WHERE program_id OPERATOR(pg_catalog.=) $1",
 										  1, argtypes);
+	if (!has_expiry && program_plan_020 == NULL)
+		program_plan_020 = LoyaltyPreparePlan("SELECT earn_points, earn_per, rounding, time_zone"
+											  " FROM loyalty.program"
+											  " WHERE program_id OPERATOR(pg_catalog.=) $1",
+											  1, argtypes);
+	plan = has_expiry ? program_plan : program_plan_020;
 	if (rules_plan == NULL)
 		rules_plan = LoyaltyPreparePlan("SELECT rule_id, name, kind, channel, category, tier,"
 										" multiplier, bonus_points, amount, cap_points,"
@@ -328,7 +343,7 @@ LoadProgramRules(int32 program_id)
 	RulesRelid = get_relname_relid("earn_rule", get_namespace_oid("loyalty", false));
 
 	values[0] = Int32GetDatum(program_id);
-	if (SPI_execute_plan(program_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "program lookup failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -350,6 +365,16 @@ LoadProgramRules(int32 program_id)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown time zone \"%s\"", time_zone),
 				 errhint("Set the program's time zone with loyalty.alter_program().")));
+	pr->expiry = 'n';
+	if (has_expiry)
+	{
+		char	   *policy = ColumnText(tuple, desc, 5);
+		Datum		d = SPI_getbinval(tuple, desc, 6, &isnull);
+
+		pr->expiry = strcmp(policy, "end_of_period") == 0 ? 'e' : policy[0];
+		pr->expiry_months = isnull ? 0 : DatumGetInt32(d);
+		pr->expiry_month_end = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
+	}
 	SPI_freetuptable(SPI_tuptable);
 
 	if (SPI_execute_plan(rules_plan, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -427,6 +452,100 @@ RulesFor(int32 program_id)
 	entry = hash_search(RulesCache, &program_id, HASH_ENTER, &found);
 	entry->rules = pr;
 	return pr;
+}
+
+/* Whether the database has 0.3.0's expiry (an older one, before its update, has not). */
+bool
+LoyaltyHasExpiry(void)
+{
+	Oid			nsp = get_namespace_oid("loyalty", false);
+
+	return get_attnum(get_relname_relid("program", nsp), "expiry_policy") != InvalidAttrNumber;
+}
+
+/*
+ * Whether a member of the program whose last activity was at
+ * last_activity_at has lost their points for inactivity by now: the
+ * program's policy is inactivity and expiry_months have passed, counted in
+ * its time zone.  SPI must be connected.
+ */
+bool
+LoyaltyLapsed(int32 program_id, TimestampTz last_activity_at, TimestampTz now)
+{
+	const ProgramRules *pr = RulesFor(program_id);
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+	int			months;
+	TimestampTz lapse;
+
+	if (pr->expiry != 'i' || TIMESTAMP_NOT_FINITE(last_activity_at) ||
+		timestamp2tm(last_activity_at, &tzoff, &tm, &fsec, NULL, pr->tz) != 0)
+		return false;
+	months = tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + pr->expiry_months;
+	tm.tm_year = months / MONTHS_PER_YEAR;
+	tm.tm_mon = months % MONTHS_PER_YEAR + 1;
+	tm.tm_mday = Min(tm.tm_mday, day_tab[isleap(tm.tm_year)][tm.tm_mon - 1]);
+	tzoff = DetermineTimeZoneOffset(&tm, pr->tz);
+	if (tm2timestamp(&tm, fsec, &tzoff, &lapse) != 0)
+		return false;
+	return lapse <= now;
+}
+
+/* Raise the error for an expiry date past the end of the timestamp range. */
+static void
+ExpiryOutOfRange(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("expiry date of earned points is out of range"),
+			 errhint("Lower the program's expiry_months with loyalty.set_expiry_policy().")));
+}
+
+/*
+ * When points earned at earned_at expire under the program's expiry policy,
+ * in the program's time zone; false when they do not expire by date (the
+ * policies none and inactivity).  Rolling: the same local time expiry_months
+ * later (the day cut to the month's last day), or with expiry_month_end the
+ * start of the month after that; end of period: 1 January 00:00 after the
+ * calendar year that earned_at + expiry_months falls in.  The result is the
+ * first moment the points are gone.  SPI must be connected.
+ */
+bool
+LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_at)
+{
+	const ProgramRules *pr = RulesFor(program_id);
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+	int			months;
+
+	if (pr->expiry != 'r' && pr->expiry != 'e')
+		return false;
+	if (TIMESTAMP_NOT_FINITE(earned_at) ||
+		timestamp2tm(earned_at, &tzoff, &tm, &fsec, NULL, pr->tz) != 0)
+		ExpiryOutOfRange();
+
+	/* tm_mon is 1..12; count months from year 0 to add without overflow. */
+	months = tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + pr->expiry_months;
+	if (pr->expiry == 'r' && pr->expiry_month_end)
+		months++;
+	else if (pr->expiry == 'e')
+		months = (months / MONTHS_PER_YEAR + 1) * MONTHS_PER_YEAR;
+	tm.tm_year = months / MONTHS_PER_YEAR;
+	tm.tm_mon = months % MONTHS_PER_YEAR + 1;
+	if (pr->expiry == 'r' && !pr->expiry_month_end)
+		tm.tm_mday = Min(tm.tm_mday, day_tab[isleap(tm.tm_year)][tm.tm_mon - 1]);
+	else
+	{
+		tm.tm_mday = 1;
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		fsec = 0;
+	}
+	tzoff = DetermineTimeZoneOffset(&tm, pr->tz);
+	if (tm2timestamp(&tm, fsec, &tzoff, expires_at) != 0 || TIMESTAMP_NOT_FINITE(*expires_at))
+		ExpiryOutOfRange();
+	return true;
 }
 
 /* The multiplier rule of a kind for a channel, category or tier, or NULL. */

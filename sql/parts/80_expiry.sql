@@ -96,3 +96,216 @@ COMMENT ON FUNCTION @extschema@.set_expiry_policy(text, text, integer, boolean) 
 	'set how a program''s points expire: none, rolling (months, month_end), end_of_period (months), inactivity (months); applies to later earnings';
 
 REVOKE ALL ON FUNCTION @extschema@.set_expiry_policy(text, text, integer, boolean) FROM PUBLIC;
+
+-- When a member's points lapse for inactivity: last activity plus the
+-- program's months, in its time zone; NULL when the program's policy is not
+-- inactivity or the member has had no activity.
+CREATE FUNCTION @extschema@.inactivity_lapse(p @extschema@.program, last_activity_at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity' THEN
+		(pg_catalog.timezone(p.time_zone, last_activity_at)
+		 OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => p.expiry_months))
+		AT TIME ZONE p.time_zone END
+$$;
+
+-- Expire the due points of the members given by key, whose account rows the
+-- caller holds locked: every unspent, released lot whose expires_at has
+-- come, or all of them when the member's inactivity lapse has come.  One
+-- ledger entry per member.  Returns one row per member that lost points.
+CREATE FUNCTION @extschema@.expire_members(customer_ids bigint[], program_ids integer[],
+	as_of timestamptz, actor text)
+RETURNS TABLE (customer_id bigint, program_id integer, lots bigint, points bigint)
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH m AS (
+		SELECT k.customer_id, k.program_id,
+			   COALESCE(@extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of,
+						false) AS lapsed,
+			   p.expiry_policy
+		  FROM ROWS FROM (pg_catalog.unnest(customer_ids), pg_catalog.unnest(program_ids))
+				 AS k(customer_id, program_id)
+		  JOIN @extschema@.account a ON a.customer_id OPERATOR(pg_catalog.=) k.customer_id
+									AND a.program_id OPERATOR(pg_catalog.=) k.program_id
+		  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) k.program_id
+	), due AS (
+		SELECT l.customer_id, l.program_id, l.lot_no, l.remaining, m.lapsed, m.expiry_policy
+		  FROM m
+		  JOIN @extschema@.lot l ON l.customer_id OPERATOR(pg_catalog.=) m.customer_id
+								AND l.program_id OPERATOR(pg_catalog.=) m.program_id
+		 WHERE l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
+		   AND (m.lapsed OR l.expires_at OPERATOR(pg_catalog.<=) as_of)
+	), spent AS (
+		UPDATE @extschema@.lot l SET remaining = 0
+		  FROM due
+		 WHERE l.customer_id OPERATOR(pg_catalog.=) due.customer_id
+		   AND l.program_id OPERATOR(pg_catalog.=) due.program_id
+		   AND l.lot_no OPERATOR(pg_catalog.=) due.lot_no
+		RETURNING due.customer_id, due.program_id, due.remaining, due.lapsed, due.expiry_policy
+	), per_member AS (
+		SELECT s.customer_id, s.program_id, pg_catalog.count(*) AS lots,
+			   pg_catalog.sum(s.remaining)::bigint AS points,
+			   pg_catalog.bool_or(s.lapsed) AS lapsed, pg_catalog.min(s.expiry_policy) AS policy
+		  FROM spent s
+		 GROUP BY s.customer_id, s.program_id
+	), acct AS (
+		UPDATE @extschema@.account a SET
+			available = a.available OPERATOR(pg_catalog.-) pm.points,
+			lifetime_expired = a.lifetime_expired OPERATOR(pg_catalog.+) pm.points,
+			last_entry_no = a.last_entry_no OPERATOR(pg_catalog.+) 1,
+			updated_at = pg_catalog.now()
+		  FROM per_member pm
+		 WHERE a.customer_id OPERATOR(pg_catalog.=) pm.customer_id
+		   AND a.program_id OPERATOR(pg_catalog.=) pm.program_id
+		RETURNING a.customer_id, a.program_id, a.last_entry_no, a.available, a.pending,
+				  pm.lots, pm.points, pm.lapsed, pm.policy
+	), entry AS (
+		INSERT INTO @extschema@.ledger (customer_id, program_id, entry_no, kind, points,
+			pending_points, available_after, pending_after, reason, reference, actor, db_role, detail)
+		SELECT acct.customer_id, acct.program_id, acct.last_entry_no, 'expire',
+			   OPERATOR(pg_catalog.-) acct.points, 0, acct.available, acct.pending,
+			   CASE WHEN acct.lapsed THEN 'no activity' ELSE 'points expired' END,
+			   pg_catalog.format('expiry as of %s', as_of), actor, SESSION_USER,
+			   pg_catalog.jsonb_build_object('lots', acct.lots, 'as_of', as_of,
+				   'policy', CASE WHEN acct.lapsed THEN 'inactivity' ELSE 'expiry date' END)
+		  FROM acct
+	)
+	SELECT acct.customer_id, acct.program_id, acct.lots, acct.points
+	  FROM acct
+$$;
+
+-- Expire every point that is due as of as_of: lots whose expires_at has
+-- come, and all points of members of inactivity programs whose last
+-- activity is too old.  One ledger entry per member, in batches of
+-- batch_members members; a member whose account another transaction holds
+-- is skipped and taken by the next run.  Idempotent: a second run as of the
+-- same moment finds nothing.  max_members bounds one call.
+CREATE FUNCTION @extschema@.expire(as_of timestamptz DEFAULT pg_catalog.now(),
+	max_members integer DEFAULT NULL, batch_members integer DEFAULT 1000)
+RETURNS TABLE (members bigint, lots bigint, points bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	after_customer bigint := NULL;
+	after_program integer := NULL;
+	keys_c		bigint[];
+	keys_p		integer[];
+	last_c		bigint;
+	last_p		integer;
+	n_seen		integer;
+	want		integer;
+	pass		integer;
+	r			record;
+BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF NOT pg_catalog.isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = '22008',
+			HINT = 'Pass now(), or the moment to expire as of.';
+	END IF;
+	IF max_members OPERATOR(pg_catalog.<=) 0 THEN
+		RAISE EXCEPTION 'max_members must be positive' USING ERRCODE = '22023',
+			HINT = 'Pass NULL to expire for every member in one run.';
+	END IF;
+	IF batch_members IS NULL OR batch_members NOT BETWEEN 1 AND 100000 THEN
+		RAISE EXCEPTION 'batch_members must be between 1 and 100000' USING ERRCODE = '22023';
+	END IF;
+	members := 0; lots := 0; points := 0;
+
+	-- Pass 1: lots due by date; pass 2: members lapsed for inactivity.
+	FOR pass IN 1 .. 2 LOOP
+		after_customer := NULL; after_program := NULL;
+		LOOP
+			want := CASE WHEN max_members IS NULL THEN batch_members
+						 ELSE LEAST(batch_members, max_members OPERATOR(pg_catalog.-) members::integer) END;
+			EXIT WHEN want OPERATOR(pg_catalog.<=) 0;
+			-- The next candidates in key order, then those of them not locked by others.
+			IF pass OPERATOR(pg_catalog.=) 1 THEN
+				SELECT pg_catalog.array_agg(c.customer_id ORDER BY c.customer_id, c.program_id),
+					   pg_catalog.array_agg(c.program_id ORDER BY c.customer_id, c.program_id)
+				  INTO keys_c, keys_p
+				  FROM (SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
+						 WHERE l.expires_at OPERATOR(pg_catalog.<=) as_of
+						   AND l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
+						   AND (after_customer IS NULL
+								OR (l.customer_id, l.program_id) OPERATOR(pg_catalog.>) (after_customer, after_program))
+						 ORDER BY 1, 2 LIMIT want) c;
+			ELSE
+				SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
+					   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
+				  INTO keys_c, keys_p
+				  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
+						  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
+						 WHERE p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity'
+						   AND a.available OPERATOR(pg_catalog.>) 0
+						   AND @extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of
+						   AND (after_customer IS NULL
+								OR (a.customer_id, a.program_id) OPERATOR(pg_catalog.>) (after_customer, after_program))
+						 ORDER BY 1, 2 LIMIT want) a;
+			END IF;
+			n_seen := COALESCE(pg_catalog.cardinality(keys_c), 0);
+			EXIT WHEN n_seen OPERATOR(pg_catalog.=) 0;
+			last_c := keys_c[n_seen]; last_p := keys_p[n_seen];
+
+			SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
+				   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
+			  INTO keys_c, keys_p
+			  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
+					  JOIN ROWS FROM (pg_catalog.unnest(keys_c), pg_catalog.unnest(keys_p)) AS k(c, p)
+						ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
+					 ORDER BY a.customer_id, a.program_id
+					 FOR NO KEY UPDATE OF a SKIP LOCKED) a;
+
+			IF keys_c IS NOT NULL THEN
+				-- Under the locks the lots are re-read: a redemption may have spent them.
+				FOR r IN SELECT * FROM @extschema@.expire_members(keys_c, keys_p, as_of, 'loyalty.expire') LOOP
+					members := members OPERATOR(pg_catalog.+) 1;
+					lots := lots OPERATOR(pg_catalog.+) r.lots;
+					points := points OPERATOR(pg_catalog.+) r.points;
+				END LOOP;
+			END IF;
+			after_customer := last_c; after_program := last_p;
+			EXIT WHEN n_seen OPERATOR(pg_catalog.<) want;
+		END LOOP;
+	END LOOP;
+	RETURN NEXT;
+END
+$$;
+
+-- expire() in batches with a COMMIT after each, so no lock is held for
+-- long: CALL loyalty.expire_in_batches(); from pg_cron or psql, outside a
+-- transaction block.  No SET clause (a procedure with one cannot COMMIT):
+-- every name is qualified instead.
+CREATE PROCEDURE @extschema@.expire_in_batches(as_of timestamptz DEFAULT pg_catalog.now(),
+	batch_members integer DEFAULT 1000)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	r			record;
+BEGIN
+	LOOP
+		SELECT * INTO r FROM @extschema@.expire(as_of, batch_members, batch_members);
+		COMMIT;
+		EXIT WHEN r.members OPERATOR(pg_catalog.<) batch_members;
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.expire(timestamptz, integer, integer) IS
+	'expire every point due as of as_of (expiry dates and inactivity): one ledger entry per member, batches, idempotent; returns members, lots and points';
+COMMENT ON PROCEDURE @extschema@.expire_in_batches(timestamptz, integer) IS
+	'loyalty.expire() with a COMMIT after every batch of members; for pg_cron';
+COMMENT ON FUNCTION @extschema@.expire_members(bigint[], integer[], timestamptz, text) IS
+	'internal: expire the due points of members whose accounts the caller holds locked';
+COMMENT ON FUNCTION @extschema@.inactivity_lapse(@extschema@.program, timestamptz) IS
+	'internal: when a member''s points lapse for inactivity';
+
+REVOKE ALL ON FUNCTION @extschema@.expire(timestamptz, integer, integer),
+	@extschema@.expire_members(bigint[], integer[], timestamptz, text),
+	@extschema@.inactivity_lapse(@extschema@.program, timestamptz) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE @extschema@.expire_in_batches(timestamptz, integer) FROM PUBLIC;
