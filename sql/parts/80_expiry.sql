@@ -99,16 +99,18 @@ REVOKE ALL ON FUNCTION @extschema@.set_expiry_policy(text, text, integer, boolea
 
 -- When a member's points lapse for inactivity: last activity plus the
 -- program's months, in its time zone; NULL when the program's policy is not
--- inactivity or the member has had no activity.
+-- inactivity or the member has had no activity.  No SET clause, so that the
+-- planner inlines it into the queries over many members; every name is
+-- qualified instead.
 CREATE FUNCTION @extschema@.inactivity_lapse(p @extschema@.program, last_activity_at timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE WHEN p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity' THEN
-		(pg_catalog.timezone(p.time_zone, last_activity_at)
-		 OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => p.expiry_months))
-		AT TIME ZONE p.time_zone END
+		pg_catalog.timezone(p.time_zone,
+			pg_catalog.timezone(p.time_zone, last_activity_at)
+			OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => p.expiry_months))
+		END
 $$;
 
 -- Expire the due points of the members given by key, whose account rows the
@@ -190,14 +192,12 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	after_customer bigint := NULL;
-	after_program integer := NULL;
+	all_c		bigint[];
+	all_p		integer[];
 	keys_c		bigint[];
 	keys_p		integer[];
-	last_c		bigint;
-	last_p		integer;
-	n_seen		integer;
-	want		integer;
+	n			integer;
+	i			integer;
 	pass		integer;
 	r			record;
 BEGIN
@@ -217,60 +217,53 @@ BEGIN
 	END IF;
 	members := 0; lots := 0; points := 0;
 
-	-- Pass 1: lots due by date; pass 2: members lapsed for inactivity.
+	-- Pass 1: members with lots due by date; pass 2: members lapsed for
+	-- inactivity.  Each pass reads its candidates once, in key order.
 	FOR pass IN 1 .. 2 LOOP
-		after_customer := NULL; after_program := NULL;
-		LOOP
-			want := CASE WHEN max_members IS NULL THEN batch_members
-						 ELSE LEAST(batch_members, max_members OPERATOR(pg_catalog.-) members::integer) END;
-			EXIT WHEN want OPERATOR(pg_catalog.<=) 0;
-			-- The next candidates in key order, then those of them not locked by others.
-			IF pass OPERATOR(pg_catalog.=) 1 THEN
-				SELECT pg_catalog.array_agg(c.customer_id ORDER BY c.customer_id, c.program_id),
-					   pg_catalog.array_agg(c.program_id ORDER BY c.customer_id, c.program_id)
-				  INTO keys_c, keys_p
-				  FROM (SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
-						 WHERE l.expires_at OPERATOR(pg_catalog.<=) as_of
-						   AND l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
-						   AND (after_customer IS NULL
-								OR (l.customer_id, l.program_id) OPERATOR(pg_catalog.>) (after_customer, after_program))
-						 ORDER BY 1, 2 LIMIT want) c;
-			ELSE
-				SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
-					   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
-				  INTO keys_c, keys_p
-				  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
-						  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
-						 WHERE p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity'
-						   AND a.available OPERATOR(pg_catalog.>) 0
-						   AND @extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of
-						   AND (after_customer IS NULL
-								OR (a.customer_id, a.program_id) OPERATOR(pg_catalog.>) (after_customer, after_program))
-						 ORDER BY 1, 2 LIMIT want) a;
-			END IF;
-			n_seen := COALESCE(pg_catalog.cardinality(keys_c), 0);
-			EXIT WHEN n_seen OPERATOR(pg_catalog.=) 0;
-			last_c := keys_c[n_seen]; last_p := keys_p[n_seen];
-
+		IF pass OPERATOR(pg_catalog.=) 1 THEN
+			SELECT pg_catalog.array_agg(c.customer_id ORDER BY c.customer_id, c.program_id),
+				   pg_catalog.array_agg(c.program_id ORDER BY c.customer_id, c.program_id)
+			  INTO all_c, all_p
+			  FROM (SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
+					 WHERE l.expires_at OPERATOR(pg_catalog.<=) as_of
+					   AND l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
+					 ORDER BY 1, 2
+					 LIMIT max_members OPERATOR(pg_catalog.-) members) c;
+		ELSE
+			SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
+				   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
+			  INTO all_c, all_p
+			  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
+					  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
+					 WHERE p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity'
+					   AND a.available OPERATOR(pg_catalog.>) 0
+					   AND @extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of
+					 ORDER BY 1, 2
+					 LIMIT max_members OPERATOR(pg_catalog.-) members) a;
+		END IF;
+		n := COALESCE(pg_catalog.cardinality(all_c), 0);
+		i := 1;
+		WHILE i OPERATOR(pg_catalog.<=) n LOOP
+			-- Of the next batch, the members no other transaction holds.
 			SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
 				   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
 			  INTO keys_c, keys_p
 			  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
-					  JOIN ROWS FROM (pg_catalog.unnest(keys_c), pg_catalog.unnest(keys_p)) AS k(c, p)
+					  JOIN ROWS FROM (pg_catalog.unnest(all_c[i : i OPERATOR(pg_catalog.+) batch_members OPERATOR(pg_catalog.-) 1]),
+									  pg_catalog.unnest(all_p[i : i OPERATOR(pg_catalog.+) batch_members OPERATOR(pg_catalog.-) 1]))
+							 AS k(c, p)
 						ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
 					 ORDER BY a.customer_id, a.program_id
 					 FOR NO KEY UPDATE OF a SKIP LOCKED) a;
-
 			IF keys_c IS NOT NULL THEN
-				-- Under the locks the lots are re-read: a redemption may have spent them.
+				-- Under the locks the lots are read again: a redemption may have spent them.
 				FOR r IN SELECT * FROM @extschema@.expire_members(keys_c, keys_p, as_of, 'loyalty.expire') LOOP
 					members := members OPERATOR(pg_catalog.+) 1;
 					lots := lots OPERATOR(pg_catalog.+) r.lots;
 					points := points OPERATOR(pg_catalog.+) r.points;
 				END LOOP;
 			END IF;
-			after_customer := last_c; after_program := last_p;
-			EXIT WHEN n_seen OPERATOR(pg_catalog.<) want;
+			i := i OPERATOR(pg_catalog.+) batch_members;
 		END LOOP;
 	END LOOP;
 	RETURN NEXT;

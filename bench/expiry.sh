@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# loyalty.expire() over many due lots: lots expired per second.  Members each
+# earn LOTS_PER_MEMBER lots (one per INSERT statement into a tracked orders
+# table) under a rolling one-month expiry, then one expire() as of two months
+# later expires them all; a second run must find nothing, and verify() must
+# stay empty.  synchronous_commit = off, as in bench/run.sh.
+# Usage: bash bench/expiry.sh [MEMBERS [LOTS_PER_MEMBER]]   (default 100000 10)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "${1:-}" = --in-cluster ]; then
+	members=$2 per=$3
+	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL
+		CREATE EXTENSION loyalty;
+		SELECT count(*) FROM loyalty.create_program('bench', 'Bench', 'VND', 10, 100000);
+		SELECT count(*) FROM loyalty.set_expiry_policy('bench', 'rolling', 1);
+		CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, total numeric(14,2));
+		SELECT count(*) FROM loyalty.track_orders('orders', 'bench', 'customer_id', 'id', 'total');
+		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $members) c;
+	SQL
+	for r in $(seq 0 $((per - 1))); do
+		psql -X -q -v ON_ERROR_STOP=1 -c \
+			"INSERT INTO orders SELECT $r::bigint * $members + c, c, 1000000 FROM generate_series(1, $members) c"
+	done
+	psql -X -q -c "VACUUM ANALYZE" -c "CHECKPOINT"
+	due=$(psql -X -At -c "SELECT count(*) FROM loyalty.lot WHERE remaining > 0 AND expires_at <= now() + interval '2 months'")
+	start=$(date +%s%N)
+	result=$(psql -X -At -F ' ' -c "SELECT * FROM loyalty.expire(now() + interval '2 months')")
+	end=$(date +%s%N)
+	again=$(psql -X -At -F ' ' -c "SELECT * FROM loyalty.expire(now() + interval '2 months')")
+	problems=$(psql -X -At -c "SELECT count(*) FROM loyalty.verify()")
+	ms=$(((end - start) / 1000000))
+	printf '%d members, %d due lots: expire() took %d ms = %d lots/s; returned (members lots points) %s; second run %s; verify() rows %d\n' \
+		"$members" "$due" "$ms" $((due * 1000 / (ms > 0 ? ms : 1))) "$result" "$again" "$problems"
+	exit 0
+fi
+
+. test/lib.sh
+prepare_loyalty quiet
+pg_virtualenv -t -v 15 -o synchronous_commit=off -o shared_buffers=1GB -o max_wal_size=8GB \
+	bash bench/expiry.sh --in-cluster "${1:-100000}" "${2:-10}" 2>/dev/null | grep 'due lots'
