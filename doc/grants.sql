@@ -54,3 +54,11 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.convert_amount(numeric, text, text, timestamptz)
 TO loyalty_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA loyalty TO loyalty_admin;
+
+-- Expiry (0.3.0): the administrator sets policies and runs expiry; the
+-- procedure runs as its caller, who needs expire() too.
+GRANT EXECUTE ON FUNCTION
+	loyalty.set_expiry_policy(text, text, integer, boolean),
+	loyalty.expire(timestamptz, integer, integer)
+TO loyalty_admin;
+GRANT EXECUTE ON PROCEDURE loyalty.expire_in_batches(timestamptz, integer) TO loyalty_admin;
