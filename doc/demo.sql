@@ -135,7 +135,19 @@ SELECT l.customer_id, l.reference AS order_id, l.kind, l.points, l.pending_point
 SELECT program, customer_id, status, available, pending, lifetime_earned, lifetime_redeemed
   FROM loyalty.member_balances ORDER BY customer_id;
 
-\echo '== 11. verify(): members whose stored balance disagrees with the ledger (none)'
+\echo '== 11. Expiry: points expire 12 months after earning, at the end of that month'
+SELECT code, expiry_policy, expiry_months, expiry_month_end
+  FROM loyalty.set_expiry_policy('saigon-coffee', 'rolling', 12, month_end => true);
+INSERT INTO orders (id, customer_id, total, channel) VALUES (5107, 1003, 500000, 'store');
+SELECT customer_id, lot_no, points, remaining, expires_at AT TIME ZONE 'Asia/Ho_Chi_Minh' AS expires_local
+  FROM loyalty.lot WHERE customer_id = 1003 ORDER BY lot_no;
+\echo 'Moving time forward by 13 months (as_of): exactly the lots that were due expire, one entry per member:'
+SELECT * FROM loyalty.expire(as_of => now() + interval '13 months');
+SELECT * FROM loyalty.expire(as_of => now() + interval '13 months') AS "a second run finds nothing";
+SELECT customer_id, kind, points, available_after, reason, detail->>'lots' AS lots
+  FROM loyalty.ledger WHERE kind = 'expire' ORDER BY customer_id;
+
+\echo '== 12. verify(): members whose stored balance disagrees with the ledger (none)'
 SELECT * FROM loyalty.verify();
 SELECT CASE WHEN count(*) = 0 THEN 'ledger verified: every balance equals its ledger'
 			ELSE 'LEDGER MISMATCH' END AS verify

@@ -179,8 +179,8 @@ AS $$
 	  FROM acct
 $$;
 
--- Expire every point that is due as of as_of: lots whose expires_at has
--- come, and all points of members of inactivity programs whose last
+-- Expire every point that is due as of as_of, after releasing the pending
+-- points due by then: lots whose expires_at has come, and all points of members of inactivity programs whose last
 -- activity is too old.  One ledger entry per member, in batches of
 -- batch_members members; a member whose account another transaction holds
 -- is skipped and taken by the next run.  Idempotent: a second run as of the
@@ -216,6 +216,9 @@ BEGIN
 		RAISE EXCEPTION 'batch_members must be between 1 and 100000' USING ERRCODE = '22023';
 	END IF;
 	members := 0; lots := 0; points := 0;
+	-- Pending points whose return window has passed by as_of are spendable
+	-- then, and so can expire: release them first.
+	PERFORM @extschema@.release_pending(as_of, max_members);
 
 	-- Pass 1: members with lots due by date; pass 2: members lapsed for
 	-- inactivity.  Each pass reads its candidates once, in key order.
