@@ -3,7 +3,9 @@ BEGIN;
 CREATE EXTENSION loyalty;
 SELECT plan(32);
 
--- Nothing outside the card type's own functions is executable by PUBLIC.
+-- Nothing outside the card and window types' own functions is executable by
+-- PUBLIC.  The window functions compute on the values they are given and
+-- read no table.
 SELECT set_eq(
 	$$SELECT p.proname::text FROM pg_proc p
 	   WHERE p.pronamespace = 'loyalty'::regnamespace
@@ -13,8 +15,11 @@ SELECT set_eq(
 	ARRAY['card_in', 'card_out', 'card_recv', 'card_send', 'card_eq', 'card_ne',
 		  'card_lt', 'card_le', 'card_gt', 'card_ge', 'card_cmp', 'card_sortsupport',
 		  'card_hash', 'card_hash_extended', 'card_from_bigint', 'card_check_digit',
-		  'card_is_valid'],
-	'only the card type''s I/O, operators and validators are executable by PUBLIC');
+		  'card_is_valid',
+		  'window_in', 'window_out', 'window_recv', 'window_send', 'window_eq', 'window_ne',
+		  'window_hash', 'window_hash_extended', 'window_empty', 'window_add', 'window_shift',
+		  'window_total', 'window_total', 'window_months', 'window_end', 'window_buckets'],
+	'only the card and window types'' I/O, operators and value functions are executable by PUBLIC');
 
 SELECT is_empty(
 	$$SELECT c.relname FROM pg_class c
