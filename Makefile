@@ -17,7 +17,11 @@ SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 # release, written so that the same statements serve a fresh install and an
 # update (new columns go through ALTER TABLE in the new part, not into an
 # older part's CREATE TABLE).
-NEW_PARTS = sql/parts/75_window.sql sql/parts/80_expiry.sql
+NEW_PARTS = \
+	sql/parts/75_window.sql \
+	sql/parts/80_expiry.sql \
+	sql/parts/82_events.sql \
+	sql/parts/84_reminders.sql
 UPDATE_SCRIPT = sql/$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATE_SCRIPT)
 DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))

@@ -6,8 +6,9 @@
 --   \i doc/grants.sql
 -- then grants those roles to login roles (GRANT loyalty_app TO shop_backend).
 
--- Application writer: enrolls members, earns, redeems, reads balances and
--- statements.  No table access: the functions check and write everything.
+-- Application writer: enrolls members, earns, redeems, reads balances,
+-- statements and a member's expiring points, and consumes the events
+-- outbox.  No table access: the functions check and write everything.
 GRANT USAGE ON SCHEMA loyalty TO loyalty_app;
 GRANT EXECUTE ON FUNCTION
 	loyalty.enroll(text, bigint, loyalty.card, date, text, bigint),
@@ -17,15 +18,21 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.balance(text, bigint),
 	loyalty.statement(text, bigint, timestamptz, timestamptz),
 	loyalty.points_for(text, numeric),
-	loyalty.quote(text, numeric, text, text, timestamptz, text, date, boolean)
+	loyalty.quote(text, numeric, text, text, timestamptz, text, date, boolean),
+	loyalty.expiring_points(text, bigint, interval, timestamptz),
+	loyalty.read_events(bigint, integer, text[]),
+	loyalty.ack_events(bigint[], text)
 TO loyalty_app;
 
--- BI reader: the documented views only; no personal data, no way to change points.
+-- BI reader: the documented views and expiring points per member; no
+-- personal data, no way to change points.
 GRANT USAGE ON SCHEMA loyalty TO loyalty_bi;
 GRANT SELECT ON loyalty.member_balances, loyalty.currency TO loyalty_bi;
+GRANT EXECUTE ON FUNCTION loyalty.expiring_points(interval, timestamptz, text) TO loyalty_bi;
 
 -- Administrator: everything the application can do, plus programs, member
--- status, staff adjustments, card issuing, maintenance, verification, and
+-- status, staff adjustments, card issuing, maintenance (release_pending,
+-- announce_expiring, purge_events, e.g. from pg_cron), verification, and
 -- read access to every table for support.
 GRANT loyalty_app TO loyalty_admin;
 GRANT loyalty_bi TO loyalty_admin;
@@ -39,7 +46,9 @@ GRANT EXECUTE ON FUNCTION
 		timestamptz, timestamptz, smallint[]),
 	loyalty.drop_earn_rule(text, text),
 	loyalty.release_pending(timestamptz, integer),
-	loyalty.verify()
+	loyalty.verify(),
+	loyalty.announce_expiring(timestamptz, integer[]),
+	loyalty.purge_events(timestamptz)
 TO loyalty_admin;
 -- Attaching the engine to an orders table: the administrator also needs
 -- TRIGGER on that table (CREATE TRIGGER checks it) and, to untrack, ownership.

@@ -153,6 +153,15 @@ DirectSet(DirectTable *t, AttrNumber attno, Datum value)
 	t->row->tts_isnull[attno - 1] = false;
 }
 
+/*
+ * events.c: write one event to the outbox (loyalty.event) and return its
+ * event_id; kind is tier_changed, points_expiring or points_expired and
+ * payload_json the text of a JSON object.  SPI must be connected, running as
+ * the extension owner.
+ */
+extern int64 LoyaltyEmitEvent(int32 program_id, int64 customer_id, const char *kind,
+							  const char *payload_json);
+
 /* points.c */
 struct NumericData;
 extern int64 LoyaltyPointsForAmount(struct NumericData *amount, int64 earn_points,

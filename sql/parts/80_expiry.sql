@@ -97,20 +97,29 @@ COMMENT ON FUNCTION @extschema@.set_expiry_policy(text, text, integer, boolean) 
 
 REVOKE ALL ON FUNCTION @extschema@.set_expiry_policy(text, text, integer, boolean) FROM PUBLIC;
 
--- When a member's points lapse for inactivity: last activity plus the
--- program's months, in its time zone; NULL when the program's policy is not
--- inactivity or the member has had no activity.  No SET clause, so that the
--- planner inlines it into the queries over many members; every name is
--- qualified instead.
+-- When an inactive member's points lapse: last activity plus months, in the
+-- program's local time (31 January + 1 month is the end of February).
+-- NULL when months or the last activity is NULL.
+CREATE FUNCTION @extschema@.inactivity_expiry(last_activity_at timestamptz,
+	time_zone text, months integer)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT pg_catalog.timezone(time_zone,
+		pg_catalog.timezone(time_zone, last_activity_at)
+			OPERATOR(pg_catalog.+) pg_catalog.make_interval(0, months))
+$$;
+
+-- When a member's points lapse for inactivity under the program's policy;
+-- NULL when the policy is not inactivity or the member has had no activity.
+-- No SET clause, so that the planner inlines it into the queries over many
+-- members; every name is qualified instead.
 CREATE FUNCTION @extschema@.inactivity_lapse(p @extschema@.program, last_activity_at timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE
 AS $$
 	SELECT CASE WHEN p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity' THEN
-		pg_catalog.timezone(p.time_zone,
-			pg_catalog.timezone(p.time_zone, last_activity_at)
-			OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => p.expiry_months))
-		END
+		@extschema@.inactivity_expiry(last_activity_at, p.time_zone, p.expiry_months) END
 $$;
 
 -- Expire the due points of the members given by key, whose account rows the
