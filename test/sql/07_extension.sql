@@ -4,7 +4,7 @@ CREATE EXTENSION loyalty;
 SELECT plan(12);
 
 SELECT has_extension('loyalty', 'the extension is installed');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'), '0.2.0', 'version 0.2.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'), '0.3.0', 'version 0.3.0');
 SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'loyalty'),
 	'loyalty', 'objects live in schema loyalty');
 SELECT ok(NOT (SELECT extrelocatable FROM pg_extension WHERE extname = 'loyalty'),
