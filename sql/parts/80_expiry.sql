@@ -46,8 +46,12 @@ BEGIN
 	IF program IS NULL THEN
 		RAISE EXCEPTION 'program must not be null' USING ERRCODE = '22004';
 	END IF;
-	IF policy IS NULL OR policy NOT IN ('none', 'rolling', 'end_of_period', 'inactivity') THEN
-		RAISE EXCEPTION 'invalid expiry policy: %', COALESCE(pg_catalog.quote_literal(policy), 'NULL')
+	IF policy IS NULL THEN
+		RAISE EXCEPTION 'policy must not be null' USING ERRCODE = '22004',
+			HINT = 'Use none, rolling, end_of_period or inactivity.';
+	END IF;
+	IF policy NOT IN ('none', 'rolling', 'end_of_period', 'inactivity') THEN
+		RAISE EXCEPTION 'invalid expiry policy: %', pg_catalog.quote_literal(policy)
 			USING ERRCODE = '22023',
 				  HINT = 'Use none, rolling, end_of_period or inactivity.';
 	END IF;
