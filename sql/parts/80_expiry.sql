@@ -185,7 +185,9 @@ $$;
 -- come, and all points of members of inactivity programs whose last
 -- activity is too old.  One ledger entry per member, in batches of
 -- batch_members members; a member whose account another transaction holds
--- is skipped and taken by the next run.  Idempotent: a second run as of the
+-- is skipped and taken by the next run.  Held points whose return window
+-- has passed by as_of are released first (a release entry, as redeem()
+-- does and as balance() counts them), then expire like the others.  Idempotent: a second run as of the
 -- same moment finds nothing.  max_members bounds one call.
 CREATE FUNCTION @extschema@.expire(as_of timestamptz DEFAULT pg_catalog.now(),
 	max_members integer DEFAULT NULL, batch_members integer DEFAULT 1000)
@@ -235,7 +237,8 @@ BEGIN
 				  INTO keys_c, keys_p
 				  FROM (SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
 						 WHERE l.expires_at OPERATOR(pg_catalog.<=) as_of
-						   AND l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
+						   AND l.remaining OPERATOR(pg_catalog.>) 0
+						   AND (NOT l.pending OR l.available_at OPERATOR(pg_catalog.<=) as_of)
 						   AND (after_customer IS NULL
 								OR (l.customer_id, l.program_id) OPERATOR(pg_catalog.>) (after_customer, after_program))
 						 ORDER BY 1, 2 LIMIT want) c;
@@ -246,7 +249,7 @@ BEGIN
 				  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
 						  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
 						 WHERE p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity'
-						   AND a.available OPERATOR(pg_catalog.>) 0
+						   AND (a.available OPERATOR(pg_catalog.>) 0 OR a.pending OPERATOR(pg_catalog.>) 0)
 						   AND @extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of
 						   AND (after_customer IS NULL
 								OR (a.customer_id, a.program_id) OPERATOR(pg_catalog.>) (after_customer, after_program))
@@ -266,6 +269,12 @@ BEGIN
 					 FOR NO KEY UPDATE OF a SKIP LOCKED) a;
 
 			IF keys_c IS NOT NULL THEN
+				-- Held points whose return window has passed: released first.
+				PERFORM @extschema@.release_member(a.customer_id, a.program_id, as_of, 'loyalty.expire')
+				   FROM @extschema@.account a
+				   JOIN ROWS FROM (pg_catalog.unnest(keys_c), pg_catalog.unnest(keys_p)) AS k(c, p)
+					 ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
+				  WHERE a.pending OPERATOR(pg_catalog.>) 0;
 				-- Under the locks the lots are re-read: a redemption may have spent them.
 				FOR r IN SELECT * FROM @extschema@.expire_members(keys_c, keys_p, as_of, 'loyalty.expire') LOOP
 					members := members OPERATOR(pg_catalog.+) 1;
