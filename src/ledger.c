@@ -488,6 +488,10 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 							(long long) req->customer_id, text_to_cstring(req->program), acct.status),
 					 errdetail("A %s member cannot earn or redeem points.", acct.status),
 					 errhint("Reactivate the member with loyalty.set_member_status() first.")));
+		/* An earning without an expiry date of its own gets the program's. */
+		if (req->kind == ENTRY_EARN && !req->has_expires)
+			req->has_expires = LoyaltyLotExpiry(program_id, GetCurrentTransactionStartTimestamp(),
+												&req->expires_at);
 		tuple = ApplyRequest(program_id, req, &acct);
 	}
 	/* Column 1 is the whole ledger row; copy it out of SPI memory. */

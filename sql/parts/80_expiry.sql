@@ -46,8 +46,12 @@ BEGIN
 	IF program IS NULL THEN
 		RAISE EXCEPTION 'program must not be null' USING ERRCODE = '22004';
 	END IF;
-	IF policy IS NULL OR policy NOT IN ('none', 'rolling', 'end_of_period', 'inactivity') THEN
-		RAISE EXCEPTION 'invalid expiry policy: %', COALESCE(pg_catalog.quote_literal(policy), 'NULL')
+	IF policy IS NULL THEN
+		RAISE EXCEPTION 'policy must not be null' USING ERRCODE = '22004',
+			HINT = 'Use none, rolling, end_of_period or inactivity.';
+	END IF;
+	IF policy NOT IN ('none', 'rolling', 'end_of_period', 'inactivity') THEN
+		RAISE EXCEPTION 'invalid expiry policy: %', pg_catalog.quote_literal(policy)
 			USING ERRCODE = '22023',
 				  HINT = 'Use none, rolling, end_of_period or inactivity.';
 	END IF;
@@ -188,12 +192,14 @@ AS $$
 	  FROM acct
 $$;
 
--- Expire every point that is due as of as_of, after releasing the pending
--- points due by then: lots whose expires_at has come, and all points of members of inactivity programs whose last
+-- Expire every point that is due as of as_of: lots whose expires_at has
+-- come, and all points of members of inactivity programs whose last
 -- activity is too old.  One ledger entry per member, in batches of
 -- batch_members members; a member whose account another transaction holds
--- is skipped and taken by the next run.  Idempotent: a second run as of the
--- same moment finds nothing.  max_members bounds one call.
+-- is skipped and taken by the next run.  Held points whose return window
+-- has passed by as_of are released first (a release entry, as redeem()
+-- does and as balance() counts them), then expire like the others.
+-- Idempotent: a second run as of the same moment finds nothing.  max_members bounds one call.
 CREATE FUNCTION @extschema@.expire(as_of timestamptz DEFAULT pg_catalog.now(),
 	max_members integer DEFAULT NULL, batch_members integer DEFAULT 1000)
 RETURNS TABLE (members bigint, lots bigint, points bigint)
@@ -225,9 +231,6 @@ BEGIN
 		RAISE EXCEPTION 'batch_members must be between 1 and 100000' USING ERRCODE = '22023';
 	END IF;
 	members := 0; lots := 0; points := 0;
-	-- Pending points whose return window has passed by as_of are spendable
-	-- then, and so can expire: release them first.
-	PERFORM @extschema@.release_pending(as_of, max_members);
 
 	-- Pass 1: members with lots due by date; pass 2: members lapsed for
 	-- inactivity.  Each pass reads its candidates once, in key order.
@@ -238,7 +241,8 @@ BEGIN
 			  INTO all_c, all_p
 			  FROM (SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
 					 WHERE l.expires_at OPERATOR(pg_catalog.<=) as_of
-					   AND l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
+					   AND l.remaining OPERATOR(pg_catalog.>) 0
+					   AND (NOT l.pending OR l.available_at OPERATOR(pg_catalog.<=) as_of)
 					 ORDER BY 1, 2
 					 LIMIT max_members OPERATOR(pg_catalog.-) members) c;
 		ELSE
@@ -248,7 +252,7 @@ BEGIN
 			  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
 					  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
 					 WHERE p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity'
-					   AND a.available OPERATOR(pg_catalog.>) 0
+					   AND (a.available OPERATOR(pg_catalog.>) 0 OR a.pending OPERATOR(pg_catalog.>) 0)
 					   AND @extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of
 					 ORDER BY 1, 2
 					 LIMIT max_members OPERATOR(pg_catalog.-) members) a;
@@ -268,7 +272,13 @@ BEGIN
 					 ORDER BY a.customer_id, a.program_id
 					 FOR NO KEY UPDATE OF a SKIP LOCKED) a;
 			IF keys_c IS NOT NULL THEN
-				-- Under the locks the lots are read again: a redemption may have spent them.
+				-- Held points whose return window has passed: released first.
+				PERFORM @extschema@.release_member(a.customer_id, a.program_id, as_of, 'loyalty.expire')
+				   FROM @extschema@.account a
+				   JOIN ROWS FROM (pg_catalog.unnest(keys_c), pg_catalog.unnest(keys_p)) AS k(c, p)
+					 ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
+				  WHERE a.pending OPERATOR(pg_catalog.>) 0;
+				-- Under the locks the lots are re-read: a redemption may have spent them.
 				FOR r IN SELECT * FROM @extschema@.expire_members(keys_c, keys_p, as_of, 'loyalty.expire') LOOP
 					members := members OPERATOR(pg_catalog.+) 1;
 					lots := lots OPERATOR(pg_catalog.+) r.lots;
