@@ -71,3 +71,10 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.expire(timestamptz, integer, integer)
 TO loyalty_admin;
 GRANT EXECUTE ON PROCEDURE loyalty.expire_in_batches(timestamptz, integer) TO loyalty_admin;
+-- The procedure runs as its caller and commits between batches, so it calls
+-- expire()'s steps itself.
+GRANT EXECUTE ON FUNCTION
+	loyalty.check_expire_args(timestamptz, integer, integer),
+	loyalty.expire_candidates(timestamptz, integer),
+	loyalty.expire_batch(bigint[], integer[], timestamptz)
+TO loyalty_admin;

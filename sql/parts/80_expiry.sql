@@ -192,6 +192,69 @@ AS $$
 	  FROM acct
 $$;
 
+-- The members that may have points to expire as of as_of, in key order:
+-- pass 1, those with lots due by date (held lots whose return window has
+-- passed by then included); pass 2, those of inactivity programs whose
+-- lapse has come.
+CREATE FUNCTION @extschema@.expire_candidates(as_of timestamptz, pass integer,
+	OUT customer_ids bigint[], OUT program_ids integer[])
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.array_agg(c.customer_id ORDER BY c.customer_id, c.program_id),
+		   pg_catalog.array_agg(c.program_id ORDER BY c.customer_id, c.program_id)
+	  FROM (SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
+			 WHERE pass OPERATOR(pg_catalog.=) 1
+			   AND l.expires_at OPERATOR(pg_catalog.<=) as_of
+			   AND l.remaining OPERATOR(pg_catalog.>) 0
+			   AND (NOT l.pending OR l.available_at OPERATOR(pg_catalog.<=) as_of)
+			UNION ALL
+			SELECT a.customer_id, a.program_id FROM @extschema@.account a
+			  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
+			 WHERE pass OPERATOR(pg_catalog.=) 2
+			   AND p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity'
+			   AND (a.available OPERATOR(pg_catalog.>) 0 OR a.pending OPERATOR(pg_catalog.>) 0)
+			   AND @extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of) c
+$$;
+
+-- One batch: of the members given, lock those no other transaction holds
+-- (the others are skipped: the next run takes them), release their held
+-- points whose return window has passed by as_of, and expire what is due.
+CREATE FUNCTION @extschema@.expire_batch(customer_ids bigint[], program_ids integer[],
+	as_of timestamptz, OUT members bigint, OUT lots bigint, OUT points bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	keys_c		bigint[];
+	keys_p		integer[];
+BEGIN
+	members := 0; lots := 0; points := 0;
+	SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
+		   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
+	  INTO keys_c, keys_p
+	  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
+			  JOIN ROWS FROM (pg_catalog.unnest(customer_ids), pg_catalog.unnest(program_ids)) AS k(c, p)
+				ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
+			 ORDER BY a.customer_id, a.program_id
+			 FOR NO KEY UPDATE OF a SKIP LOCKED) a;
+	IF keys_c IS NULL THEN
+		RETURN;
+	END IF;
+	-- Held points whose return window has passed: released first.
+	PERFORM @extschema@.release_member(a.customer_id, a.program_id, as_of, 'loyalty.expire')
+	   FROM @extschema@.account a
+	   JOIN ROWS FROM (pg_catalog.unnest(keys_c), pg_catalog.unnest(keys_p)) AS k(c, p)
+		 ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
+	  WHERE a.pending OPERATOR(pg_catalog.>) 0;
+	-- Under the locks the lots are read again: a redemption may have spent them.
+	SELECT pg_catalog.count(*), COALESCE(pg_catalog.sum(e.lots), 0)::bigint,
+		   COALESCE(pg_catalog.sum(e.points), 0)::bigint
+	  INTO members, lots, points
+	  FROM @extschema@.expire_members(keys_c, keys_p, as_of, 'loyalty.expire') e;
+END
+$$;
+
 -- Expire every point that is due as of as_of: lots whose expires_at has
 -- come, and all points of members of inactivity programs whose last
 -- activity is too old.  One ledger entry per member, in batches of
@@ -199,7 +262,8 @@ $$;
 -- is skipped and taken by the next run.  Held points whose return window
 -- has passed by as_of are released first (a release entry, as redeem()
 -- does and as balance() counts them), then expire like the others.
--- Idempotent: a second run as of the same moment finds nothing.  max_members bounds one call.
+-- Idempotent: a second run as of the same moment finds nothing.
+-- max_members bounds one call (skipped members do not count).
 CREATE FUNCTION @extschema@.expire(as_of timestamptz DEFAULT pg_catalog.now(),
 	max_members integer DEFAULT NULL, batch_members integer DEFAULT 1000)
 RETURNS TABLE (members bigint, lots bigint, points bigint)
@@ -207,14 +271,42 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	all_c		bigint[];
-	all_p		integer[];
-	keys_c		bigint[];
-	keys_p		integer[];
+	cand		record;
+	b			record;
 	n			integer;
 	i			integer;
-	pass		integer;
-	r			record;
+	want		integer;
+BEGIN
+	PERFORM @extschema@.check_expire_args(as_of, max_members, batch_members);
+	members := 0; lots := 0; points := 0;
+	FOR pass IN 1 .. 2 LOOP
+		cand := @extschema@.expire_candidates(as_of, pass);
+		n := COALESCE(pg_catalog.cardinality(cand.customer_ids), 0);
+		i := 1;
+		WHILE i OPERATOR(pg_catalog.<=) n LOOP
+			want := CASE WHEN max_members IS NULL THEN batch_members
+						 ELSE LEAST(batch_members, max_members OPERATOR(pg_catalog.-) members::integer) END;
+			EXIT WHEN want OPERATOR(pg_catalog.<=) 0;
+			b := @extschema@.expire_batch(
+				cand.customer_ids[i : i OPERATOR(pg_catalog.+) want OPERATOR(pg_catalog.-) 1],
+				cand.program_ids[i : i OPERATOR(pg_catalog.+) want OPERATOR(pg_catalog.-) 1], as_of);
+			members := members OPERATOR(pg_catalog.+) b.members;
+			lots := lots OPERATOR(pg_catalog.+) b.lots;
+			points := points OPERATOR(pg_catalog.+) b.points;
+			i := i OPERATOR(pg_catalog.+) want;
+		END LOOP;
+	END LOOP;
+	RETURN NEXT;
+END
+$$;
+
+-- The argument checks of expire() and expire_in_batches().
+CREATE FUNCTION @extschema@.check_expire_args(as_of timestamptz, max_members integer,
+	batch_members integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
 	IF as_of IS NULL THEN
 		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = '22004';
@@ -230,83 +322,37 @@ BEGIN
 	IF batch_members IS NULL OR batch_members NOT BETWEEN 1 AND 100000 THEN
 		RAISE EXCEPTION 'batch_members must be between 1 and 100000' USING ERRCODE = '22023';
 	END IF;
-	members := 0; lots := 0; points := 0;
-
-	-- Pass 1: members with lots due by date; pass 2: members lapsed for
-	-- inactivity.  Each pass reads its candidates once, in key order.
-	FOR pass IN 1 .. 2 LOOP
-		IF pass OPERATOR(pg_catalog.=) 1 THEN
-			SELECT pg_catalog.array_agg(c.customer_id ORDER BY c.customer_id, c.program_id),
-				   pg_catalog.array_agg(c.program_id ORDER BY c.customer_id, c.program_id)
-			  INTO all_c, all_p
-			  FROM (SELECT DISTINCT l.customer_id, l.program_id FROM @extschema@.lot l
-					 WHERE l.expires_at OPERATOR(pg_catalog.<=) as_of
-					   AND l.remaining OPERATOR(pg_catalog.>) 0
-					   AND (NOT l.pending OR l.available_at OPERATOR(pg_catalog.<=) as_of)
-					 ORDER BY 1, 2
-					 LIMIT max_members OPERATOR(pg_catalog.-) members) c;
-		ELSE
-			SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
-				   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
-			  INTO all_c, all_p
-			  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
-					  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
-					 WHERE p.expiry_policy OPERATOR(pg_catalog.=) 'inactivity'
-					   AND (a.available OPERATOR(pg_catalog.>) 0 OR a.pending OPERATOR(pg_catalog.>) 0)
-					   AND @extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of
-					 ORDER BY 1, 2
-					 LIMIT max_members OPERATOR(pg_catalog.-) members) a;
-		END IF;
-		n := COALESCE(pg_catalog.cardinality(all_c), 0);
-		i := 1;
-		WHILE i OPERATOR(pg_catalog.<=) n LOOP
-			-- Of the next batch, the members no other transaction holds.
-			SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
-				   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
-			  INTO keys_c, keys_p
-			  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
-					  JOIN ROWS FROM (pg_catalog.unnest(all_c[i : i OPERATOR(pg_catalog.+) batch_members OPERATOR(pg_catalog.-) 1]),
-									  pg_catalog.unnest(all_p[i : i OPERATOR(pg_catalog.+) batch_members OPERATOR(pg_catalog.-) 1]))
-							 AS k(c, p)
-						ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
-					 ORDER BY a.customer_id, a.program_id
-					 FOR NO KEY UPDATE OF a SKIP LOCKED) a;
-			IF keys_c IS NOT NULL THEN
-				-- Held points whose return window has passed: released first.
-				PERFORM @extschema@.release_member(a.customer_id, a.program_id, as_of, 'loyalty.expire')
-				   FROM @extschema@.account a
-				   JOIN ROWS FROM (pg_catalog.unnest(keys_c), pg_catalog.unnest(keys_p)) AS k(c, p)
-					 ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
-				  WHERE a.pending OPERATOR(pg_catalog.>) 0;
-				-- Under the locks the lots are re-read: a redemption may have spent them.
-				FOR r IN SELECT * FROM @extschema@.expire_members(keys_c, keys_p, as_of, 'loyalty.expire') LOOP
-					members := members OPERATOR(pg_catalog.+) 1;
-					lots := lots OPERATOR(pg_catalog.+) r.lots;
-					points := points OPERATOR(pg_catalog.+) r.points;
-				END LOOP;
-			END IF;
-			i := i OPERATOR(pg_catalog.+) batch_members;
-		END LOOP;
-	END LOOP;
-	RETURN NEXT;
 END
 $$;
 
--- expire() in batches with a COMMIT after each, so no lock is held for
--- long: CALL loyalty.expire_in_batches(); from pg_cron or psql, outside a
--- transaction block.  No SET clause (a procedure with one cannot COMMIT):
--- every name is qualified instead.
+-- expire() with a COMMIT after every batch, so that no member waits behind
+-- a long run: CALL loyalty.expire_in_batches(); from pg_cron or psql,
+-- outside a transaction block.  The candidates are read once per pass.  No
+-- SET clause (a procedure with one cannot COMMIT): every name is qualified.
 CREATE PROCEDURE @extschema@.expire_in_batches(as_of timestamptz DEFAULT pg_catalog.now(),
 	batch_members integer DEFAULT 1000)
 LANGUAGE plpgsql
 AS $$
 DECLARE
-	r			record;
+	cand		record;
+	b			record;
+	n			integer;
+	i			integer;
 BEGIN
-	LOOP
-		SELECT * INTO r FROM @extschema@.expire(as_of, batch_members, batch_members);
-		COMMIT;
-		EXIT WHEN r.members OPERATOR(pg_catalog.<) batch_members;
+	PERFORM @extschema@.check_expire_args(as_of, NULL, batch_members);
+	-- Inside a transaction block this fails at once (2D000), before any work.
+	COMMIT;
+	FOR pass IN 1 .. 2 LOOP
+		cand := @extschema@.expire_candidates(as_of, pass);
+		n := COALESCE(pg_catalog.cardinality(cand.customer_ids), 0);
+		i := 1;
+		WHILE i OPERATOR(pg_catalog.<=) n LOOP
+			b := @extschema@.expire_batch(
+				cand.customer_ids[i : i OPERATOR(pg_catalog.+) batch_members OPERATOR(pg_catalog.-) 1],
+				cand.program_ids[i : i OPERATOR(pg_catalog.+) batch_members OPERATOR(pg_catalog.-) 1], as_of);
+			COMMIT;
+			i := i OPERATOR(pg_catalog.+) batch_members;
+		END LOOP;
 	END LOOP;
 END
 $$;
@@ -320,7 +366,17 @@ COMMENT ON FUNCTION @extschema@.expire_members(bigint[], integer[], timestamptz,
 COMMENT ON FUNCTION @extschema@.inactivity_lapse(@extschema@.program, timestamptz) IS
 	'internal: when a member''s points lapse for inactivity';
 
+COMMENT ON FUNCTION @extschema@.expire_candidates(timestamptz, integer) IS
+	'internal: the members that may have points to expire, in key order';
+COMMENT ON FUNCTION @extschema@.expire_batch(bigint[], integer[], timestamptz) IS
+	'internal: lock, release and expire one batch of members, skipping those others hold';
+COMMENT ON FUNCTION @extschema@.check_expire_args(timestamptz, integer, integer) IS
+	'internal: the argument checks of expire() and expire_in_batches()';
+
 REVOKE ALL ON FUNCTION @extschema@.expire(timestamptz, integer, integer),
+	@extschema@.expire_candidates(timestamptz, integer),
+	@extschema@.expire_batch(bigint[], integer[], timestamptz),
+	@extschema@.check_expire_args(timestamptz, integer, integer),
 	@extschema@.expire_members(bigint[], integer[], timestamptz, text),
 	@extschema@.inactivity_lapse(@extschema@.program, timestamptz) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE @extschema@.expire_in_batches(timestamptz, integer) FROM PUBLIC;
