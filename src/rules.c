@@ -454,6 +454,17 @@ RulesFor(int32 program_id)
 	return pr;
 }
 
+/* Move a local date months later, the day cut to the last day of that month. */
+static void
+AddLocalMonths(struct pg_tm *tm, int months)
+{
+	int			m = tm->tm_year * MONTHS_PER_YEAR + (tm->tm_mon - 1) + months;
+
+	tm->tm_year = m / MONTHS_PER_YEAR;
+	tm->tm_mon = m % MONTHS_PER_YEAR + 1;
+	tm->tm_mday = Min(tm->tm_mday, day_tab[isleap(tm->tm_year)][tm->tm_mon - 1]);
+}
+
 /* Whether the database has 0.3.0's expiry (an older one, before its update, has not). */
 bool
 LoyaltyHasExpiry(void)
@@ -476,16 +487,12 @@ LoyaltyLapsed(int32 program_id, TimestampTz last_activity_at, TimestampTz now)
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			tzoff;
-	int			months;
 	TimestampTz lapse;
 
 	if (pr->expiry != 'i' || TIMESTAMP_NOT_FINITE(last_activity_at) ||
 		timestamp2tm(last_activity_at, &tzoff, &tm, &fsec, NULL, pr->tz) != 0)
 		return false;
-	months = tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + pr->expiry_months;
-	tm.tm_year = months / MONTHS_PER_YEAR;
-	tm.tm_mon = months % MONTHS_PER_YEAR + 1;
-	tm.tm_mday = Min(tm.tm_mday, day_tab[isleap(tm.tm_year)][tm.tm_mon - 1]);
+	AddLocalMonths(&tm, pr->expiry_months);
 	tzoff = DetermineTimeZoneOffset(&tm, pr->tz);
 	if (tm2timestamp(&tm, fsec, &tzoff, &lapse) != 0)
 		return false;
@@ -518,7 +525,6 @@ LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_a
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			tzoff;
-	int			months;
 
 	if (pr->expiry != 'r' && pr->expiry != 'e')
 		return false;
@@ -526,21 +532,18 @@ LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_a
 		timestamp2tm(earned_at, &tzoff, &tm, &fsec, NULL, pr->tz) != 0)
 		ExpiryOutOfRange();
 
-	/* tm_mon is 1..12; count months from year 0 to add without overflow. */
-	months = tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + pr->expiry_months;
-	if (pr->expiry == 'r' && pr->expiry_month_end)
-		months++;
-	else if (pr->expiry == 'e')
-		months = (months / MONTHS_PER_YEAR + 1) * MONTHS_PER_YEAR;
-	tm.tm_year = months / MONTHS_PER_YEAR;
-	tm.tm_mon = months % MONTHS_PER_YEAR + 1;
+	/* Rolling: expiry_months later; the others start from the 1st of a month. */
 	if (pr->expiry == 'r' && !pr->expiry_month_end)
-		tm.tm_mday = Min(tm.tm_mday, day_tab[isleap(tm.tm_year)][tm.tm_mon - 1]);
+		AddLocalMonths(&tm, pr->expiry_months);
 	else
 	{
 		tm.tm_mday = 1;
 		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 		fsec = 0;
+		/* The month after the one reached; end of period: January after its year. */
+		AddLocalMonths(&tm, pr->expiry_months + 1);
+		if (pr->expiry == 'e')
+			AddLocalMonths(&tm, (MONTHS_PER_YEAR - (tm.tm_mon - 1)) % MONTHS_PER_YEAR);
 	}
 	tzoff = DetermineTimeZoneOffset(&tm, pr->tz);
 	if (tm2timestamp(&tm, fsec, &tzoff, expires_at) != 0 || TIMESTAMP_NOT_FINITE(*expires_at))
