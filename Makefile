@@ -19,8 +19,8 @@ SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 # older part's CREATE TABLE).
 NEW_PARTS = \
 	sql/parts/75_window.sql \
+	sql/parts/78_events.sql \
 	sql/parts/80_expiry.sql \
-	sql/parts/82_events.sql \
 	sql/parts/84_reminders.sql
 UPDATE_SCRIPT = sql/$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATE_SCRIPT)

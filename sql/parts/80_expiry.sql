@@ -129,7 +129,7 @@ $$;
 -- Expire the due points of the members given by key, whose account rows the
 -- caller holds locked: every unspent, released lot whose expires_at has
 -- come, or all of them when the member's inactivity lapse has come.  One
--- ledger entry per member.  Returns one row per member that lost points.
+-- ledger entry and one points_expired event per member.  Returns one row per member that lost points.
 CREATE FUNCTION @extschema@.expire_members(customer_ids bigint[], program_ids integer[],
 	as_of timestamptz, actor text)
 RETURNS TABLE (customer_id bigint, program_id integer, lots bigint, points bigint)
@@ -186,6 +186,13 @@ AS $$
 			   pg_catalog.format('expiry as of %s', as_of), actor, SESSION_USER,
 			   pg_catalog.jsonb_build_object('lots', acct.lots, 'as_of', as_of,
 				   'policy', CASE WHEN acct.lapsed THEN 'inactivity' ELSE 'expiry date' END)
+		  FROM acct
+	), announced AS (
+		-- The application learns of it through the outbox, in this transaction.
+		INSERT INTO @extschema@.event (program_id, customer_id, kind, payload)
+		SELECT acct.program_id, acct.customer_id, 'points_expired',
+			   pg_catalog.jsonb_build_object('points', acct.points, 'lots', acct.lots, 'as_of', as_of,
+				   'reason', CASE WHEN acct.lapsed THEN 'no activity' ELSE 'points expired' END)
 		  FROM acct
 	)
 	SELECT acct.customer_id, acct.program_id, acct.lots, acct.points

@@ -12,7 +12,7 @@
 -- lot.expires_at directly, and says so.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(127);
+SELECT plan(128);
 
 -- Reference dates, written independently of the C code: points earned now
 -- in time zone tz expire ...
@@ -530,6 +530,13 @@ SELECT throws_ok($$SELECT loyalty.expire()$$, '42501', NULL, 'a role without a g
 SELECT throws_ok($$SELECT loyalty.set_expiry_policy('exp', 'none')$$, '42501', NULL,
 	'nor change a policy');
 RESET ROLE;
+
+-- The application hears of every expiry through the outbox.
+SELECT set_eq(
+	$$SELECT customer_id, program_id, (payload->>'points')::bigint, payload->>'reason'
+		FROM loyalty.event WHERE kind = 'points_expired'$$,
+	$$SELECT customer_id, program_id, -points, reason FROM loyalty.ledger WHERE kind = 'expire'$$,
+	'every expire entry, by expire() or before a change, has its points_expired event with the same points and reason');
 
 SELECT * FROM finish();
 ROLLBACK;

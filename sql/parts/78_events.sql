@@ -43,7 +43,7 @@ COMMENT ON COLUMN @extschema@.event.program_id IS 'the member''s program (loyalt
 COMMENT ON COLUMN @extschema@.event.customer_id IS 'the member: the application''s own customer key';
 COMMENT ON COLUMN @extschema@.event.kind IS 'tier_changed, points_expiring or points_expired';
 COMMENT ON COLUMN @extschema@.event.payload IS
-	'what happened, as a JSON object; points_expiring: {"expires_at", "points", "days_before"}';
+	'what happened, as a JSON object; points_expiring: {"expires_at", "points", "days_before"}; points_expired: {"points", "lots", "as_of", "reason"}';
 COMMENT ON COLUMN @extschema@.event.created_at IS 'start of the transaction that wrote the event';
 COMMENT ON COLUMN @extschema@.event.acked_at IS 'when a consumer acknowledged the event; NULL while it is open';
 COMMENT ON COLUMN @extschema@.event.acked_by IS 'who acknowledged it: the consumer''s name, or its database role';
