@@ -17,7 +17,7 @@ SELECT set_eq(
 		  'loyalty.earn_rule_id_seq', 'loyalty.earn_rule',
 		  'loyalty.order_source_id_seq', 'loyalty.order_source', 'loyalty.exchange_rate',
 		  'loyalty.order_accrual', 'loyalty.accrual_problem',
-		  'loyalty.event_id_seq', 'loyalty.event', 'loyalty.expiry_notice'],
+		  'loyalty.event_id_seq', 'loyalty.event', 'loyalty.expiry_notice', 'loyalty.tier'],
 	'every table holding user data is dumped by pg_dump');
 
 -- Scale-out rule: every primary and unique key of a member-scoped table
@@ -36,6 +36,8 @@ SELECT is_empty(
 	$$SELECT c.conname FROM pg_constraint c
 	   WHERE c.contype = 'f'
 		 AND c.conrelid IN ('loyalty.account'::regclass, 'loyalty.lot'::regclass, 'loyalty.ledger'::regclass)
+		 AND c.confrelid IN ('loyalty.member'::regclass, 'loyalty.account'::regclass,
+							 'loyalty.lot'::regclass, 'loyalty.ledger'::regclass)
 		 AND c.conkey[1:2] <> ARRAY[
 			(SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'customer_id'),
 			(SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'program_id')]::smallint[]$$,

@@ -267,12 +267,15 @@ SELECT lives_ok($$SELECT pg_temp.run(
 	'0.1.0 with the installed library: tracked orders earn, and change, and are refunded');
 
 -- The data as 0.1.0 holds it: per table the row count, the sums, and a hash
--- of every row (order_accrual without the column 0.2.0 adds).
+-- of every row (order_accrual without the column 0.2.0 adds, account without
+-- the tier columns 0.3.0 adds).
 SELECT $data$
 SELECT 'account' AS tab, pg_catalog.count(*) AS n,
 	   pg_catalog.format('available=%s pending=%s earned=%s redeemed=%s', pg_catalog.sum(available),
 			pg_catalog.sum(pending), pg_catalog.sum(lifetime_earned), pg_catalog.sum(lifetime_redeemed)) AS sums,
-	   pg_catalog.md5(pg_catalog.string_agg(a::text, E'\n' ORDER BY customer_id, program_id)) AS rows
+	   pg_catalog.md5(pg_catalog.string_agg(ROW(customer_id, program_id, available, pending,
+			lifetime_earned, lifetime_redeemed, lifetime_expired, last_entry_no, order_count,
+			last_activity_at, updated_at)::text, E'\n' ORDER BY customer_id, program_id)) AS rows
   FROM loyalty.account a
 UNION ALL
 SELECT 'lot', pg_catalog.count(*),

@@ -1,0 +1,260 @@
+--
+-- Tiers (new in 0.3.0): Member, Silver, Gold... qualified on points, spend or
+-- number of orders over a rolling window or the calendar year.  The same
+-- statements serve a fresh install and the update from 0.2.0.
+--
+-- How it works (src/tier.c, README.md "Tiers"):
+--   * every order, and every earn(), adds its qualifying amount to the
+--     member's account.qualifying, a loyalty.window of monthly buckets, at
+--     the order's month in the program's time zone; a refund, a lower amount
+--     or a delete takes it back from that same month;
+--   * inside the order's transaction, a member whose total as of the order
+--     time reaches a higher tier's threshold moves up at once, to the highest
+--     tier reached;
+--   * only evaluate_tiers() moves members down: at most one tier per run,
+--     after the grace period and never while a paid tier runs.
+--
+
+-- How a program's members qualify.
+ALTER TABLE @extschema@.program
+	ADD COLUMN tier_basis text NOT NULL DEFAULT 'points'
+		CHECK (tier_basis IN ('points', 'spend', 'orders')),
+	ADD COLUMN tier_period text NOT NULL DEFAULT 'rolling'
+		CHECK (tier_period IN ('rolling', 'calendar_year')),
+	ADD COLUMN tier_months integer NOT NULL DEFAULT 12
+		CHECK (tier_months BETWEEN 1 AND 24),
+	ADD COLUMN tier_grace_days integer NOT NULL DEFAULT 0
+		CHECK (tier_grace_days BETWEEN 0 AND 3650);
+
+COMMENT ON COLUMN @extschema@.program.tier_basis IS
+	'what qualifies for a tier: points (earned by orders and earn()), spend (net order amounts in the program currency) or orders (orders not fully refunded); set with loyalty.set_tier_policy()';
+COMMENT ON COLUMN @extschema@.program.tier_period IS
+	'rolling: the last tier_months months, the current one included; calendar_year: from 1 January of the current year; in the program''s time zone';
+COMMENT ON COLUMN @extschema@.program.tier_months IS
+	'length of the rolling qualification window in months (1 to 24); not used by calendar_year';
+COMMENT ON COLUMN @extschema@.program.tier_grace_days IS
+	'days (of 24 hours) a member keeps a tier after reaching it before evaluate_tiers() may move them down';
+
+-- The tiers of a program, ordered by threshold.  A member whose qualifying
+-- total is below the lowest threshold has no tier (NULL).
+CREATE TABLE @extschema@.tier (
+	program_id	integer NOT NULL REFERENCES @extschema@.program (program_id),
+	code		text NOT NULL CHECK (code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' AND pg_catalog.lower(code) <> 'none'),
+	name		text NOT NULL CHECK (pg_catalog.btrim(name) <> '' AND pg_catalog.octet_length(name) <= 200),
+	threshold	numeric NOT NULL
+				CHECK (threshold >= 0 AND threshold < 'Infinity' AND threshold <> 'NaN'),
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (program_id, code),
+	UNIQUE (program_id, threshold)
+);
+COMMENT ON TABLE @extschema@.tier IS
+	'tiers of a program, ordered by threshold; change them through set_tier and drop_tier';
+COMMENT ON COLUMN @extschema@.tier.code IS
+	'the tier''s key, as tier_multiplier rules and account.tier name it (case-sensitive)';
+COMMENT ON COLUMN @extschema@.tier.threshold IS
+	'the qualifying total that reaches the tier: points, spend in the program currency''s major units (e.g. 1500.50 EUR), or orders';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tier', '');
+
+-- Rules and tiers are cached together in every backend (src/rules.c).
+CREATE TRIGGER tier_rules_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.tier
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rules_changed();
+
+-- A member's tier and qualifying totals live in the account row, which every
+-- order already locks and rewrites.
+ALTER TABLE @extschema@.account
+	ADD COLUMN tier text,
+	ADD COLUMN tier_since timestamptz,
+	ADD COLUMN tier_paid_until timestamptz,
+	ADD COLUMN qualifying @extschema@.window,
+	ADD CONSTRAINT account_tier_fkey FOREIGN KEY (program_id, tier)
+		REFERENCES @extschema@.tier (program_id, code);
+
+COMMENT ON COLUMN @extschema@.account.tier IS 'the member''s tier code; NULL: no tier';
+COMMENT ON COLUMN @extschema@.account.tier_since IS 'when the member moved to this tier (up or down)';
+COMMENT ON COLUMN @extschema@.account.tier_paid_until IS
+	'a paid tier (grant_tier) protects the member from moving down until then';
+COMMENT ON COLUMN @extschema@.account.qualifying IS
+	'qualifying amounts by month (points, spend in minor units, or orders) over the last 24 months; NULL until the first one';
+
+-- The error for an unknown program code.
+CREATE FUNCTION @extschema@.tier_program(program text)
+RETURNS @extschema@.program
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	result		@extschema@.program;
+BEGIN
+	IF program IS NULL THEN
+		RAISE EXCEPTION 'program must not be null' USING ERRCODE = '22004';
+	END IF;
+	SELECT p.* INTO result FROM @extschema@.program p
+	 WHERE p.code OPERATOR(pg_catalog.=) tier_program.program;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown loyalty program "%"', program
+			USING ERRCODE = 'LY001',
+				  HINT = 'Create it with loyalty.create_program(), or check the program code.';
+	END IF;
+	RETURN result;
+END
+$$;
+
+-- Set how a program's members qualify for tiers; returns the program.
+CREATE FUNCTION @extschema@.set_tier_policy(program text, basis text,
+	period text DEFAULT 'rolling', months integer DEFAULT 12, grace_days integer DEFAULT 0)
+RETURNS @extschema@.program
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	existing	@extschema@.program := @extschema@.tier_program(program);
+	result		@extschema@.program;
+BEGIN
+	IF basis IS NULL OR basis NOT IN ('points', 'spend', 'orders') THEN
+		RAISE EXCEPTION 'invalid tier basis: %', COALESCE(pg_catalog.quote_literal(basis), 'NULL')
+			USING ERRCODE = '22023',
+				  HINT = 'Use points (points earned), spend (order amounts) or orders (number of orders).';
+	END IF;
+	IF period IS NULL OR period NOT IN ('rolling', 'calendar_year') THEN
+		RAISE EXCEPTION 'invalid tier period: %', COALESCE(pg_catalog.quote_literal(period), 'NULL')
+			USING ERRCODE = '22023',
+				  HINT = 'Use rolling (the last months months) or calendar_year (since 1 January).';
+	END IF;
+	IF months IS NULL OR months NOT BETWEEN 1 AND 24 THEN
+		RAISE EXCEPTION 'tier months out of range: %', COALESCE(months::text, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'A rolling qualification window has 1 to 24 months.',
+				  HINT = 'Use 12 for the last twelve months.';
+	END IF;
+	IF grace_days IS NULL OR grace_days NOT BETWEEN 0 AND 3650 THEN
+		RAISE EXCEPTION 'tier grace_days out of range: %', COALESCE(grace_days::text, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'A member keeps a tier for 0 to 3650 days before a downgrade.';
+	END IF;
+
+	UPDATE @extschema@.program p SET
+		tier_basis = set_tier_policy.basis,
+		tier_period = set_tier_policy.period,
+		tier_months = set_tier_policy.months,
+		tier_grace_days = set_tier_policy.grace_days,
+		updated_at = pg_catalog.now()
+	 WHERE p.program_id OPERATOR(pg_catalog.=) existing.program_id
+	RETURNING p.* INTO result;
+	RETURN result;
+END
+$$;
+
+-- Define a tier of a program, or change the name or threshold of one;
+-- returns the tier.  Members move between tiers at their next order or at
+-- the next evaluate_tiers(), not here.
+CREATE FUNCTION @extschema@.set_tier(program text, code text, name text, threshold numeric)
+RETURNS @extschema@.tier
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pid			integer := (@extschema@.tier_program(program)).program_id;
+	other		text;
+	result		@extschema@.tier;
+BEGIN
+	IF code IS NULL OR name IS NULL OR threshold IS NULL THEN
+		RAISE EXCEPTION 'tier code, name and threshold must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF code OPERATOR(pg_catalog.!~) '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+		RAISE EXCEPTION 'invalid tier code "%"', code
+			USING ERRCODE = '22023',
+				  HINT = 'Use 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit.';
+	END IF;
+	IF pg_catalog.lower(code) OPERATOR(pg_catalog.=) 'none' THEN
+		RAISE EXCEPTION 'tier code "%" is reserved', code
+			USING ERRCODE = '22023',
+				  DETAIL = 'loyalty.tier_distribution shows members without a tier as "none".';
+	END IF;
+	IF pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'tier name must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF pg_catalog.octet_length(name) OPERATOR(pg_catalog.>) 200 THEN
+		RAISE EXCEPTION 'tier name is too long' USING ERRCODE = '22001',
+			DETAIL = 'The limit is 200 bytes.';
+	END IF;
+	IF threshold OPERATOR(pg_catalog.<) 0 OR threshold OPERATOR(pg_catalog.>=) 'Infinity'::numeric THEN
+		-- NaN sorts above Infinity, so this refuses NaN too.
+		RAISE EXCEPTION 'tier threshold must be a finite number of at least 0'
+			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', threshold),
+				  HINT = 'Thresholds count points, spend in the program currency (e.g. 1500.50) or orders.';
+	END IF;
+	-- Tier changes of one program run one at a time.
+	PERFORM FROM @extschema@.program p WHERE p.program_id OPERATOR(pg_catalog.=) pid FOR NO KEY UPDATE;
+	SELECT t.code INTO other FROM @extschema@.tier t
+	 WHERE t.program_id OPERATOR(pg_catalog.=) pid
+	   AND t.threshold OPERATOR(pg_catalog.=) set_tier.threshold
+	   AND t.code OPERATOR(pg_catalog.<>) set_tier.code;
+	IF FOUND THEN
+		RAISE EXCEPTION 'tier "%" of program "%" already has threshold %', other, program, threshold
+			USING ERRCODE = '23505',
+				  DETAIL = 'Tiers are ordered by their thresholds, so no two can share one.',
+				  HINT = 'Choose another threshold.';
+	END IF;
+
+	INSERT INTO @extschema@.tier AS t (program_id, code, name, threshold)
+	VALUES (pid, code, name, threshold)
+	ON CONFLICT ON CONSTRAINT tier_pkey DO UPDATE SET
+		name = EXCLUDED.name, threshold = EXCLUDED.threshold, updated_at = pg_catalog.now()
+	RETURNING t.* INTO result;
+	RETURN result;
+END
+$$;
+
+-- Remove a tier nobody holds.
+CREATE FUNCTION @extschema@.drop_tier(program text, code text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pid			integer := (@extschema@.tier_program(program)).program_id;
+	holders		bigint;
+BEGIN
+	IF code IS NULL THEN
+		RAISE EXCEPTION 'tier code must not be null' USING ERRCODE = '22004';
+	END IF;
+	PERFORM FROM @extschema@.program p WHERE p.program_id OPERATOR(pg_catalog.=) pid FOR NO KEY UPDATE;
+	PERFORM FROM @extschema@.tier t
+	 WHERE t.program_id OPERATOR(pg_catalog.=) pid AND t.code OPERATOR(pg_catalog.=) drop_tier.code
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown tier "%" in program "%"', code, program
+			USING ERRCODE = 'LY010',
+				  HINT = 'loyalty.tier lists the tiers of each program.';
+	END IF;
+	SELECT pg_catalog.count(*) INTO holders FROM @extschema@.account a
+	 WHERE a.program_id OPERATOR(pg_catalog.=) pid AND a.tier OPERATOR(pg_catalog.=) drop_tier.code;
+	IF holders OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'tier "%" of program "%" is held by % members', code, program, holders
+			USING ERRCODE = '55006',
+				  DETAIL = 'A member''s tier must be one of the program''s tiers.',
+				  HINT = 'Raise the tier''s threshold above every member''s total and let loyalty.evaluate_tiers() move them down first.';
+	END IF;
+	DELETE FROM @extschema@.tier t
+	 WHERE t.program_id OPERATOR(pg_catalog.=) pid AND t.code OPERATOR(pg_catalog.=) drop_tier.code;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.tier_program(text) IS
+	'internal: the program of a code, or raise LY001';
+COMMENT ON FUNCTION @extschema@.set_tier_policy(text, text, text, integer, integer) IS
+	'set how members qualify for tiers: basis (points, spend, orders), period (rolling, calendar_year), months of the rolling window, grace_days before a downgrade';
+COMMENT ON FUNCTION @extschema@.set_tier(text, text, text, numeric) IS
+	'define a tier (code, name, threshold) or change the name or threshold of one; returns the tier';
+COMMENT ON FUNCTION @extschema@.drop_tier(text, text) IS
+	'remove a tier; refused (55006) while members hold it, LY010 for an unknown tier';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.tier_program(text),
+	@extschema@.set_tier_policy(text, text, text, integer, integer),
+	@extschema@.set_tier(text, text, text, numeric),
+	@extschema@.drop_tier(text, text)
+FROM PUBLIC;
