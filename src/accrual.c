@@ -115,6 +115,9 @@ typedef struct MemberState
 	int64		lifetime_earned;
 	int64		last_entry_no;
 	int64		order_count;
+	bool		has_tiers;		/* the account has the tier columns */
+	char	   *tier;			/* NULL: no tier */
+	LoyaltyWindow *qualifying;	/* NULL while none */
 } MemberState;
 
 /* The order's recorded state in loyalty.order_accrual. */
@@ -123,6 +126,8 @@ typedef struct OrderState
 	bool		exists;
 	char	   *state;
 	Numeric		amount;
+	Numeric		net_amount;
+	TimestampTz ordered_at;
 	int64		points;
 	int64		earned_points;
 	bool		first_purchase;
@@ -505,7 +510,8 @@ RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
 static bool
 LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	bool		tiers = LoyaltyTierPolicyFor(src->program_id)->enabled;
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 	HeapTuple	tuple;
@@ -513,10 +519,11 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	bool		isnull;
 	Datum		d;
 
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
+	/* A database before its 0.3.0 update has no tier columns. */
+	if (plans[tiers] == NULL)
+		plans[tiers] = LoyaltyPreparePlan(psprintf(
 								  "SELECT m.status, m.birthday, a.available, a.pending,"
-								  " a.lifetime_earned, a.last_entry_no, a.order_count"
+								  " a.lifetime_earned, a.last_entry_no, a.order_count%s"
 								  " FROM loyalty.account a"
 								  " JOIN loyalty.member m"
 								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
@@ -524,10 +531,11 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
 								  " FOR NO KEY UPDATE OF a FOR SHARE OF m",
+								  tiers ? ", a.tier, a.qualifying" : ""),
 								  2, argtypes);
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(src->program_id);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[tiers], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "member lock failed");
 	if (SPI_processed == 0)
 	{
@@ -545,6 +553,19 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	m->lifetime_earned = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
 	m->last_entry_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 	m->order_count = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
+	m->has_tiers = tiers;
+	m->tier = NULL;
+	m->qualifying = NULL;
+	if (tiers)
+	{
+		m->tier = SPI_getvalue(tuple, desc, 8);
+		d = SPI_getbinval(tuple, desc, 9, &isnull);
+		if (!isnull)
+		{
+			m->qualifying = palloc(sizeof(LoyaltyWindow));
+			memcpy(m->qualifying, DatumGetPointer(d), sizeof(LoyaltyWindow));
+		}
+	}
 	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
@@ -585,13 +606,15 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 
 	if (plans[v2] == NULL)
 		plans[v2] = LoyaltyPreparePlan(v2 ?
-								  "SELECT state, amount, points, earned_points, first_purchase, lot_no"
+								  "SELECT state, amount, points, earned_points, first_purchase, lot_no,"
+								  " net_amount, ordered_at"
 								  " FROM loyalty.order_accrual"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2"
 								  "  AND source_id OPERATOR(pg_catalog.=) $3"
 								  "  AND order_key OPERATOR(pg_catalog.=) $4" :
-								  "SELECT state, amount, points, earned_points, first_purchase, NULL::bigint"
+								  "SELECT state, amount, points, earned_points, first_purchase, NULL::bigint,"
+								  " net_amount, ordered_at"
 								  " FROM loyalty.order_accrual"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2"
@@ -620,6 +643,8 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	o->first_purchase = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
 	o->lot_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 	o->has_lot = !isnull;
+	o->net_amount = DatumGetNumericCopy(SPI_getbinval(tuple, desc, 7, &isnull));
+	o->ordered_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -727,9 +752,12 @@ typedef struct OrderChange
 	int64		entry_pending;
 	const char *reason;
 	const char *detail;
+	bool		tiers;			/* the account has the tier columns */
+	const char *qualifying;		/* the new qualifying window as text, or NULL: unchanged */
+	const char *tier;			/* the tier the member moved up to, or NULL */
 } OrderChange;
 
-#define WRITE_NARGS 30
+#define WRITE_NARGS 32
 
 /* A text parameter, or a SQL NULL. */
 static inline void
@@ -775,7 +803,7 @@ static void
 WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 				 OrderChange *c, const char *db_role)
 {
-	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans[2][2];
 	bool		v2 = OrdersHaveLotNo();
 	SPIPlanPtr	plan;
 	static Oid	argtypes[WRITE_NARGS] = {
@@ -785,17 +813,18 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 		TEXTOID, NUMERICOID, NUMERICOID, INT8OID, INT8OID, BOOLOID,	/* $14-$19 order */
 		TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $20-$22 order context */
 		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,	/* $23-$29 entry */
-		TIMESTAMPTZOID			/* $30 when the new lot expires */
+		TIMESTAMPTZOID,			/* $30 when the new lot expires */
+		TEXTOID, TEXTOID		/* $31-$32 qualifying window, new tier */
 	};
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
 
-	if (plans[v2] == NULL)
-		plans[v2] = LoyaltyPreparePlan(psprintf(
+	if (plans[v2][c->tiers] == NULL)
+		plans[v2][c->tiers] = LoyaltyPreparePlan(psprintf(
 								  "WITH acct AS ("
 								  " UPDATE loyalty.account SET available = $6, pending = $7,"
 								  "  lifetime_earned = $8, order_count = $9, last_entry_no = $5,"
-								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()"
+								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()%s"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2),"
 								  " new_lot AS ("
@@ -823,11 +852,12 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  $27, $28, $29::pg_catalog.jsonb,"
 								  "  CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $30 END"
 								  " WHERE $23 IS NOT NULL",
+								  c->tiers ? TIER_SET_CLAUSE("$31", "$32") : "",
 								  v2 ? ", lot_no" : "",
 								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
 								  v2 ? ", lot_no = COALESCE(EXCLUDED.lot_no, o.lot_no)" : ""),
 								  WRITE_NARGS, argtypes);
-	plan = plans[v2];
+	plan = plans[v2][c->tiers];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(customer_id);
@@ -862,6 +892,8 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	TextParam(values, nulls, 28, c->detail);
 	values[29] = TimestampTzGetDatum(c->lot_expires_at);
 	nulls[29] = c->lot_points > 0 && c->lot_expires ? ' ' : 'n';
+	TextParam(values, nulls, 30, c->qualifying);
+	TextParam(values, nulls, 31, c->tier);
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
@@ -997,12 +1029,14 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key, int64 o
 }
 
 /*
- * The points an order of net amount earns for a member under the rules;
- * components, when not NULL, receives them by rule.
+ * The points an order of net amount earns for a member who holds tier
+ * (before the order counts toward it) under the rules; components, when not
+ * NULL, receives them by rule.
  */
 static int64
-EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, OrderFacts *now,
-			 Numeric net, bool first_purchase, StringInfo detail, EarnComponents *components)
+EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *tier,
+			 OrderFacts *now, Numeric net, bool first_purchase, StringInfo detail,
+			 EarnComponents *components)
 {
 	EarnContext ctx;
 
@@ -1011,7 +1045,7 @@ EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, OrderFacts *
 	ctx.channel = now->channel;
 	ctx.category = now->category;
 	ctx.ordered_at = now->ordered_at;
-	ctx.tier = NULL;
+	ctx.tier = tier;
 	ctx.has_birthday = has_birthday;
 	ctx.birthday = birthday;
 	ctx.first_purchase = first_purchase;
@@ -1030,12 +1064,14 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	MemberState m;
 	OrderState o;
 	OrderChange c;
+	LoyaltyTierState ts;
 	StringInfoData detail;
 	Numeric		amount = NULL;
 	Numeric		net = NULL;
 	bool		refunded;
 	bool		live;			/* the order is on record and not deleted */
 	int64		target;
+	int64		qualifying = 0; /* change of the order's qualifying amount */
 	const char *state;
 
 	if (!LockMember(src, customer_id, &m))
@@ -1124,7 +1160,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		{
 			/* A new order (or one inserted again after its delete) earns afresh. */
 			c.first_purchase = (m.order_count == 0);
-			target = EarnForOrder(src, m.has_birthday, m.birthday, now, net,
+			target = EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
 								  c.first_purchase, &detail, NULL);
 			c.earned_points = target;
 			c.order_count = LoyaltyAddPoints(m.order_count, 1, "the order count");
@@ -1140,7 +1176,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 				target = Proportion(o.earned_points, net, o.amount);
 			else
 				target = Max(o.earned_points,
-							 EarnForOrder(src, m.has_birthday, m.birthday, now, net,
+							 EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
 										  o.first_purchase, NULL, NULL));
 			amount = o.amount;
 			if (refunded)
@@ -1161,6 +1197,18 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		return;
 	}
 
+	/*
+	 * What the order counts toward a tier now, less what it counted: at the
+	 * month of its original order time.
+	 */
+	LoyaltyTierInit(&ts, src->program_id, m.has_tiers, m.tier, m.qualifying);
+	if (ts.enabled)
+	{
+		qualifying = LoyaltyOrderQualifying(src->program_id, target, net);
+		if (live)
+			qualifying -= LoyaltyOrderQualifying(src->program_id, o.points, o.net_amount);
+	}
+
 	{
 		int64		delta = target - (live ? o.points : 0);
 
@@ -1179,11 +1227,19 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			ClawbackInto(src, customer_id, order_key, o.has_lot ? o.lot_no : 0,
 						 &m, &c, -delta, &detail);
 		}
-		else if (live && strcmp(o.state, state) == 0 && NumCmp(net, o.amount) == 0)
+		else if (live && strcmp(o.state, state) == 0 && NumCmp(net, o.amount) == 0 &&
+				 qualifying == 0)
 			return;				/* nothing the loyalty engine cares about changed */
 	}
 	c.detail = detail.len > 0 ? detail.data : NULL;
+	/* After the balance checks, whose errors say more than a bucket's would. */
+	LoyaltyTierAdd(&ts, live ? o.ordered_at : now->ordered_at, qualifying);
+	c.tiers = ts.enabled;
+	c.qualifying = LoyaltyTierWindowText(&ts);
+	c.tier = LoyaltyTierMoved(&ts) ? ts.tier : NULL;
 	WriteOrderChange(src, customer_id, order_key, &c, db_role);
+	if (LoyaltyTierMoved(&ts))
+		LoyaltyTierChanged(src->program_id, customer_id, ts.tier_before, ts.tier, "qualified");
 }
 
 /* Read the next row of a transition table into slot; false at its end. */
@@ -1259,7 +1315,7 @@ typedef enum InsertColumn
 {
 	M_STATUS, M_BIRTHDAY,
 	A_AVAILABLE, A_PENDING, A_LIFETIME_EARNED, A_LAST_ENTRY_NO, A_ORDER_COUNT,
-	A_LAST_ACTIVITY_AT, A_UPDATED_AT,
+	A_LAST_ACTIVITY_AT, A_UPDATED_AT, A_TIER, A_TIER_SINCE, A_QUALIFYING,
 	L_CUSTOMER, L_PROGRAM, L_LOT_NO, L_POINTS, L_REMAINING, L_PENDING, L_EARNED_AT,
 	L_AVAILABLE_AT, L_EXPIRES_AT, L_SOURCE, L_ORDER_KEY,
 	E_CUSTOMER, E_PROGRAM, E_ENTRY_NO, E_KIND, E_POINTS, E_PENDING_POINTS,
@@ -1279,7 +1335,8 @@ static const struct
 	{LY_MEMBER, "status"}, {LY_MEMBER, "birthday"},
 	{LY_ACCOUNT, "available"}, {LY_ACCOUNT, "pending"}, {LY_ACCOUNT, "lifetime_earned"},
 	{LY_ACCOUNT, "last_entry_no"}, {LY_ACCOUNT, "order_count"},
-	{LY_ACCOUNT, "last_activity_at"}, {LY_ACCOUNT, "updated_at"},
+	{LY_ACCOUNT, "last_activity_at"}, {LY_ACCOUNT, "updated_at"}, {LY_ACCOUNT, "tier"},
+	{LY_ACCOUNT, "tier_since"}, {LY_ACCOUNT, "qualifying"},
 	{LY_LOT, "customer_id"}, {LY_LOT, "program_id"}, {LY_LOT, "lot_no"}, {LY_LOT, "points"},
 	{LY_LOT, "remaining"}, {LY_LOT, "pending"}, {LY_LOT, "earned_at"},
 	{LY_LOT, "available_at"}, {LY_LOT, "expires_at"}, {LY_LOT, "source_id"},
@@ -1309,7 +1366,9 @@ ResolveInsertColumns(DirectWriter *w)
 	for (int i = 0; i < NUM_INSERT_COLUMNS; i++)
 		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
 										 insert_columns[i].name,
-										 i == O_LOT_NO);	/* 0.1.0 tables lack it */
+		/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier columns */
+										 i == O_LOT_NO || i == A_TIER ||
+										 i == A_TIER_SINCE || i == A_QUALIFYING);
 	insert_attnums_generation = w->generation;
 }
 
@@ -1555,6 +1614,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				lifetime_earned = 0,
 				entry_no = 0,
 				order_count = 0;
+	LoyaltyTierState ts;
 	LotGroup  **groups;
 	StringInfoData detail;		/* reused: each order's detail is copied out */
 	int			ngroups = 0;
@@ -1612,6 +1672,17 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	lifetime_earned = GotInt64(w, A_LIFETIME_EARNED);
 	entry_no = GotInt64(w, A_LAST_ENTRY_NO);
 	order_count = GotInt64(w, A_ORDER_COUNT);
+	if (insert_attnums[A_QUALIFYING] != InvalidAttrNumber)
+	{
+		Datum		q = Got(w, A_QUALIFYING, &isnull);
+		bool		no_window = isnull;
+
+		d = Got(w, A_TIER, &isnull);
+		LoyaltyTierInit(&ts, src->program_id, true, isnull ? NULL : TextDatumGetCString(d),
+						no_window ? NULL : (LoyaltyWindow *) DatumGetPointer(q));
+	}
+	else
+		LoyaltyTierInit(&ts, src->program_id, false, NULL, NULL);
 
 	/* Price each new order and put it into its lot group. */
 	groups = palloc(sizeof(LotGroup *) * n);
@@ -1655,14 +1726,20 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
 		/* Only the first order of a lot needs its own detail text. */
 		resetStringInfo(&detail);
-		r->points = EarnForOrder(src, has_birthday, birthday, &r->facts, r->facts.amount,
-								 r->first_purchase, g == NULL ? &detail : NULL, &components);
+		r->points = EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
+								 r->facts.amount, r->first_purchase,
+								 g == NULL ? &detail : NULL, &components);
 		r->detail = g == NULL ? pstrdup(detail.data) : NULL;
 		r->lot = NULL;
 		ndirect++;
+		if (r->points > 0)
+			lifetime_earned = LoyaltyAddPoints(lifetime_earned, r->points, "lifetime earned points");
+		/* The next order of the statement earns at the tier this one reaches. */
+		if (ts.enabled)
+			LoyaltyTierAdd(&ts, r->facts.ordered_at,
+						   LoyaltyOrderQualifying(src->program_id, r->points, r->facts.amount));
 		if (r->points <= 0)
 			continue;
-		lifetime_earned = LoyaltyAddPoints(lifetime_earned, r->points, "lifetime earned points");
 
 		if (g == NULL)
 		{
@@ -1721,7 +1798,17 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		Put(w, A_ORDER_COUNT, Int64GetDatum(order_count));
 		Put(w, A_LAST_ACTIVITY_AT, TimestampTzGetDatum(now));
 		Put(w, A_UPDATED_AT, TimestampTzGetDatum(now));
+		if (ts.window_changed)
+			Put(w, A_QUALIFYING, PointerGetDatum(&ts.window));
+		if (LoyaltyTierMoved(&ts))
+		{
+			PutText(w, A_TIER, ts.tier);
+			Put(w, A_TIER_SINCE, TimestampTzGetDatum(now));
+		}
 		DirectUpdate(w, account);
+		if (LoyaltyTierMoved(&ts))
+			LoyaltyTierChanged(src->program_id, customer_id, ts.tier_before, ts.tier,
+							   "qualified");
 	}
 	ResetPerTupleExprContext(w->estate);
 

@@ -60,9 +60,10 @@ typedef struct AccountState
 	int64		lifetime_earned;
 	int64		lifetime_redeemed;
 	int64		last_entry_no;
+	LoyaltyTierState tier;		/* an earning counts toward the member's tier */
 } AccountState;
 
-#define APPLY_NARGS 20
+#define APPLY_NARGS 22
 
 /* Read an optional text argument, or NULL. */
 static inline char *
@@ -149,17 +150,20 @@ ReadRequest(FunctionCallInfo fcinfo, EntryKind kind, LedgerRequest *req,
 static void
 LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	bool		tiers = LoyaltyTierPolicyFor(program_id)->enabled;
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	bool		isnull;
+	Datum		qualifying;
 
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
+	/* A database before its 0.3.0 update has no tier columns. */
+	if (plans[tiers] == NULL)
+		plans[tiers] = LoyaltyPreparePlan(psprintf(
 								  "SELECT m.status, a.available, a.pending,"
-								  " a.lifetime_earned, a.lifetime_redeemed, a.last_entry_no"
+								  " a.lifetime_earned, a.lifetime_redeemed, a.last_entry_no%s"
 								  " FROM loyalty.account a"
 								  " JOIN loyalty.member m"
 								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
@@ -167,10 +171,11 @@ LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
 								  " FOR NO KEY UPDATE OF a FOR SHARE OF m",
+								  tiers ? ", a.tier, a.qualifying" : ""),
 								  2, argtypes);
 	values[0] = Int64GetDatum(req->customer_id);
 	values[1] = Int32GetDatum(program_id);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[tiers], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "account lock failed");
 	if (SPI_processed == 0)
 		LoyaltyUnknownMember(req->customer_id, text_to_cstring(req->program));
@@ -183,6 +188,9 @@ LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 	acct->lifetime_earned = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
 	acct->lifetime_redeemed = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
 	acct->last_entry_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+	qualifying = tiers ? SPI_getbinval(tuple, desc, 8, &isnull) : (Datum) 0;
+	LoyaltyTierInit(&acct->tier, program_id, tiers, tiers ? SPI_getvalue(tuple, desc, 7) : NULL,
+					tiers && !isnull ? (LoyaltyWindow *) DatumGetPointer(qualifying) : NULL);
 }
 
 /* Absolute value of a ledger amount (never PG_INT64_MIN: inputs exclude it). */
@@ -305,12 +313,14 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 static HeapTuple
 ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2];
+	bool		tiers = acct->tier.enabled;
 	static Oid	argtypes[APPLY_NARGS] = {
 		INT8OID, INT4OID, INT8OID, INT8OID, INT8OID,	/* $1-$5 */
 		INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID,	/* $6-$10 */
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $11-$15 */
-		INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID	/* $16-$20 */
+		INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID,	/* $16-$20 */
+		TEXTOID, TEXTOID		/* $21-$22 qualifying window, new tier */
 	};
 	Datum		values[APPLY_NARGS];
 	char		nulls[APPLY_NARGS];
@@ -370,12 +380,12 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 			earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
 	}
 
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
+	if (plans[tiers] == NULL)
+		plans[tiers] = LoyaltyPreparePlan(psprintf(
 								  "WITH acct AS ("
 								  " UPDATE loyalty.account SET available = $4, pending = $5,"
 								  "  lifetime_earned = $6, lifetime_redeemed = $7, last_entry_no = $3,"
-								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()"
+								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()%s"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2),"
 								  " new_lot AS ("
@@ -406,6 +416,7 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 								  "  reference, idempotency_key, actor, db_role, expires_at)"
 								  " VALUES ($1, $2, $3, $10, $8, $9, $4, $5, $11, $12, $13, $14, $20, $15)"
 								  " RETURNING e, (SELECT COALESCE(pg_catalog.sum(take), 0)::bigint FROM spent)",
+								  tiers ? TIER_SET_CLAUSE("$21", "$22") : ""),
 								  APPLY_NARGS, argtypes);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -433,8 +444,20 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	nulls[17] = lot_pending ? ' ' : 'n';
 	values[18] = Int64GetDatum(spend);
 	values[19] = CStringGetTextDatum(req->db_role);
+	/* Earned points count toward the tier; adjustments and redemptions never. */
+	if (req->kind == ENTRY_EARN)
+		LoyaltyTierAddEarned(&acct->tier, GetCurrentTransactionStartTimestamp(), req->points);
+	{
+		char	   *window = LoyaltyTierWindowText(&acct->tier);
+		bool		moved = LoyaltyTierMoved(&acct->tier);
 
-	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+		values[20] = window ? CStringGetTextDatum(window) : (Datum) 0;
+		nulls[20] = window ? ' ' : 'n';
+		values[21] = moved ? CStringGetTextDatum(acct->tier.tier) : (Datum) 0;
+		nulls[21] = moved ? ' ' : 'n';
+	}
+
+	if (SPI_execute_plan(plans[tiers], values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "ledger write failed");
 
@@ -493,6 +516,9 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 			req->has_expires = LoyaltyLotExpiry(program_id, GetCurrentTransactionStartTimestamp(),
 												&req->expires_at);
 		tuple = ApplyRequest(program_id, req, &acct);
+		if (LoyaltyTierMoved(&acct.tier))
+			LoyaltyTierChanged(program_id, req->customer_id, acct.tier.tier_before,
+							   acct.tier.tier, "qualified");
 	}
 	/* Column 1 is the whole ledger row; copy it out of SPI memory. */
 	result = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull);

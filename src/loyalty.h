@@ -21,6 +21,8 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "window.h"
+
 /*
  * SQLSTATEs of class LY: loyalty-specific errors an application can catch.
  * They are part of the API; never renumber them.
@@ -209,5 +211,73 @@ extern bool LoyaltyHasExpiry(void);
 
 /* expiry.c: expire a locked member's due points before they change; true if any */
 extern bool LoyaltyExpireDue(int32 program_id, int64 customer_id, const char *actor);
+
+/*
+ * Tiers.  rules.c caches each program's tier policy and tiers with its
+ * rules; tier.c keeps a member's qualifying totals and upgrades them.
+ */
+
+/* Months of qualifying amounts every account.qualifying keeps. */
+#define LOYALTY_QUALIFYING_MONTHS	LOYALTY_WINDOW_MAX_MONTHS
+
+/* One tier of a program. */
+typedef struct LoyaltyTierDef
+{
+	char	   *code;
+	bool		reachable;		/* false: the threshold is beyond every total */
+	int64		need;			/* the threshold in qualifying units, rounded up */
+} LoyaltyTierDef;
+
+/* How a program's members qualify, and its tiers. */
+typedef struct LoyaltyTierPolicy
+{
+	bool		enabled;		/* the database has tiers (0.3.0 on) */
+	char		basis;			/* p(oints), s(pend) or o(rders) */
+	bool		calendar_year;	/* else rolling over months */
+	int32		months;
+	int64		spend_scale;	/* 10 ^ the currency's minor units */
+	char	   *time_zone;
+	int			ntiers;
+	LoyaltyTierDef *tiers;		/* lowest threshold first */
+} LoyaltyTierPolicy;
+
+/*
+ * The tier policy of a program, from the rules cache: valid until the next
+ * call into the rules (which may reload them).  SPI must be connected.
+ */
+extern const LoyaltyTierPolicy *LoyaltyTierPolicyFor(int32 program_id);
+extern bool LoyaltyHasTiers(void);
+
+/* A member's tier while an order path holds the account row. */
+typedef struct LoyaltyTierState
+{
+	int32		program_id;
+	bool		enabled;		/* the database has tiers: keep them */
+	char	   *tier;			/* the tier code now; NULL: no tier */
+	char	   *tier_before;	/* the tier code as read */
+	bool		has_window;		/* false while account.qualifying is NULL */
+	bool		window_changed;
+	LoyaltyWindow window;
+} LoyaltyTierState;
+
+extern void LoyaltyTierInit(LoyaltyTierState *ts, int32 program_id, bool columns,
+							const char *tier, const LoyaltyWindow *qualifying);
+extern int64 LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_amount);
+extern void LoyaltyTierAdd(LoyaltyTierState *ts, TimestampTz at, int64 amount);
+extern void LoyaltyTierAddEarned(LoyaltyTierState *ts, TimestampTz at, int64 points);
+extern bool LoyaltyTierMoved(const LoyaltyTierState *ts);
+extern char *LoyaltyTierWindowText(const LoyaltyTierState *ts);
+extern void LoyaltyTierChanged(int32 program_id, int64 customer_id, const char *from_tier,
+							   const char *to_tier, const char *reason);
+
+/*
+ * The SET items of an UPDATE of loyalty.account that write a tier state
+ * through SPI: parameter q holds the qualifying window as text (NULL:
+ * unchanged), t the tier the member moved to (NULL: unchanged).
+ */
+#define TIER_SET_CLAUSE(q, t) \
+	", qualifying = COALESCE(" q "::loyalty.window, qualifying)," \
+	" tier_since = CASE WHEN " t " IS NULL THEN tier_since ELSE pg_catalog.now() END," \
+	" tier = COALESCE(" t ", tier)"
 
 #endif							/* LOYALTY_H */

@@ -130,6 +130,7 @@ typedef struct ProgramRules
 	char		expiry;			/* n(one), r(olling), e(nd of period), i(nactivity) */
 	int32		expiry_months;
 	bool		expiry_month_end;
+	LoyaltyTierPolicy tiers;	/* disabled before the 0.3.0 update */
 	int			nrules;
 	CachedRule *rules;			/* ordered by rule_id */
 	const CachedRule *minimum;	/* NULL when none */
@@ -154,6 +155,7 @@ static MemoryContext RulesCacheContext = NULL;
 static HTAB *RulesCache = NULL;
 static bool RulesStale = false;
 static Oid	RulesRelid = InvalidOid;
+static Oid	ProgramRelid = InvalidOid;
 static Numeric MaxPoints = NULL;
 static Numeric MinPoints = NULL;
 
@@ -188,12 +190,16 @@ CheckEarnAmount(Numeric amount)
 				 errhint("Refunds claw back points; they are not negative purchases.")));
 }
 
-/* Forget every cached program when earn_rule's relcache entry is invalidated. */
+/*
+ * Forget every cached program when earn_rule's relcache entry is
+ * invalidated, or program's: a change of its columns (the update that adds
+ * the tier settings) sends that one.
+ */
 static void
 RulesInvalidate(Datum arg, Oid relid)
 {
 	/* Only mark: a cache being read or built must not be freed under it. */
-	if (relid == InvalidOid || relid == RulesRelid)
+	if (relid == InvalidOid || relid == RulesRelid || relid == ProgramRelid)
 		RulesStale = true;
 }
 
@@ -291,6 +297,82 @@ DaysMask(Datum array)
 }
 
 /*
+ * Read a program's tier policy and its tiers through SPI into cxt.  A
+ * threshold is kept in qualifying units (spend in the currency's minor
+ * units), rounded up: an integer total reaches a threshold exactly when it
+ * reaches its ceiling.
+ */
+static void
+LoadTierPolicy(int32 program_id, MemoryContext cxt, LoyaltyTierPolicy *tp)
+{
+	static SPIPlanPtr policy_plan = NULL;
+	static SPIPlanPtr tiers_plan = NULL;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	char	   *basis;
+	int			minor_units;
+
+	if (policy_plan == NULL)
+		policy_plan = LoyaltyPreparePlan("SELECT p.tier_basis, p.tier_period, p.tier_months,"
+										 " c.minor_units::integer, p.time_zone"
+										 " FROM loyalty.program p"
+										 " JOIN loyalty.currency c ON c.code OPERATOR(pg_catalog.=) p.currency"
+										 " WHERE p.program_id OPERATOR(pg_catalog.=) $1",
+										 1, argtypes);
+	if (tiers_plan == NULL)
+		tiers_plan = LoyaltyPreparePlan("SELECT t.code, pg_catalog.ceil(t.threshold"
+										"  OPERATOR(pg_catalog.*) CASE WHEN p.tier_basis OPERATOR(pg_catalog.=) 'spend'"
+										"   THEN pg_catalog.power(10::numeric, c.minor_units::numeric) ELSE 1 END)"
+										" FROM loyalty.tier t"
+										" JOIN loyalty.program p ON p.program_id OPERATOR(pg_catalog.=) t.program_id"
+										" JOIN loyalty.currency c ON c.code OPERATOR(pg_catalog.=) p.currency"
+										" WHERE t.program_id OPERATOR(pg_catalog.=) $1"
+										" ORDER BY t.threshold",
+										1, argtypes);
+	values[0] = Int32GetDatum(program_id);
+	if (SPI_execute_plan(policy_plan, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "tier policy lookup failed");
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	MemoryContextSwitchTo(cxt);
+	basis = ColumnText(tuple, desc, 1);
+	tp->basis = basis[0];
+	tp->calendar_year = strcmp(ColumnText(tuple, desc, 2), "calendar_year") == 0;
+	tp->months = DatumGetInt32(SPI_getbinval(tuple, desc, 3, &isnull));
+	minor_units = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
+	tp->spend_scale = 1;
+	while (minor_units-- > 0)
+		tp->spend_scale *= 10;
+	tp->time_zone = ColumnText(tuple, desc, 5);
+	SPI_freetuptable(SPI_tuptable);
+
+	if (SPI_execute_plan(tiers_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tier lookup failed");
+	desc = SPI_tuptable->tupdesc;
+	MemoryContextSwitchTo(cxt);
+	tp->ntiers = (int) SPI_processed;
+	tp->tiers = palloc0(sizeof(LoyaltyTierDef) * Max(tp->ntiers, 1));
+	for (int i = 0; i < tp->ntiers; i++)
+	{
+		LoyaltyTierDef *t = &tp->tiers[i];
+		Numeric		need;
+
+		tuple = SPI_tuptable->vals[i];
+		t->code = ColumnText(tuple, desc, 1);
+		need = DatumGetNumeric(SPI_getbinval(tuple, desc, 2, &isnull));
+		t->reachable = NumCmp(need, MaxPoints) <= 0;
+		t->need = t->reachable ?
+			DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(need))) : PG_INT64_MAX;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	tp->enabled = true;
+}
+
+/*
  * Read a program's rate and rules through SPI into a new memory context that
  * becomes part of the cache only once everything was read.
  */
@@ -339,8 +421,9 @@ LoadProgramRules(int32 program_id)
 										" WHERE program_id OPERATOR(pg_catalog.=) $1"
 										" ORDER BY rule_id",
 										1, argtypes);
-	/* Every rule load notes the table's OID, which changes if it is re-created. */
+	/* Every rule load notes the tables' OIDs, which change if they are re-created. */
 	RulesRelid = get_relname_relid("earn_rule", get_namespace_oid("loyalty", false));
+	ProgramRelid = get_relname_relid("program", get_namespace_oid("loyalty", false));
 
 	values[0] = Int32GetDatum(program_id);
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -376,6 +459,10 @@ LoadProgramRules(int32 program_id)
 		pr->expiry_month_end = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/* A database not yet updated to 0.3.0 has no tiers. */
+	if (LoyaltyHasTiers())
+		LoadTierPolicy(program_id, entrycxt, &pr->tiers);
 
 	if (SPI_execute_plan(rules_plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "earning rule lookup failed");
@@ -463,6 +550,23 @@ AddLocalMonths(struct pg_tm *tm, int months)
 	tm->tm_year = m / MONTHS_PER_YEAR;
 	tm->tm_mon = m % MONTHS_PER_YEAR + 1;
 	tm->tm_mday = Min(tm->tm_mday, day_tab[isleap(tm->tm_year)][tm->tm_mon - 1]);
+}
+
+/* The tier policy and tiers of a program, cached with its rules. */
+const LoyaltyTierPolicy *
+LoyaltyTierPolicyFor(int32 program_id)
+{
+	return &RulesFor(program_id)->tiers;
+}
+
+/* Whether the database has 0.3.0's tiers (an older one, before its update, has not). */
+bool
+LoyaltyHasTiers(void)
+{
+	Oid			nsp = get_namespace_oid("loyalty", false);
+
+	return get_attnum(get_relname_relid("program", nsp), "tier_basis") != InvalidAttrNumber &&
+		get_attnum(get_relname_relid("account", nsp), "qualifying") != InvalidAttrNumber;
 }
 
 /* Whether the database has 0.3.0's expiry (an older one, before its update, has not). */

@@ -102,6 +102,82 @@ BEGIN
 END
 $$;
 
+-- Rebuild the qualifying windows of a program's members from their history,
+-- by the program's current basis: the orders of the last 24 months (their
+-- points, their net amounts, or 1 each while the net amount is above 0) and,
+-- on the points basis, the points of earn().  For a change of basis, and for
+-- the update from 0.2.0, whose members have history but no windows yet; the
+-- order paths never rescan history.  The caller holds the program's account
+-- rows locked, so no order of theirs is half counted.  Returns the number of
+-- members whose window changed.
+CREATE FUNCTION @extschema@.rebuild_qualifying(program_id integer)
+RETURNS bigint
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH p AS (
+		SELECT p.program_id, p.time_zone, p.tier_basis, c.minor_units,
+			   pg_catalog.date_trunc('month', pg_catalog.timezone(p.time_zone, pg_catalog.now())) AS this_month
+		  FROM @extschema@.program p
+		  JOIN @extschema@.currency c ON c.code OPERATOR(pg_catalog.=) p.currency
+		 WHERE p.program_id OPERATOR(pg_catalog.=) rebuild_qualifying.program_id
+	), amounts AS (
+		SELECT o.customer_id,
+			   pg_catalog.date_trunc('month', pg_catalog.timezone(p.time_zone, o.ordered_at)) AS month,
+			   CASE p.tier_basis
+				   WHEN 'points' THEN o.points
+				   WHEN 'spend' THEN pg_catalog.trunc(o.net_amount OPERATOR(pg_catalog.*)
+						pg_catalog.power(10::numeric, p.minor_units::numeric))::bigint
+				   ELSE (o.net_amount OPERATOR(pg_catalog.>) 0)::integer
+			   END AS amount
+		  FROM p JOIN @extschema@.order_accrual o ON o.program_id OPERATOR(pg_catalog.=) p.program_id
+		 WHERE o.ordered_at OPERATOR(pg_catalog.>=)
+			   pg_catalog.timezone(p.time_zone, p.this_month OPERATOR(pg_catalog.-) '23 months'::interval)
+		UNION ALL
+		SELECT l.customer_id, pg_catalog.date_trunc('month', pg_catalog.timezone(p.time_zone, l.earned_at)),
+			   l.points
+		  FROM p JOIN @extschema@.lot l ON l.program_id OPERATOR(pg_catalog.=) p.program_id
+		  JOIN @extschema@.ledger e ON e.customer_id OPERATOR(pg_catalog.=) l.customer_id
+								   AND e.program_id OPERATOR(pg_catalog.=) l.program_id
+								   AND e.entry_no OPERATOR(pg_catalog.=) l.lot_no
+		 WHERE p.tier_basis OPERATOR(pg_catalog.=) 'points' AND l.source_id IS NULL
+		   AND e.kind OPERATOR(pg_catalog.=) 'earn'
+		   AND l.earned_at OPERATOR(pg_catalog.>=)
+			   pg_catalog.timezone(p.time_zone, p.this_month OPERATOR(pg_catalog.-) '23 months'::interval)
+	), by_month AS (
+		SELECT m.customer_id, m.month, pg_catalog.sum(m.amount)::bigint AS amount
+		  FROM amounts m GROUP BY m.customer_id, m.month
+	), last_month AS (
+		SELECT b.customer_id, GREATEST(pg_catalog.max(b.month), (SELECT p.this_month FROM p)) AS month
+		  FROM by_month b GROUP BY b.customer_id
+	), built AS (
+		-- 24 buckets, oldest first, in the window's text form.
+		SELECT e.customer_id,
+			   pg_catalog.format('24 months to %s: {%s}', pg_catalog.to_char(e.month, 'YYYY-MM'),
+					pg_catalog.string_agg(COALESCE(b.amount, 0)::text, ',' ORDER BY g.month))::@extschema@.window AS w
+		  FROM last_month e
+		 CROSS JOIN LATERAL pg_catalog.generate_series(e.month OPERATOR(pg_catalog.-) '23 months'::interval,
+													  e.month, '1 month'::interval) AS g(month)
+		  LEFT JOIN by_month b ON b.customer_id OPERATOR(pg_catalog.=) e.customer_id
+							  AND b.month OPERATOR(pg_catalog.=) g.month
+		 GROUP BY e.customer_id, e.month
+	), target AS (
+		SELECT a.customer_id, built.w
+		  FROM @extschema@.account a
+		  LEFT JOIN built ON built.customer_id OPERATOR(pg_catalog.=) a.customer_id
+		 WHERE a.program_id OPERATOR(pg_catalog.=) rebuild_qualifying.program_id
+	), rebuilt AS (
+		UPDATE @extschema@.account a SET qualifying = target.w
+		  FROM target
+		 WHERE a.customer_id OPERATOR(pg_catalog.=) target.customer_id
+		   AND a.program_id OPERATOR(pg_catalog.=) rebuild_qualifying.program_id
+		   AND ((a.qualifying IS NULL) OPERATOR(pg_catalog.<>) (target.w IS NULL)
+				OR a.qualifying OPERATOR(@extschema@.<>) target.w)
+		RETURNING 1
+	)
+	SELECT pg_catalog.count(*) FROM rebuilt
+$$;
+
 -- Set how a program's members qualify for tiers; returns the program.
 CREATE FUNCTION @extschema@.set_tier_policy(program text, basis text,
 	period text DEFAULT 'rolling', months integer DEFAULT 12, grace_days integer DEFAULT 0)
@@ -143,6 +219,15 @@ BEGIN
 		updated_at = pg_catalog.now()
 	 WHERE p.program_id OPERATOR(pg_catalog.=) existing.program_id
 	RETURNING p.* INTO result;
+	-- The windows hold amounts of the old basis: count the history again,
+	-- holding the members (a new statement, so the history read is all that
+	-- committed before the locks).  Every window keeps 24 months, so a new
+	-- period or length needs nothing.
+	IF basis OPERATOR(pg_catalog.<>) existing.tier_basis THEN
+		PERFORM FROM @extschema@.account a
+		 WHERE a.program_id OPERATOR(pg_catalog.=) existing.program_id FOR NO KEY UPDATE;
+		PERFORM @extschema@.rebuild_qualifying(existing.program_id);
+	END IF;
 	RETURN result;
 END
 $$;
@@ -245,6 +330,8 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.tier_program(text) IS
 	'internal: the program of a code, or raise LY001';
+COMMENT ON FUNCTION @extschema@.rebuild_qualifying(integer) IS
+	'internal: rebuild the qualifying windows of a program''s members from the last 24 months of history';
 COMMENT ON FUNCTION @extschema@.set_tier_policy(text, text, text, integer, integer) IS
 	'set how members qualify for tiers: basis (points, spend, orders), period (rolling, calendar_year), months of the rolling window, grace_days before a downgrade';
 COMMENT ON FUNCTION @extschema@.set_tier(text, text, text, numeric) IS
@@ -254,7 +341,12 @@ COMMENT ON FUNCTION @extschema@.drop_tier(text, text) IS
 
 REVOKE ALL ON FUNCTION
 	@extschema@.tier_program(text),
+	@extschema@.rebuild_qualifying(integer),
 	@extschema@.set_tier_policy(text, text, text, integer, integer),
 	@extschema@.set_tier(text, text, text, numeric),
 	@extschema@.drop_tier(text, text)
 FROM PUBLIC;
+
+-- A database updated from 0.2.0 has history: give its members their windows
+-- (a fresh install has no programs yet).  Programs start on the points basis.
+SELECT pg_catalog.count(@extschema@.rebuild_qualifying(p.program_id)) FROM @extschema@.program p;

@@ -252,7 +252,7 @@ BEGIN
 END
 $$;
 
-SELECT plan(26);
+SELECT plan(28);
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'), '0.1.0',
 	'the database starts at version 0.1.0');
 SELECT lives_ok($$SELECT pg_temp.run(
@@ -365,6 +365,13 @@ CREATE TEMP TABLE data_after AS :data_query;
 SELECT results_eq($$SELECT * FROM data_after ORDER BY tab$$, $$SELECT * FROM data_before ORDER BY tab$$,
 	'account, lot, ledger and order_accrual keep every row: counts, sums and contents');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'after the update verify() finds nothing wrong');
+SELECT is((SELECT sum(loyalty.window_total(a.qualifying, now(), p.time_zone))
+			 FROM loyalty.account a JOIN loyalty.program p USING (program_id))::bigint,
+	(SELECT sum(points) FROM loyalty.order_accrual)::bigint
+	+ (SELECT sum(l.points) FROM loyalty.lot l
+		 JOIN loyalty.ledger e ON (e.customer_id, e.program_id, e.entry_no) = (l.customer_id, l.program_id, l.lot_no)
+		WHERE l.source_id IS NULL AND e.kind = 'earn')::bigint,
+	'the update gives the members tier qualifying totals from their history: order points and earn()');
 SELECT is_empty($$SELECT o.order_key, o.lot_no FROM loyalty.order_accrual o
 	 WHERE o.points > 0 AND NOT EXISTS (SELECT FROM loyalty.lot l
 		WHERE (l.customer_id, l.program_id, l.lot_no) = (o.customer_id, o.program_id, o.lot_no)
@@ -384,9 +391,14 @@ SELECT results_eq($$SELECT o.order_key, l.lot_no, l.points FROM loyalty.order_ac
 
 -- 4. The updated database keeps working.
 SELECT (loyalty.balance('vn', 1)).available AS avail_before \gset
+SELECT loyalty.window_total(qualifying, now(), 'Asia/Ho_Chi_Minh') AS qualifying_before
+  FROM loyalty.account WHERE customer_id = 1 AND program_id = loyalty.program_id('vn') \gset
 INSERT INTO orders (id, customer_id, total) VALUES (201, 1, 500000);
 SELECT is((loyalty.balance('vn', 1)).available, :avail_before + 50::bigint,
 	'a new INSERT into the tracked table earns (50 points)');
+SELECT is((SELECT loyalty.window_total(qualifying, now(), 'Asia/Ho_Chi_Minh') FROM loyalty.account
+			WHERE customer_id = 1 AND program_id = loyalty.program_id('vn')), :qualifying_before + 50::bigint,
+	'and counts its 50 points toward the member''s tier');
 SELECT results_eq($$SELECT state, points, earned_points FROM loyalty.order_accrual WHERE order_key = '201'$$,
 	$$VALUES ('active', 50::bigint, 50::bigint)$$, 'and the order is on record');
 UPDATE orders SET status = 'refunded' WHERE id = 201;

@@ -5,9 +5,9 @@
 -- spend in minor units, tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(30);
+SELECT plan(48);
 
-SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000);
+SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
 
 -- 1. Policy and tier definitions.
@@ -79,6 +79,89 @@ SELECT lives_ok($$SELECT loyalty.set_tier('shop', 'bronze', 'Bronze', 100), loya
 SELECT is((SELECT count(*) FROM loyalty.tier WHERE code = 'bronze')::int, 0, 'bronze is gone');
 SELECT throws_ok($$UPDATE loyalty.account SET tier = 'diamond'$$, '23503', NULL,
 	'a member''s tier must be one of the program''s tiers (foreign key)');
+
+SELECT results_eq(
+	$$SELECT tier_basis, tier_period, tier_months, tier_grace_days FROM loyalty.set_tier_policy('shop', 'points')$$,
+	$$VALUES ('points', 'rolling', 12, 0)$$, 'set_tier_policy defaults: rolling 12 months, no grace');
+
+-- 2. Orders keep the qualifying totals and upgrade at once.  Orders carry
+-- their own time: 10 points per 100,000 VND, months of Asia/Ho_Chi_Minh.
+CREATE TABLE public.orders (
+	id bigint NOT NULL,
+	customer_id bigint,
+	total numeric(14, 2),
+	status text NOT NULL DEFAULT 'paid',
+	refunded numeric(14, 2) NOT NULL DEFAULT 0,
+	ordered_at timestamptz NOT NULL
+);
+SELECT 'tracked' FROM loyalty.track_orders('public.orders', 'shop', 'customer_id', 'id', 'total',
+	status_column => 'status', refunded_column => 'refunded', ordered_at_column => 'ordered_at');
+-- The qualifying months of a member, as (month, amount) rows with an amount.
+CREATE FUNCTION pg_temp.months(customer bigint, prog text DEFAULT 'shop')
+RETURNS TABLE (month date, amount bigint) LANGUAGE sql AS $$
+	SELECT b.month, b.amount FROM loyalty.account a, loyalty.window_buckets(a.qualifying) b
+	 WHERE a.customer_id = customer AND a.program_id = loyalty.program_id(prog) AND b.amount <> 0
+	 ORDER BY 1
+$$;
+CREATE FUNCTION pg_temp.tier_of(customer bigint, prog text DEFAULT 'shop')
+RETURNS text LANGUAGE sql AS $$
+	SELECT COALESCE(a.tier, 'none') FROM loyalty.account a
+	 WHERE a.customer_id = customer AND a.program_id = loyalty.program_id(prog)
+$$;
+
+INSERT INTO orders VALUES (101, 1, 3000000, 'paid', 0, '2025-03-10 10:00+07');
+SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$, $$VALUES ('2025-03-01'::date, 300::bigint)$$,
+	'an order adds its 300 points to the month it was placed in');
+SELECT is(pg_temp.tier_of(1), 'none', '300 points reach no tier (silver needs 500)');
+-- 2025-03-31 20:00 UTC is already April in Ho Chi Minh City.
+INSERT INTO orders VALUES (102, 1, 2500000, 'paid', 0, '2025-03-31 20:00+00');
+SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$,
+	$$VALUES ('2025-03-01'::date, 300::bigint), ('2025-04-01', 250)$$,
+	'the month is the program''s: 20:00 UTC on 31 March counts for April');
+SELECT results_eq($$SELECT tier, tier_since FROM loyalty.account WHERE customer_id = 1$$,
+	$$VALUES ('silver', now())$$,
+	'550 points as of the order: silver at once, inside the order''s own transaction');
+SAVEPOINT before_big_order;
+INSERT INTO orders VALUES (103, 1, 20000000, 'paid', 0, '2025-04-02 09:00+07');
+SELECT is(pg_temp.tier_of(1), 'gold', 'a 2,000-point order would make the member gold');
+ROLLBACK TO SAVEPOINT before_big_order;
+SELECT is(pg_temp.tier_of(1), 'silver', 'a rolled-back order upgrades nobody');
+SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$,
+	$$VALUES ('2025-03-01'::date, 300::bigint), ('2025-04-01', 250)$$,
+	'and leaves the qualifying totals as they were');
+
+-- Over two tiers in one order.
+INSERT INTO orders VALUES (201, 2, 55000000, 'paid', 0, '2025-04-05 12:00+07');
+SELECT is(pg_temp.tier_of(2), 'platinum', 'a 5,500-point first order jumps from no tier over silver and gold to platinum');
+
+-- A refund takes back from the order's own month, and never demotes at once.
+UPDATE orders SET status = 'refunded' WHERE id = 102;
+SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$, $$VALUES ('2025-03-01'::date, 300::bigint)$$,
+	'refunding order 102 takes its 250 points back from April');
+SELECT is(pg_temp.tier_of(1), 'silver', 'with 300 points the member stays silver until the next evaluation');
+UPDATE orders SET refunded = 1000000 WHERE id = 101;
+SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$, $$VALUES ('2025-03-01'::date, 200::bigint)$$,
+	'a partial refund of order 101 takes back the 100 points it claws back');
+UPDATE orders SET status = 'paid' WHERE id = 102;
+SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$,
+	$$VALUES ('2025-03-01'::date, 200::bigint), ('2025-04-01', 250)$$,
+	'undoing the refund counts the order again, in its own month');
+DELETE FROM orders WHERE id = 102;
+SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$, $$VALUES ('2025-03-01'::date, 200::bigint)$$,
+	'deleting the order takes its points back');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify() finds nothing wrong');
+
+-- earn() counts on the points basis; adjustments and redemptions never count.
+SELECT customer_id FROM loyalty.enroll('shop', 3);
+SELECT entry_no FROM loyalty.earn('shop', 3, 450, 'survey');
+SELECT entry_no FROM loyalty.adjust('shop', 3, 100, 'goodwill');
+SELECT is(pg_temp.tier_of(3), 'none', '450 earned points (and 100 adjusted, which do not count) reach no tier');
+SELECT entry_no FROM loyalty.earn('shop', 3, 50, 'review');
+SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now(), 'Asia/Ho_Chi_Minh') FROM loyalty.account WHERE customer_id = 3$$,
+	$$VALUES ('silver', 500::bigint)$$, 'the 50 points of a review make 500: silver');
+SELECT entry_no FROM loyalty.redeem('shop', 3, 600, 'gift');
+SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now(), 'Asia/Ho_Chi_Minh'), available FROM loyalty.account WHERE customer_id = 3$$,
+	$$VALUES ('silver', 500::bigint, 0::bigint)$$, 'redeeming every point changes neither the totals nor the tier');
 
 SELECT * FROM finish();
 ROLLBACK;
