@@ -189,7 +189,7 @@ typedef struct EarnContext
 	const char *channel;		/* NULL if the order has none */
 	const char *category;		/* NULL if the order has none */
 	TimestampTz ordered_at;
-	const char *tier;			/* the member's tier code; NULL until tiers exist */
+	const char *tier;			/* the member's tier before the order; NULL: none */
 	bool		has_birthday;
 	DateADT		birthday;
 	bool		first_purchase; /* the member's first order in this program */

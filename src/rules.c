@@ -30,6 +30,17 @@
  * do not compound.  Days of week and months are those of the program's time
  * zone.  Channel, category and tier values match exactly (case-sensitive).
  *
+ * The tier of step c is the member's tier before the order: the tier in
+ * their account row when the order is processed, before the order's own
+ * qualifying amount counts (src/tier.c).  An order that lifts a member to a
+ * tier earns at the old one, and the tier multiplies from the next order;
+ * the orders of one member in one statement are priced in statement order,
+ * each at the tier the orders before it reached.  A changed order (a higher
+ * amount) is priced at the tier the member holds when it changes.  This
+ * keeps an order's points independent of how its own amount is counted, and
+ * the same whichever path (the INSERT fast path, the general path) takes it.
+ * loyalty.quote() takes the tier as an argument.
+ *
  * The detail of a result is a JSON array with one component per rule that
  * changed the points, in the order above, e.g.
  *	[{"rule":"base","points":20},{"rule":"double weekend","points":20}]

@@ -328,6 +328,9 @@ BEGIN
 END
 $$;
 
+-- The order paths give the rules the member's tier before the order.
+COMMENT ON FUNCTION @extschema@.quote(text, numeric, text, text, timestamptz, text, date, boolean) IS
+	'points an order would earn under the program''s rules, with the rules that produced them; tier is the member''s tier before the order (account.tier), as the order paths use it: a tier an order reaches multiplies from the next order';
 COMMENT ON FUNCTION @extschema@.tier_program(text) IS
 	'internal: the program of a code, or raise LY001';
 COMMENT ON FUNCTION @extschema@.rebuild_qualifying(integer) IS

@@ -5,7 +5,7 @@
 -- spend in minor units, tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(48);
+SELECT plan(54);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -162,6 +162,34 @@ SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now(), 'Asia/H
 SELECT entry_no FROM loyalty.redeem('shop', 3, 600, 'gift');
 SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now(), 'Asia/Ho_Chi_Minh'), available FROM loyalty.account WHERE customer_id = 3$$,
 	$$VALUES ('silver', 500::bigint, 0::bigint)$$, 'redeeming every point changes neither the totals nor the tier');
+
+-- 3. Tier multipliers: an order earns at the tier the member held before it.
+SELECT name FROM loyalty.add_earn_rule('shop', 'silver x2', 'tier_multiplier', tier => 'silver', multiplier => 2);
+SELECT name FROM loyalty.add_earn_rule('shop', 'gold x3', 'tier_multiplier', tier => 'gold', multiplier => 3);
+INSERT INTO orders VALUES (401, 4, 5000000, 'paid', 0, '2025-05-01 10:00+07');
+SELECT results_eq($$SELECT o.points, a.tier FROM loyalty.order_accrual o JOIN loyalty.account a USING (customer_id, program_id)
+	 WHERE o.order_key = '401'$$, $$VALUES (500::bigint, 'silver')$$,
+	'the order that makes a member silver earns its 500 points without the silver multiplier');
+INSERT INTO orders VALUES (402, 4, 1000000, 'paid', 0, '2025-05-02 10:00+07');
+SELECT results_eq($$SELECT points, detail FROM loyalty.ledger WHERE customer_id = 4 AND reference = '402'$$,
+	$$VALUES (200::bigint, '[{"rule": "base", "points": 100}, {"rule": "silver x2", "points": 100}]'::jsonb)$$,
+	'the next order earns at silver: 100 base + 100 silver x2');
+UPDATE orders SET total = 2000000 WHERE id = 402;
+SELECT is((SELECT points FROM loyalty.order_accrual WHERE order_key = '402'), 400::bigint,
+	'a raised amount is priced at the member''s tier: 200 base + 200 silver x2');
+-- One statement, three orders of one member, priced in statement order.
+INSERT INTO orders VALUES (501, 5, 5000000, 'paid', 0, '2025-05-03 10:00+07'),
+	(502, 5, 1000000, 'paid', 0, '2025-05-03 11:00+07'), (503, 5, 15000000, 'paid', 0, '2025-05-03 12:00+07');
+SELECT results_eq($$SELECT order_key, points FROM loyalty.order_accrual WHERE customer_id = 5 ORDER BY order_key$$,
+	$$VALUES ('501', 500::bigint), ('502', 200), ('503', 3000)$$,
+	'in one statement each order earns at the tier the orders before it reached: none, silver, silver');
+SELECT results_eq($$SELECT a.tier, l.points, l.detail FROM loyalty.account a
+	  JOIN loyalty.ledger l USING (customer_id, program_id) WHERE a.customer_id = 5$$,
+	$$VALUES ('gold', 3700::bigint,
+		'[{"rule": "base", "points": 2100}, {"rule": "silver x2", "points": 1600}, {"orders": 3}]'::jsonb)$$,
+	'3,700 points make the member gold; the shared entry sums each rule');
+SELECT results_eq($$SELECT points FROM loyalty.quote('shop', 1000000, tier => 'gold')$$, $$VALUES (300::bigint)$$,
+	'quote() prices an order at the tier it is given');
 
 SELECT * FROM finish();
 ROLLBACK;
