@@ -36,8 +36,6 @@ SELECT is_empty(
 	$$SELECT c.conname FROM pg_constraint c
 	   WHERE c.contype = 'f'
 		 AND c.conrelid IN ('loyalty.account'::regclass, 'loyalty.lot'::regclass, 'loyalty.ledger'::regclass)
-		 AND c.confrelid IN ('loyalty.member'::regclass, 'loyalty.account'::regclass,
-							 'loyalty.lot'::regclass, 'loyalty.ledger'::regclass)
 		 AND c.conkey[1:2] <> ARRAY[
 			(SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'customer_id'),
 			(SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'program_id')]::smallint[]$$,
