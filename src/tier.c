@@ -193,7 +193,8 @@ LoyaltyTierWindowText(const LoyaltyTierState *ts)
 /*
  * A member's tier changed from from_tier to to_tier (either NULL: no tier),
  * for reason: "qualified" (an order or earning), "evaluation"
- * (evaluate_tiers) or "paid" (grant_tier).  The one place that announces
+ * (evaluate_tiers) or "paid: " and the reason given to grant_tier.  The one
+ * place that announces
  * tier changes, from C and, through loyalty.tier_changed(), from SQL.  SPI
  * is connected and the caller runs as the extension owner.
  */

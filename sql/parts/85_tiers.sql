@@ -471,7 +471,8 @@ BEGIN
 		), moved AS (
 			-- Only the row version the decision was made from: a row that
 			-- changed since has another ctid, and is left for the next pass.
-			UPDATE @extschema@.account a SET tier = m.to_tier, tier_since = as_of
+			UPDATE @extschema@.account a SET tier = m.to_tier, tier_since = as_of,
+				   updated_at = pg_catalog.now()
 			  FROM moves, ROWS FROM (pg_catalog.unnest(moves.tids), pg_catalog.unnest(moves.customer_ids),
 									pg_catalog.unnest(moves.program_ids), pg_catalog.unnest(moves.from_tiers),
 									pg_catalog.unnest(moves.to_tiers), pg_catalog.unnest(moves.ups))
@@ -508,6 +509,89 @@ BEGIN
 END
 $$;
 
+-- A paid tier: a VIP membership bought for a fee.  The member holds the tier
+-- (or the higher one they already hold) and is not moved down before until
+-- (a later until already granted stays).  Moving up by orders goes on as
+-- usual.  Returns the member's tier afterwards.
+CREATE FUNCTION @extschema@.grant_tier(program text, customer_id bigint, tier text,
+	until timestamptz, reason text)
+RETURNS TABLE (held_tier text, tier_since timestamptz, tier_paid_until timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	pid			integer := (@extschema@.tier_program(program)).program_id;
+	granted		numeric;
+	held		numeric;
+	acct		record;
+	new_tier	text;
+BEGIN
+	IF customer_id IS NULL OR tier IS NULL OR until IS NULL OR reason IS NULL THEN
+		RAISE EXCEPTION 'customer_id, tier, until and reason must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'reason must not be empty' USING ERRCODE = '22023',
+			HINT = 'Say why the member gets the tier, e.g. the membership bought.';
+	END IF;
+	IF pg_catalog.octet_length(reason) OPERATOR(pg_catalog.>) 200 THEN
+		RAISE EXCEPTION 'reason is too long' USING ERRCODE = '22001',
+			DETAIL = 'The limit is 200 bytes.';
+	END IF;
+	IF NOT pg_catalog.isfinite(until) THEN
+		RAISE EXCEPTION 'until must be a finite time' USING ERRCODE = '22023',
+			HINT = 'A paid tier ends: pass the end of the membership bought.';
+	END IF;
+	IF until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+		RAISE EXCEPTION 'until must be in the future' USING ERRCODE = '22023',
+			DETAIL = pg_catalog.format('Got %s.', until);
+	END IF;
+	SELECT t.threshold INTO granted FROM @extschema@.tier t
+	 WHERE t.program_id OPERATOR(pg_catalog.=) pid AND t.code OPERATOR(pg_catalog.=) grant_tier.tier;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown tier "%" in program "%"', tier, program
+			USING ERRCODE = 'LY010',
+				  HINT = 'loyalty.tier lists the tiers of each program.';
+	END IF;
+	SELECT m.status, a.tier, a.tier_since, a.tier_paid_until INTO acct
+	  FROM @extschema@.account a
+	  JOIN @extschema@.member m ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id
+							   AND m.program_id OPERATOR(pg_catalog.=) a.program_id
+	 WHERE a.customer_id OPERATOR(pg_catalog.=) grant_tier.customer_id
+	   AND a.program_id OPERATOR(pg_catalog.=) pid
+	   FOR NO KEY UPDATE OF a;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown member % in program "%"', customer_id, program
+			USING ERRCODE = 'LY002', HINT = 'Enroll the customer first with loyalty.enroll().';
+	END IF;
+	IF acct.status OPERATOR(pg_catalog.<>) 'active' THEN
+		RAISE EXCEPTION 'member % in program "%" is %', customer_id, program, acct.status
+			USING ERRCODE = 'LY003',
+				  DETAIL = pg_catalog.format('A %s member cannot be granted a tier.', acct.status),
+				  HINT = 'Reactivate the member with loyalty.set_member_status() first.';
+	END IF;
+	SELECT t.threshold INTO held FROM @extschema@.tier t
+	 WHERE t.program_id OPERATOR(pg_catalog.=) pid AND t.code OPERATOR(pg_catalog.=) acct.tier;
+	new_tier := CASE WHEN held OPERATOR(pg_catalog.>=) granted THEN acct.tier ELSE grant_tier.tier END;
+
+	UPDATE @extschema@.account a SET
+		tier = new_tier,
+		tier_since = CASE WHEN new_tier OPERATOR(pg_catalog.=) acct.tier THEN a.tier_since
+						  ELSE pg_catalog.now() END,
+		tier_paid_until = GREATEST(a.tier_paid_until, until),
+		updated_at = pg_catalog.now()
+	 WHERE a.customer_id OPERATOR(pg_catalog.=) grant_tier.customer_id
+	   AND a.program_id OPERATOR(pg_catalog.=) pid
+	RETURNING a.tier, a.tier_since, a.tier_paid_until
+	  INTO grant_tier.held_tier, grant_tier.tier_since, grant_tier.tier_paid_until;
+	IF new_tier IS DISTINCT FROM acct.tier THEN
+		PERFORM @extschema@.tier_changed(ARRAY[pid], ARRAY[customer_id], ARRAY[acct.tier],
+			ARRAY[new_tier], 'paid: ' OPERATOR(pg_catalog.||) reason);
+	END IF;
+	RETURN NEXT;
+END
+$$;
+
 -- The order paths give the rules the member's tier before the order.
 COMMENT ON FUNCTION @extschema@.quote(text, numeric, text, text, timestamptz, text, date, boolean) IS
 	'points an order would earn under the program''s rules, with the rules that produced them; tier is the member''s tier before the order (account.tier), as the order paths use it: a tier an order reaches multiplies from the next order';
@@ -515,6 +599,8 @@ COMMENT ON FUNCTION @extschema@.tier_program(text) IS
 	'internal: the program of a code, or raise LY001';
 COMMENT ON FUNCTION @extschema@.evaluate_tiers(timestamptz) IS
 	're-evaluate every member''s tier as of as_of: missed upgrades to the highest tier reached, downgrades of one tier after the grace days and outside a paid tier; returns members checked, upgraded, downgraded; run once per period (pg_cron)';
+COMMENT ON FUNCTION @extschema@.grant_tier(text, bigint, text, timestamptz, text) IS
+	'a paid tier: the member holds tier (or the higher one they hold) and is not moved down before until; returns the tier held, tier_since, tier_paid_until';
 COMMENT ON FUNCTION @extschema@.tier_changed(integer[], bigint[], text[], text[], text) IS
 	'internal: announce tier changes made in SQL';
 COMMENT ON FUNCTION @extschema@.tier_period_start(@extschema@.program, timestamptz) IS
@@ -534,6 +620,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.tier_program(text),
 	@extschema@.rebuild_qualifying(integer),
 	@extschema@.evaluate_tiers(timestamptz),
+	@extschema@.grant_tier(text, bigint, text, timestamptz, text),
 	@extschema@.tier_changed(integer[], bigint[], text[], text[], text),
 	@extschema@.tier_period_start(@extschema@.program, timestamptz),
 	@extschema@.tier_ladder(integer),

@@ -5,7 +5,7 @@
 -- spend in minor units, tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(74);
+SELECT plan(85);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -260,6 +260,33 @@ UPDATE loyalty.account SET tier = 'vanished' WHERE customer_id = 13 AND program_
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))$$,
 	$$VALUES (8::bigint, 0::bigint, 1::bigint)$$, 'a member holding an unknown tier is moved');
 SELECT is(pg_temp.tier_of(13, 'club'), 'none', 'to the tier their total reaches: none');
+-- 5. Paid tiers: not moved down before their end.
+SELECT customer_id FROM loyalty.enroll('club', 12);
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, 'diamond', pg_temp.at('1 year 6 months'), 'VIP fee')$$,
+	'LY010', 'unknown tier "diamond" in program "club"', 'grant_tier: unknown tier');
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 99, 'gold', pg_temp.at('1 year 6 months'), 'VIP fee')$$,
+	'LY002', 'unknown member 99 in program "club"', 'grant_tier: unknown member');
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, 'gold', now() - interval '1 day', 'VIP fee')$$,
+	'22023', 'until must be in the future', 'grant_tier: until in the past');
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, 'gold', 'infinity', 'VIP fee')$$,
+	'22023', 'until must be a finite time', 'grant_tier: a paid tier ends');
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, 'gold', pg_temp.at('1 year 6 months'), ' ')$$,
+	'22023', 'reason must not be empty', 'grant_tier: a reason is required');
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, NULL, pg_temp.at('1 year 6 months'), 'VIP fee')$$,
+	'22004', 'customer_id, tier, until and reason must not be null', 'grant_tier: tier must not be null');
+SELECT results_eq($$SELECT * FROM loyalty.grant_tier('club', 12, 'gold', pg_temp.at('1 year 6 months'), 'VIP fee')$$,
+	$$VALUES ('gold', now(), pg_temp.at('1 year 6 months'))$$,
+	'grant_tier makes a member without orders gold until the end of the membership');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))$$,
+	$$VALUES (9::bigint, 0::bigint, 0::bigint)$$, 'with 0 points the paid gold member is not moved down before the end');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 6 months'))$$,
+	$$VALUES (9::bigint, 0::bigint, 1::bigint)$$, 'at the end of the paid membership, one tier down');
+SELECT results_eq($$SELECT * FROM loyalty.grant_tier('club', 12, 'bronze', pg_temp.at('2 years'), 'renewal')$$,
+	$$VALUES ('silver', pg_temp.at('1 year 6 months'), pg_temp.at('2 years'))$$,
+	'granting a lower tier keeps the higher one held, protected until the new end');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 9 months'))$$,
+	$$VALUES (9::bigint, 0::bigint, 0::bigint)$$, 'and it is not moved down before then');
+
 SELECT results_eq($$SELECT customer_id, tier FROM loyalty.account WHERE program_id = loyalty.program_id('shop') ORDER BY 1$$,
 	$$VALUES (1::bigint, 'silver'), (2, 'platinum'), (3, 'silver'), (4, 'silver'), (5, 'gold')$$,
 	'the shop''s members, within their 3650 grace days, kept their tiers');
