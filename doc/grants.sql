@@ -7,8 +7,9 @@
 -- then grants those roles to login roles (GRANT loyalty_app TO shop_backend).
 
 -- Application writer: enrolls members, earns, redeems, reads balances,
--- statements and a member's expiring points, and consumes the events
--- outbox.  No table access: the functions check and write everything.
+-- statements, a member's expiring points and tier progress, sells paid
+-- tiers, and consumes the events outbox.  No table access: the functions
+-- check and write everything.
 GRANT USAGE ON SCHEMA loyalty TO loyalty_app;
 GRANT EXECUTE ON FUNCTION
 	loyalty.enroll(text, bigint, loyalty.card, date, text, bigint),
@@ -21,13 +22,15 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.quote(text, numeric, text, text, timestamptz, text, date, boolean),
 	loyalty.expiring_points(text, bigint, interval, timestamptz),
 	loyalty.read_events(bigint, integer, text[]),
-	loyalty.ack_events(bigint[], text)
+	loyalty.ack_events(bigint[], text),
+	loyalty.tier_progress(text, bigint),
+	loyalty.grant_tier(text, bigint, text, timestamptz, text)
 TO loyalty_app;
 
 -- BI reader: the documented views and expiring points per member; no
 -- personal data, no way to change points.
 GRANT USAGE ON SCHEMA loyalty TO loyalty_bi;
-GRANT SELECT ON loyalty.member_balances, loyalty.currency TO loyalty_bi;
+GRANT SELECT ON loyalty.member_balances, loyalty.currency, loyalty.tier_distribution TO loyalty_bi;
 GRANT EXECUTE ON FUNCTION loyalty.expiring_points(interval, timestamptz, text) TO loyalty_bi;
 
 -- Administrator: everything the application can do, plus programs, member
@@ -77,4 +80,13 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.check_expire_args(timestamptz, integer, integer),
 	loyalty.expire_candidates(timestamptz, integer),
 	loyalty.expire_batch(bigint[], integer[], timestamptz)
+TO loyalty_admin;
+
+-- Tiers (0.3.0): the administrator defines them and runs the periodic
+-- evaluation; the application shows progress and sells paid tiers (above).
+GRANT EXECUTE ON FUNCTION
+	loyalty.set_tier_policy(text, text, text, integer, integer),
+	loyalty.set_tier(text, text, text, numeric),
+	loyalty.drop_tier(text, text),
+	loyalty.evaluate_tiers(timestamptz)
 TO loyalty_admin;

@@ -592,6 +592,92 @@ BEGIN
 END
 $$;
 
+-- A member's progress toward their next tier, as of now: the tier held, the
+-- next tier above it (the lowest tier when they hold none), the qualifying
+-- total (points, spend in the program currency, or orders), the next tier's
+-- threshold, what is still needed, and the percent of it reached (100 once
+-- reached, and at the top tier, where next_tier is NULL).  A program without
+-- tiers gives NULL for all but qualifying.
+CREATE FUNCTION @extschema@.tier_progress(program text, customer_id bigint)
+RETURNS TABLE (tier text, next_tier text, qualifying numeric, next_threshold numeric,
+	still_needed numeric, percent numeric(5,2))
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			@extschema@.program := @extschema@.tier_program(program);
+	minor		integer;
+	total		bigint;
+	held		numeric;
+BEGIN
+	IF customer_id IS NULL THEN
+		RAISE EXCEPTION 'customer_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	SELECT a.tier, COALESCE(@extschema@.window_total(a.qualifying,
+			@extschema@.tier_period_start(p, pg_catalog.now()), pg_catalog.now(), p.time_zone), 0)
+	  INTO tier_progress.tier, total
+	  FROM @extschema@.account a
+	 WHERE a.customer_id OPERATOR(pg_catalog.=) tier_progress.customer_id
+	   AND a.program_id OPERATOR(pg_catalog.=) p.program_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown member % in program "%"', customer_id, program
+			USING ERRCODE = 'LY002', HINT = 'Enroll the customer first with loyalty.enroll().';
+	END IF;
+	-- Spend is kept in minor units; shown in the currency, exactly.
+	SELECT CASE WHEN p.tier_basis OPERATOR(pg_catalog.=) 'spend' THEN c.minor_units ELSE 0 END INTO minor
+	  FROM @extschema@.currency c WHERE c.code OPERATOR(pg_catalog.=) p.currency;
+	qualifying := pg_catalog.round(total::numeric OPERATOR(pg_catalog./)
+		pg_catalog.power(10::numeric, minor::numeric), minor);
+
+	SELECT t.threshold INTO held FROM @extschema@.tier t
+	 WHERE t.program_id OPERATOR(pg_catalog.=) p.program_id AND t.code OPERATOR(pg_catalog.=) tier_progress.tier;
+	SELECT t.code, t.threshold INTO next_tier, next_threshold FROM @extschema@.tier t
+	 WHERE t.program_id OPERATOR(pg_catalog.=) p.program_id
+	   AND (held IS NULL OR t.threshold OPERATOR(pg_catalog.>) held)
+	 ORDER BY t.threshold LIMIT 1;
+	IF next_tier IS NOT NULL THEN
+		still_needed := GREATEST(next_threshold OPERATOR(pg_catalog.-) qualifying, 0);
+		percent := CASE WHEN qualifying OPERATOR(pg_catalog.>=) next_threshold THEN 100
+						ELSE pg_catalog.round(qualifying OPERATOR(pg_catalog.*) 100
+							 OPERATOR(pg_catalog./) next_threshold, 2) END;
+	ELSIF tier IS NOT NULL THEN
+		percent := 100;
+	END IF;
+	RETURN NEXT;
+END
+$$;
+
+-- How many members sit in each tier of each program: one row per tier and
+-- one for members without a tier ('none'), with its share of the program's
+-- members.  Closed members are not counted.
+CREATE VIEW @extschema@.tier_distribution AS
+	SELECT p.code AS program, COALESCE(t.code, 'none') AS tier,
+		   COALESCE(c.members, 0) AS members,
+		   pg_catalog.round(COALESCE(c.members, 0)::numeric OPERATOR(pg_catalog./)
+				NULLIF(pg_catalog.sum(COALESCE(c.members, 0)) OVER (PARTITION BY p.program_id), 0), 4) AS share
+	  FROM @extschema@.program p
+	 CROSS JOIN LATERAL (SELECT t.code, t.threshold FROM @extschema@.tier t
+						  WHERE t.program_id OPERATOR(pg_catalog.=) p.program_id
+						 UNION ALL
+						 SELECT NULL, NULL) t
+	  LEFT JOIN (SELECT a.program_id, a.tier, pg_catalog.count(*) AS members
+				   FROM @extschema@.account a
+				   JOIN @extschema@.member m ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id
+											AND m.program_id OPERATOR(pg_catalog.=) a.program_id
+				  WHERE m.status OPERATOR(pg_catalog.<>) 'closed'
+				  GROUP BY a.program_id, a.tier) c
+		ON c.program_id OPERATOR(pg_catalog.=) p.program_id
+	   AND (c.tier OPERATOR(pg_catalog.=) t.code OR (c.tier IS NULL AND t.code IS NULL));
+
+COMMENT ON VIEW @extschema@.tier_distribution IS
+	'members per tier of each program (tier ''none'': members without a tier), and their share of the program''s members; closed members are not counted';
+COMMENT ON COLUMN @extschema@.tier_distribution.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.tier_distribution.tier IS 'the tier''s code, or ''none''';
+COMMENT ON COLUMN @extschema@.tier_distribution.members IS 'members holding the tier';
+COMMENT ON COLUMN @extschema@.tier_distribution.share IS
+	'members / all the program''s members, a fraction rounded to 4 places (0.2500 is a quarter)';
+
 -- The order paths give the rules the member's tier before the order.
 COMMENT ON FUNCTION @extschema@.quote(text, numeric, text, text, timestamptz, text, date, boolean) IS
 	'points an order would earn under the program''s rules, with the rules that produced them; tier is the member''s tier before the order (account.tier), as the order paths use it: a tier an order reaches multiplies from the next order';
@@ -601,6 +687,8 @@ COMMENT ON FUNCTION @extschema@.evaluate_tiers(timestamptz) IS
 	're-evaluate every member''s tier as of as_of: missed upgrades to the highest tier reached, downgrades of one tier after the grace days and outside a paid tier; returns members checked, upgraded, downgraded; run once per period (pg_cron)';
 COMMENT ON FUNCTION @extschema@.grant_tier(text, bigint, text, timestamptz, text) IS
 	'a paid tier: the member holds tier (or the higher one they hold) and is not moved down before until; returns the tier held, tier_since, tier_paid_until';
+COMMENT ON FUNCTION @extschema@.tier_progress(text, bigint) IS
+	'a member''s progress as of now: tier, next_tier, qualifying total, next_threshold, still_needed, percent (points, spend in the program currency, or orders)';
 COMMENT ON FUNCTION @extschema@.tier_changed(integer[], bigint[], text[], text[], text) IS
 	'internal: announce tier changes made in SQL';
 COMMENT ON FUNCTION @extschema@.tier_period_start(@extschema@.program, timestamptz) IS
@@ -621,6 +709,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.rebuild_qualifying(integer),
 	@extschema@.evaluate_tiers(timestamptz),
 	@extschema@.grant_tier(text, bigint, text, timestamptz, text),
+	@extschema@.tier_progress(text, bigint),
 	@extschema@.tier_changed(integer[], bigint[], text[], text[], text),
 	@extschema@.tier_period_start(@extschema@.program, timestamptz),
 	@extschema@.tier_ladder(integer),

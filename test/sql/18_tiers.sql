@@ -5,7 +5,7 @@
 -- spend in minor units, tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(85);
+SELECT plan(113);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -287,8 +287,124 @@ SELECT results_eq($$SELECT * FROM loyalty.grant_tier('club', 12, 'bronze', pg_te
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 9 months'))$$,
 	$$VALUES (9::bigint, 0::bigint, 0::bigint)$$, 'and it is not moved down before then');
 
+-- 6. tier_progress() and tier_distribution.
+SELECT entry_no FROM loyalty.earn('shop', 3, 123, 'survey');
+SELECT results_eq($$SELECT * FROM loyalty.tier_progress('shop', 3)$$,
+	$$VALUES ('silver', 'gold', 623::numeric, 2000::numeric, 1377::numeric, 31.15::numeric(5,2))$$,
+	'tier_progress: silver with 623 points, 1,377 to gold, 31.15%');
+SELECT results_eq($$SELECT * FROM loyalty.tier_progress('shop', 2)$$,
+	$$VALUES ('platinum', NULL::text, 0::numeric, NULL::numeric, NULL::numeric, 100::numeric(5,2))$$,
+	'at the top tier there is no next tier (and the orders of 2025 left the 12 months)');
+SELECT customer_id FROM loyalty.enroll('shop', 6);
+SELECT results_eq($$SELECT * FROM loyalty.tier_progress('shop', 6)$$,
+	$$VALUES (NULL::text, 'silver', 0::numeric, 500::numeric, 500::numeric, 0::numeric(5,2))$$,
+	'a new member works toward the lowest tier');
+SELECT throws_ok($$SELECT * FROM loyalty.tier_progress('shop', 99)$$, 'LY002',
+	'unknown member 99 in program "shop"', 'tier_progress: unknown member');
+SELECT throws_ok($$SELECT * FROM loyalty.tier_progress('nope', 1)$$, 'LY001',
+	'unknown loyalty program "nope"', 'tier_progress: unknown program');
+SELECT results_eq($$SELECT tier, members, share FROM loyalty.tier_distribution WHERE program = 'shop' ORDER BY tier$$,
+	$$VALUES ('gold', 1::bigint, 0.1667), ('none', 1, 0.1667), ('platinum', 1, 0.1667), ('silver', 3, 0.5000)$$,
+	'tier_distribution: members per tier of the shop and their share');
+SELECT results_eq($$SELECT tier, members, share FROM loyalty.tier_distribution WHERE program = 'club' ORDER BY tier$$,
+	$$VALUES ('bronze', 0::bigint, 0.0000), ('gold', 0, 0.0000), ('none', 3, 0.7500), ('silver', 1, 0.2500)$$,
+	'every tier has a row, also one nobody holds');
+SELECT status FROM loyalty.set_member_status('shop', 6, 'closed');
+SELECT results_eq($$SELECT tier, members, share FROM loyalty.tier_distribution WHERE program = 'shop' ORDER BY tier$$,
+	$$VALUES ('gold', 1::bigint, 0.2000), ('none', 0, 0.0000), ('platinum', 1, 0.2000), ('silver', 3, 0.6000)$$,
+	'closed members are not counted');
+
+-- 7. Calendar year and rolling 12 months across a new year: the same
+-- orders, on 20 December and on 5 January, two years after y0 (after the
+-- moments section 4 evaluated as of).
+SELECT code FROM loyalty.create_program('cal', 'Calendar', 'EUR', 1, 1);
+SELECT tier_period FROM loyalty.set_tier_policy('cal', 'points', 'calendar_year');
+SELECT code FROM loyalty.create_program('roll', 'Rolling', 'EUR', 1, 1);
+SELECT tier_period FROM loyalty.set_tier_policy('roll', 'points', 'rolling', 12);
+SELECT v.prog FROM (VALUES ('cal'), ('roll')) v(prog),
+	LATERAL loyalty.set_tier(v.prog, 'silver', 'Silver', 500) s, LATERAL loyalty.set_tier(v.prog, 'gold', 'Gold', 1000) g;
+CREATE TABLE public.cal_orders (id bigint, customer_id bigint, total numeric(10, 2), ordered_at timestamptz NOT NULL);
+CREATE TABLE public.roll_orders (LIKE public.cal_orders);
+SELECT 'tracked' FROM loyalty.track_orders('public.cal_orders', 'cal', 'customer_id', 'id', 'total',
+	ordered_at_column => 'ordered_at');
+SELECT 'tracked' FROM loyalty.track_orders('public.roll_orders', 'roll', 'customer_id', 'id', 'total',
+	ordered_at_column => 'ordered_at');
+INSERT INTO cal_orders VALUES (2101, 21, 600, pg_temp.at('2 years -12 days'));
+INSERT INTO roll_orders VALUES (2101, 21, 600, pg_temp.at('2 years -12 days'));
+SELECT results_eq($$SELECT pg_temp.tier_of(21, 'cal'), pg_temp.tier_of(21, 'roll')$$, $$VALUES ('silver', 'silver')$$,
+	'600 points on 20 December: silver in both programs');
+INSERT INTO cal_orders VALUES (2102, 21, 500, pg_temp.at('2 years 4 days'));
+INSERT INTO roll_orders VALUES (2102, 21, 500, pg_temp.at('2 years 4 days'));
+SELECT results_eq($$SELECT pg_temp.tier_of(21, 'cal'), pg_temp.tier_of(21, 'roll')$$, $$VALUES ('silver', 'gold')$$,
+	'on 5 January the rolling 12 months hold 1,100 points (gold), the new calendar year 500 (silver)');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('2 years 11 months'))$$,
+	$$VALUES (11::bigint, 0::bigint, 2::bigint)$$,
+	'on 1 December the December order has left the rolling 12 months (and club member 12''s paid silver has ended)');
+SELECT results_eq($$SELECT pg_temp.tier_of(21, 'cal'), pg_temp.tier_of(21, 'roll')$$, $$VALUES ('silver', 'silver')$$,
+	'rolling: gold to silver (500 points since January); the calendar year still holds 500: silver');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('3 years'))$$,
+	$$VALUES (11::bigint, 0::bigint, 3::bigint)$$, 'on 1 January both totals start again from 0 (and member 12 leaves bronze)');
+SELECT results_eq($$SELECT pg_temp.tier_of(21, 'cal'), pg_temp.tier_of(21, 'roll')$$, $$VALUES ('none', 'none')$$,
+	'silver to no tier in both');
+
+-- 8. Spend in a currency with 2 minor units: counted in cents, compared
+-- exactly with thresholds in euros.
+SELECT code FROM loyalty.create_program('eu', 'Europe', 'EUR', 1, 1);
+SELECT tier_basis FROM loyalty.set_tier_policy('eu', 'spend');
+SELECT code FROM loyalty.set_tier('eu', 'silver', 'Silver', 100.50);
+SELECT code FROM loyalty.set_tier('eu', 'gold', 'Gold', 1000);
+CREATE TABLE public.eu_orders (id bigint, customer_id bigint, total numeric(10, 2),
+	refunded numeric(10, 2) NOT NULL DEFAULT 0);
+SELECT 'tracked' FROM loyalty.track_orders('public.eu_orders', 'eu', 'customer_id', 'id', 'total',
+	refunded_column => 'refunded');
+CREATE FUNCTION pg_temp.spend(customer bigint) RETURNS bigint LANGUAGE sql AS $$
+	SELECT loyalty.window_total(qualifying, now(), 'UTC') FROM loyalty.account
+	 WHERE customer_id = customer AND program_id = loyalty.program_id('eu')
+$$;
+INSERT INTO eu_orders (id, customer_id, total) VALUES (3101, 31, 60.25), (3102, 31, 40.24);
+SELECT results_eq($$SELECT pg_temp.spend(31), pg_temp.tier_of(31, 'eu')$$, $$VALUES (10049::bigint, 'none')$$,
+	'spend counts cents: 100.49 EUR is below silver''s 100.50');
+INSERT INTO eu_orders (id, customer_id, total) VALUES (3103, 31, 0.01);
+SELECT results_eq($$SELECT pg_temp.spend(31), pg_temp.tier_of(31, 'eu')$$, $$VALUES (10050::bigint, 'silver')$$,
+	'one more cent reaches 100.50 EUR exactly: silver');
+UPDATE eu_orders SET refunded = 10 WHERE id = 3101;
+SELECT results_eq($$SELECT pg_temp.spend(31), pg_temp.tier_of(31, 'eu')$$, $$VALUES (9050::bigint, 'silver')$$,
+	'a refund of 10.00 EUR takes 1,000 cents back; the member stays silver');
+SELECT results_eq($$SELECT * FROM loyalty.tier_progress('eu', 31)$$,
+	$$VALUES ('silver', 'gold', 90.50, 1000::numeric, 909.50, 9.05::numeric(5,2))$$,
+	'tier_progress shows spend in euros: 90.50 of 1,000, 909.50 to go, 9.05%');
+SELECT tier_basis FROM loyalty.set_tier_policy('eu', 'orders');
+SELECT results_eq($$SELECT pg_temp.spend(31), qualifying FROM loyalty.tier_progress('eu', 31)$$,
+	$$VALUES (3::bigint, 3::numeric)$$, 'a change of basis counts the history again: 3 orders');
+SELECT tier_basis FROM loyalty.set_tier_policy('eu', 'spend');
+SELECT is(pg_temp.spend(31), 9050::bigint, 'and back to spend: 9,050 cents');
+
+-- 9. Privileges and documentation.
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'loyalty'::regnamespace AND p.proname ~ 'tier|qualifying'
+	   AND obj_description(p.oid, 'pg_proc') IS NULL$$, 'every tier function has a comment');
+SELECT isnt(obj_description('loyalty.tier_distribution'::regclass, 'pg_class'), NULL, 'and the view too');
+SELECT ok((SELECT bool_and(prosecdef) FROM pg_proc WHERE pronamespace = 'loyalty'::regnamespace
+	AND proname IN ('set_tier_policy', 'set_tier', 'drop_tier', 'evaluate_tiers', 'grant_tier', 'tier_progress')),
+	'the tier functions run as the extension owner (with a pinned search_path, 06_privileges checks)');
+CREATE ROLE loyalty_app NOLOGIN;
+CREATE ROLE loyalty_bi NOLOGIN;
+CREATE ROLE loyalty_admin NOLOGIN;
+\i doc/grants.sql
+SELECT function_privs_are('loyalty', 'tier_progress', ARRAY['text', 'bigint'], 'loyalty_app', ARRAY['EXECUTE'],
+	'the application shows a member''s progress');
+SELECT function_privs_are('loyalty', 'evaluate_tiers', ARRAY['timestamp with time zone'], 'loyalty_app',
+	ARRAY[]::text[], 'the application may not run the evaluation');
+SELECT function_privs_are('loyalty', 'evaluate_tiers', ARRAY['timestamp with time zone'], 'loyalty_admin',
+	ARRAY['EXECUTE'], 'the administrator runs it');
+SELECT table_privs_are('loyalty', 'tier_distribution', 'loyalty_bi', ARRAY['SELECT'], 'BI reads tier_distribution');
+SET ROLE loyalty_bi;
+SELECT results_eq($$SELECT members FROM loyalty.tier_distribution WHERE program = 'eu' AND tier = 'silver'$$,
+	$$VALUES (1::bigint)$$, 'as BI, through the view only');
+RESET ROLE;
+
 SELECT results_eq($$SELECT customer_id, tier FROM loyalty.account WHERE program_id = loyalty.program_id('shop') ORDER BY 1$$,
-	$$VALUES (1::bigint, 'silver'), (2, 'platinum'), (3, 'silver'), (4, 'silver'), (5, 'gold')$$,
+	$$VALUES (1::bigint, 'silver'), (2, 'platinum'), (3, 'silver'), (4, 'silver'), (5, 'gold'), (6, NULL)$$,
 	'the shop''s members, within their 3650 grace days, kept their tiers');
 SELECT throws_ok($$SELECT * FROM loyalty.evaluate_tiers(NULL)$$, '22004', 'as_of must not be null',
 	'evaluate_tiers: as_of must not be null');
