@@ -752,9 +752,7 @@ typedef struct OrderChange
 	int64		entry_pending;
 	const char *reason;
 	const char *detail;
-	bool		tiers;			/* the account has the tier columns */
-	const char *qualifying;		/* the new qualifying window as text, or NULL: unchanged */
-	const char *tier;			/* the tier the member moved up to, or NULL */
+	const LoyaltyTierState *tier;	/* the member's tier and qualifying totals */
 } OrderChange;
 
 #define WRITE_NARGS 32
@@ -805,6 +803,7 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 {
 	static SPIPlanPtr plans[2][2];
 	bool		v2 = OrdersHaveLotNo();
+	bool		tiers = c->tier->enabled;
 	SPIPlanPtr	plan;
 	static Oid	argtypes[WRITE_NARGS] = {
 		INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID,	/* $1-$5 member, order, entry */
@@ -819,8 +818,8 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
 
-	if (plans[v2][c->tiers] == NULL)
-		plans[v2][c->tiers] = LoyaltyPreparePlan(psprintf(
+	if (plans[v2][tiers] == NULL)
+		plans[v2][tiers] = LoyaltyPreparePlan(psprintf(
 								  "WITH acct AS ("
 								  " UPDATE loyalty.account SET available = $6, pending = $7,"
 								  "  lifetime_earned = $8, order_count = $9, last_entry_no = $5,"
@@ -852,12 +851,12 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  $27, $28, $29::pg_catalog.jsonb,"
 								  "  CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $30 END"
 								  " WHERE $23 IS NOT NULL",
-								  c->tiers ? TIER_SET_CLAUSE("$31", "$32") : "",
+								  tiers ? TIER_SET_CLAUSE("$31", "$32") : "",
 								  v2 ? ", lot_no" : "",
 								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
 								  v2 ? ", lot_no = COALESCE(EXCLUDED.lot_no, o.lot_no)" : ""),
 								  WRITE_NARGS, argtypes);
-	plan = plans[v2][c->tiers];
+	plan = plans[v2][tiers];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(customer_id);
@@ -892,8 +891,7 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	TextParam(values, nulls, 28, c->detail);
 	values[29] = TimestampTzGetDatum(c->lot_expires_at);
 	nulls[29] = c->lot_points > 0 && c->lot_expires ? ' ' : 'n';
-	TextParam(values, nulls, 30, c->qualifying);
-	TextParam(values, nulls, 31, c->tier);
+	LoyaltyTierParams(c->tier, values, nulls, 30);
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
@@ -1234,9 +1232,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	c.detail = detail.len > 0 ? detail.data : NULL;
 	/* After the balance checks, whose errors say more than a bucket's would. */
 	LoyaltyTierAdd(&ts, live ? o.ordered_at : now->ordered_at, qualifying);
-	c.tiers = ts.enabled;
-	c.qualifying = LoyaltyTierWindowText(&ts);
-	c.tier = LoyaltyTierMoved(&ts) ? ts.tier : NULL;
+	c.tier = &ts;
 	WriteOrderChange(src, customer_id, order_key, &c, db_role);
 	if (LoyaltyTierMoved(&ts))
 		LoyaltyTierChanged(src->program_id, customer_id, ts.tier_before, ts.tier, "qualified");
@@ -1364,11 +1360,14 @@ ResolveInsertColumns(DirectWriter *w)
 	if (insert_attnums_generation == w->generation)
 		return;
 	for (int i = 0; i < NUM_INSERT_COLUMNS; i++)
-		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
-										 insert_columns[i].name,
+	{
 		/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier columns */
-										 i == O_LOT_NO || i == A_TIER ||
-										 i == A_TIER_SINCE || i == A_QUALIFYING);
+		bool		missing_ok = i == O_LOT_NO || i == A_TIER || i == A_TIER_SINCE ||
+			i == A_QUALIFYING;
+
+		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
+										 insert_columns[i].name, missing_ok);
+	}
 	insert_attnums_generation = w->generation;
 }
 

@@ -447,15 +447,7 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	/* Earned points count toward the tier; adjustments and redemptions never. */
 	if (req->kind == ENTRY_EARN)
 		LoyaltyTierAddEarned(&acct->tier, GetCurrentTransactionStartTimestamp(), req->points);
-	{
-		char	   *window = LoyaltyTierWindowText(&acct->tier);
-		bool		moved = LoyaltyTierMoved(&acct->tier);
-
-		values[20] = window ? CStringGetTextDatum(window) : (Datum) 0;
-		nulls[20] = window ? ' ' : 'n';
-		values[21] = moved ? CStringGetTextDatum(acct->tier.tier) : (Datum) 0;
-		nulls[21] = moved ? ' ' : 'n';
-	}
+	LoyaltyTierParams(&acct->tier, values, nulls, 20);
 
 	if (SPI_execute_plan(plans[tiers], values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)

@@ -266,7 +266,7 @@ extern int64 LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_
 extern void LoyaltyTierAdd(LoyaltyTierState *ts, TimestampTz at, int64 amount);
 extern void LoyaltyTierAddEarned(LoyaltyTierState *ts, TimestampTz at, int64 points);
 extern bool LoyaltyTierMoved(const LoyaltyTierState *ts);
-extern char *LoyaltyTierWindowText(const LoyaltyTierState *ts);
+extern void LoyaltyTierParams(const LoyaltyTierState *ts, Datum *values, char *nulls, int first);
 extern void LoyaltyTierChanged(int32 program_id, int64 customer_id, const char *from_tier,
 							   const char *to_tier, const char *reason);
 

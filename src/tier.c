@@ -181,13 +181,23 @@ LoyaltyTierMoved(const LoyaltyTierState *ts)
 	return strcmp(ts->tier, ts->tier_before) != 0;
 }
 
-/* The qualifying window as text for an SPI parameter, or NULL when unchanged. */
-char *
-LoyaltyTierWindowText(const LoyaltyTierState *ts)
+/*
+ * Set the two SPI parameters TIER_SET_CLAUSE writes, at values[first] and
+ * values[first + 1]: the qualifying window as text and the tier moved to,
+ * each NULL when unchanged.
+ */
+void
+LoyaltyTierParams(const LoyaltyTierState *ts, Datum *values, char *nulls, int first)
 {
-	if (!ts->window_changed)
-		return NULL;
-	return DatumGetCString(DirectFunctionCall1(window_out, PointerGetDatum(&ts->window)));
+	bool		moved = LoyaltyTierMoved(ts);
+
+	values[first] = ts->window_changed ?
+		CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(window_out,
+																PointerGetDatum(&ts->window)))) :
+		(Datum) 0;
+	nulls[first] = ts->window_changed ? ' ' : 'n';
+	values[first + 1] = moved ? CStringGetTextDatum(ts->tier) : (Datum) 0;
+	nulls[first + 1] = moved ? ' ' : 'n';
 }
 
 /*

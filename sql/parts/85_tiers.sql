@@ -82,29 +82,6 @@ COMMENT ON COLUMN @extschema@.account.tier_paid_until IS
 COMMENT ON COLUMN @extschema@.account.qualifying IS
 	'qualifying amounts by month (points, spend in minor units, or orders) over the last 24 months; NULL until the first one';
 
--- The error for an unknown program code.
-CREATE FUNCTION @extschema@.tier_program(program text)
-RETURNS @extschema@.program
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	result		@extschema@.program;
-BEGIN
-	IF program IS NULL THEN
-		RAISE EXCEPTION 'program must not be null' USING ERRCODE = '22004';
-	END IF;
-	SELECT p.* INTO result FROM @extschema@.program p
-	 WHERE p.code OPERATOR(pg_catalog.=) tier_program.program;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown loyalty program "%"', program
-			USING ERRCODE = 'LY001',
-				  HINT = 'Create it with loyalty.create_program(), or check the program code.';
-	END IF;
-	RETURN result;
-END
-$$;
-
 -- Rebuild the qualifying windows of a program's members from their history,
 -- by the program's current basis: the orders of the last 24 months (their
 -- points, their net amounts, or 1 each while the net amount is above 0) and,
@@ -189,9 +166,11 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	existing	@extschema@.program := @extschema@.tier_program(program);
+	pid			integer := @extschema@.program_id(program);
+	existing	@extschema@.program;
 	result		@extschema@.program;
 BEGIN
+	SELECT p.* INTO existing FROM @extschema@.program p WHERE p.program_id OPERATOR(pg_catalog.=) pid;
 	IF basis IS NULL OR basis NOT IN ('points', 'spend', 'orders') THEN
 		RAISE EXCEPTION 'invalid tier basis: %', COALESCE(pg_catalog.quote_literal(basis), 'NULL')
 			USING ERRCODE = '22023',
@@ -244,7 +223,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	pid			integer := (@extschema@.tier_program(program)).program_id;
+	pid			integer := @extschema@.program_id(program);
 	other		text;
 	result		@extschema@.tier;
 BEGIN
@@ -303,7 +282,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	pid			integer := (@extschema@.tier_program(program)).program_id;
+	pid			integer := @extschema@.program_id(program);
 	holders		bigint;
 BEGIN
 	IF code IS NULL THEN
@@ -521,7 +500,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-	pid			integer := (@extschema@.tier_program(program)).program_id;
+	pid			integer := @extschema@.program_id(program);
 	granted		numeric;
 	held		numeric;
 	acct		record;
@@ -606,11 +585,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-	p			@extschema@.program := @extschema@.tier_program(program);
+	pid			integer := @extschema@.program_id(program);
+	p			@extschema@.program;
 	minor		integer;
 	total		bigint;
 	held		numeric;
 BEGIN
+	SELECT * INTO p FROM @extschema@.program x WHERE x.program_id OPERATOR(pg_catalog.=) pid;
 	IF customer_id IS NULL THEN
 		RAISE EXCEPTION 'customer_id must not be null' USING ERRCODE = '22004';
 	END IF;
@@ -681,8 +662,6 @@ COMMENT ON COLUMN @extschema@.tier_distribution.share IS
 -- The order paths give the rules the member's tier before the order.
 COMMENT ON FUNCTION @extschema@.quote(text, numeric, text, text, timestamptz, text, date, boolean) IS
 	'points an order would earn under the program''s rules, with the rules that produced them; tier is the member''s tier before the order (account.tier), as the order paths use it: a tier an order reaches multiplies from the next order';
-COMMENT ON FUNCTION @extschema@.tier_program(text) IS
-	'internal: the program of a code, or raise LY001';
 COMMENT ON FUNCTION @extschema@.evaluate_tiers(timestamptz) IS
 	're-evaluate every member''s tier as of as_of: missed upgrades to the highest tier reached, downgrades of one tier after the grace days and outside a paid tier; returns members checked, upgraded, downgraded; run once per period (pg_cron)';
 COMMENT ON FUNCTION @extschema@.grant_tier(text, bigint, text, timestamptz, text) IS
@@ -705,7 +684,6 @@ COMMENT ON FUNCTION @extschema@.drop_tier(text, text) IS
 	'remove a tier; refused (55006) while members hold it, LY010 for an unknown tier';
 
 REVOKE ALL ON FUNCTION
-	@extschema@.tier_program(text),
 	@extschema@.rebuild_qualifying(integer),
 	@extschema@.evaluate_tiers(timestamptz),
 	@extschema@.grant_tier(text, bigint, text, timestamptz, text),
