@@ -1806,8 +1806,14 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		}
 		DirectUpdate(w, account);
 		if (LoyaltyTierMoved(&ts))
+		{
+			/* SPI leaves its own context current: the chunk's stays ours. */
+			MemoryContext cxt = CurrentMemoryContext;
+
 			LoyaltyTierChanged(src->program_id, customer_id, ts.tier_before, ts.tier,
 							   "qualified");
+			MemoryContextSwitchTo(cxt);
+		}
 	}
 	ResetPerTupleExprContext(w->estate);
 

@@ -508,13 +508,14 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 			req->has_expires = LoyaltyLotExpiry(program_id, GetCurrentTransactionStartTimestamp(),
 												&req->expires_at);
 		tuple = ApplyRequest(program_id, req, &acct);
-		if (LoyaltyTierMoved(&acct.tier))
-			LoyaltyTierChanged(program_id, req->customer_id, acct.tier.tier_before,
-							   acct.tier.tier, "qualified");
 	}
 	/* Column 1 is the whole ledger row; copy it out of SPI memory. */
 	result = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull);
 	result = SPI_datumTransfer(result, false, -1);
+	/* After the copy: the event's insert replaces SPI_tuptable. */
+	if (LoyaltyTierMoved(&acct.tier))
+		LoyaltyTierChanged(program_id, req->customer_id, acct.tier.tier_before,
+						   acct.tier.tier, "qualified");
 
 	SPI_finish();
 	LoyaltyRestoreUser(&sw);

@@ -35,16 +35,13 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
-#include "utils/array.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/numeric.h"
 
 #include "loyalty.h"
-
-PG_FUNCTION_INFO_V1(loyalty_tier_changed);
 
 /* window.c: the text form of a window (PG_FUNCTION_INFO_V1 exports it). */
 extern Datum window_out(PG_FUNCTION_ARGS);
@@ -202,68 +199,31 @@ LoyaltyTierParams(const LoyaltyTierState *ts, Datum *values, char *nulls, int fi
 
 /*
  * A member's tier changed from from_tier to to_tier (either NULL: no tier),
- * for reason: "qualified" (an order or earning), "evaluation"
- * (evaluate_tiers) or "paid: " and the reason given to grant_tier.  The one
- * place that announces
- * tier changes, from C and, through loyalty.tier_changed(), from SQL.  SPI
- * is connected and the caller runs as the extension owner.
+ * for reason: "qualified" (an order or an earning moved them up).  Writes
+ * the tier_changed event to the outbox, payload {"from": ..., "to": ...,
+ * "reason": ...}, as evaluate_tiers() and grant_tier() write theirs in SQL
+ * (reasons "evaluation" and "paid: " and the reason given).  SPI is
+ * connected and the caller runs as the extension owner.
  */
 void
 LoyaltyTierChanged(int32 program_id, int64 customer_id, const char *from_tier,
 				   const char *to_tier, const char *reason)
 {
-	/* event: tier_changed */
-	/*
-	 * TODO: the events outbox (loyalty.event, LoyaltyEmitEvent) is not in
-	 * this tree yet.  Once it is: LoyaltyEmitEvent(program_id, customer_id,
-	 * "tier_changed", payload) with payload {"from": from_tier, "to":
-	 * to_tier, "reason": reason}.
-	 */
-}
+	StringInfoData payload;
 
-/*
- * tier_changed(program_ids, customer_ids, from_tiers, to_tiers, reason): the
- * same announcement for the tier changes SQL makes (evaluate_tiers,
- * grant_tier), one per element of the arrays.
- */
-Datum
-loyalty_tier_changed(PG_FUNCTION_ARGS)
-{
-	Datum	   *program_ids;
-	Datum	   *customer_ids;
-	Datum	   *from_tiers;
-	Datum	   *to_tiers;
-	bool	   *nulls;
-	bool	   *from_nulls;
-	bool	   *to_nulls;
-	int			n;
-	int			n_customers;
-	int			n_from;
-	int			n_to;
-	char	   *reason = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	LoyaltyUserSwitch sw;
-
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT4OID, 4, true, TYPALIGN_INT,
-					  &program_ids, &nulls, &n);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &customer_ids, &nulls, &n_customers);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
-					  &from_tiers, &from_nulls, &n_from);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, -1, false, TYPALIGN_INT,
-					  &to_tiers, &to_nulls, &n_to);
-	if (n_customers != n || n_from != n || n_to != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("tier_changed needs arrays of the same length")));
-
-	LoyaltyBecomeOwner(&sw);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	for (int i = 0; i < n; i++)
-		LoyaltyTierChanged(DatumGetInt32(program_ids[i]), DatumGetInt64(customer_ids[i]),
-						   from_nulls[i] ? NULL : TextDatumGetCString(from_tiers[i]),
-						   to_nulls[i] ? NULL : TextDatumGetCString(to_tiers[i]), reason);
-	SPI_finish();
-	LoyaltyRestoreUser(&sw);
-	PG_RETURN_VOID();
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"from\": ");
+	if (from_tier)
+		escape_json(&payload, from_tier);
+	else
+		appendStringInfoString(&payload, "null");
+	appendStringInfoString(&payload, ", \"to\": ");
+	if (to_tier)
+		escape_json(&payload, to_tier);
+	else
+		appendStringInfoString(&payload, "null");
+	appendStringInfoString(&payload, ", \"reason\": ");
+	escape_json(&payload, reason);
+	appendStringInfoChar(&payload, '}');
+	(void) LoyaltyEmitEvent(program_id, customer_id, "tier_changed", payload.data);
 }

@@ -310,15 +310,6 @@ BEGIN
 END
 $$;
 
--- Announce tier changes made in SQL, element by element of the arrays,
--- through the same call site as the order paths (src/tier.c): one call per
--- statement, however many members moved.
-CREATE FUNCTION @extschema@.tier_changed(program_ids integer[], customer_ids bigint[],
-	from_tiers text[], to_tiers text[], reason text)
-RETURNS void
-LANGUAGE C STRICT
-AS 'MODULE_PATHNAME', 'loyalty_tier_changed';
-
 -- A moment in the first month of the qualifying period that ends at as_of,
 -- in the program's time zone: the month tier_months - 1 months before
 -- as_of's (rolling), or January of its year (calendar_year).  With as_of,
@@ -459,10 +450,10 @@ BEGIN
 			 WHERE a.ctid OPERATOR(pg_catalog.=) m.tid
 			RETURNING m.customer_id, m.program_id, m.from_tier, m.to_tier, m.up
 		), announced AS (
-			SELECT pg_catalog.count(*) FILTER (WHERE m.up) AS up,
-				   pg_catalog.count(*) FILTER (WHERE NOT m.up) AS down,
-				   @extschema@.tier_changed(pg_catalog.array_agg(m.program_id), pg_catalog.array_agg(m.customer_id),
-						pg_catalog.array_agg(m.from_tier), pg_catalog.array_agg(m.to_tier), 'evaluation') AS e
+			-- The application learns of it through the outbox, in this transaction.
+			INSERT INTO @extschema@.event (program_id, customer_id, kind, payload)
+			SELECT m.program_id, m.customer_id, 'tier_changed',
+				   pg_catalog.jsonb_build_object('from', m.from_tier, 'to', m.to_tier, 'reason', 'evaluation')
 			  FROM moved m
 		), left_out AS (
 			SELECT k.customer_id, k.program_id
@@ -473,7 +464,9 @@ BEGIN
 								WHERE x.customer_id OPERATOR(pg_catalog.=) k.customer_id
 								  AND x.program_id OPERATOR(pg_catalog.=) k.program_id)
 		)
-		SELECT (SELECT m.checked FROM moves m), (SELECT x.up FROM announced x), (SELECT x.down FROM announced x),
+		SELECT (SELECT m.checked FROM moves m),
+			   (SELECT pg_catalog.count(*) FILTER (WHERE x.up) FROM moved x),
+			   (SELECT pg_catalog.count(*) FILTER (WHERE NOT x.up) FROM moved x),
 			   (SELECT pg_catalog.array_agg(l.customer_id) FROM left_out l),
 			   (SELECT pg_catalog.array_agg(l.program_id) FROM left_out l)
 		  INTO checked, up, down, again_c, again_p;
@@ -564,8 +557,9 @@ BEGIN
 	RETURNING a.tier, a.tier_since, a.tier_paid_until
 	  INTO grant_tier.held_tier, grant_tier.tier_since, grant_tier.tier_paid_until;
 	IF new_tier IS DISTINCT FROM acct.tier THEN
-		PERFORM @extschema@.tier_changed(ARRAY[pid], ARRAY[customer_id], ARRAY[acct.tier],
-			ARRAY[new_tier], 'paid: ' OPERATOR(pg_catalog.||) reason);
+		INSERT INTO @extschema@.event (program_id, customer_id, kind, payload)
+		VALUES (pid, customer_id, 'tier_changed', pg_catalog.jsonb_build_object('from', acct.tier,
+			'to', new_tier, 'reason', 'paid: ' OPERATOR(pg_catalog.||) reason));
 	END IF;
 	RETURN NEXT;
 END
@@ -668,8 +662,6 @@ COMMENT ON FUNCTION @extschema@.grant_tier(text, bigint, text, timestamptz, text
 	'a paid tier: the member holds tier (or the higher one they hold) and is not moved down before until; returns the tier held, tier_since, tier_paid_until';
 COMMENT ON FUNCTION @extschema@.tier_progress(text, bigint) IS
 	'a member''s progress as of now: tier, next_tier, qualifying total, next_threshold, still_needed, percent (points, spend in the program currency, or orders)';
-COMMENT ON FUNCTION @extschema@.tier_changed(integer[], bigint[], text[], text[], text) IS
-	'internal: announce tier changes made in SQL';
 COMMENT ON FUNCTION @extschema@.tier_period_start(@extschema@.program, timestamptz) IS
 	'internal: a moment in the first month of the qualifying period that ends at as_of';
 COMMENT ON FUNCTION @extschema@.tier_ladder(integer) IS
@@ -688,7 +680,6 @@ REVOKE ALL ON FUNCTION
 	@extschema@.evaluate_tiers(timestamptz),
 	@extschema@.grant_tier(text, bigint, text, timestamptz, text),
 	@extschema@.tier_progress(text, bigint),
-	@extschema@.tier_changed(integer[], bigint[], text[], text[], text),
 	@extschema@.tier_period_start(@extschema@.program, timestamptz),
 	@extschema@.tier_ladder(integer),
 	@extschema@.set_tier_policy(text, text, text, integer, integer),

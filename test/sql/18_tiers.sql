@@ -5,7 +5,7 @@
 -- spend in minor units, tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(113);
+SELECT plan(118);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -124,6 +124,9 @@ INSERT INTO orders VALUES (103, 1, 20000000, 'paid', 0, '2025-04-02 09:00+07');
 SELECT is(pg_temp.tier_of(1), 'gold', 'a 2,000-point order would make the member gold');
 ROLLBACK TO SAVEPOINT before_big_order;
 SELECT is(pg_temp.tier_of(1), 'silver', 'a rolled-back order upgrades nobody');
+SELECT results_eq($$SELECT kind, payload FROM loyalty.event WHERE customer_id = 1$$,
+	$$VALUES ('tier_changed', '{"from": null, "to": "silver", "reason": "qualified"}'::jsonb)$$,
+	'the upgrade wrote one tier_changed event to the outbox; the rolled-back one none');
 SELECT results_eq($$SELECT * FROM pg_temp.months(1)$$,
 	$$VALUES ('2025-03-01'::date, 300::bigint), ('2025-04-01', 250)$$,
 	'and leaves the qualifying totals as they were');
@@ -157,6 +160,8 @@ SELECT is(pg_temp.tier_of(3), 'none', '450 earned points (and 100 adjusted, whic
 SELECT entry_no FROM loyalty.earn('shop', 3, 50, 'review');
 SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now(), 'Asia/Ho_Chi_Minh') FROM loyalty.account WHERE customer_id = 3$$,
 	$$VALUES ('silver', 500::bigint)$$, 'the 50 points of a review make 500: silver');
+SELECT results_eq($$SELECT payload FROM loyalty.event WHERE customer_id = 3$$,
+	$$VALUES ('{"from": null, "to": "silver", "reason": "qualified"}'::jsonb)$$, 'earn() writes the event too');
 SELECT entry_no FROM loyalty.redeem('shop', 3, 600, 'gift');
 SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now(), 'Asia/Ho_Chi_Minh'), available FROM loyalty.account WHERE customer_id = 3$$,
 	$$VALUES ('silver', 500::bigint, 0::bigint)$$, 'redeeming every point changes neither the totals nor the tier');
@@ -186,6 +191,9 @@ SELECT results_eq($$SELECT a.tier, l.points, l.detail FROM loyalty.account a
 	$$VALUES ('gold', 3700::bigint,
 		'[{"rule": "base", "points": 2100}, {"rule": "silver x2", "points": 1600}, {"orders": 3}]'::jsonb)$$,
 	'3,700 points make the member gold; the shared entry sums each rule');
+SELECT results_eq($$SELECT payload FROM loyalty.event WHERE customer_id = 5$$,
+	$$VALUES ('{"from": null, "to": "gold", "reason": "qualified"}'::jsonb)$$,
+	'one event for the statement: from no tier to gold');
 SELECT results_eq($$SELECT points FROM loyalty.quote('shop', 1000000, tier => 'gold')$$, $$VALUES (300::bigint)$$,
 	'quote() prices an order at the tier it is given');
 
@@ -241,6 +249,12 @@ SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 1 mo
 	$$VALUES (8::bigint, 0::bigint, 3::bigint)$$, 'as of 1 February a year later three members move down');
 SELECT results_eq($$SELECT customer_id, tier FROM loyalty.account WHERE program_id = loyalty.program_id('club') ORDER BY 1$$,
 	$$VALUES (11::bigint, 'silver'), (13, NULL), (14, 'silver')$$, 'gold to silver, bronze to no tier: one tier each');
+SELECT results_eq($$SELECT customer_id, payload FROM loyalty.event
+	 WHERE program_id = loyalty.program_id('club') ORDER BY event_id DESC LIMIT 3$$,
+	$$VALUES (14::bigint, '{"from": "gold", "to": "silver", "reason": "evaluation"}'::jsonb),
+		(13, '{"from": "bronze", "to": null, "reason": "evaluation"}'),
+		(11, '{"from": "gold", "to": "silver", "reason": "evaluation"}')$$,
+	'each move writes a tier_changed event');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 1 month 10 days'))$$,
 	$$VALUES (8::bigint, 0::bigint, 0::bigint)$$, 'ten days later the 30 grace days still protect them');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))$$,
@@ -277,6 +291,8 @@ SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, NULL, pg_temp.at
 SELECT results_eq($$SELECT * FROM loyalty.grant_tier('club', 12, 'gold', pg_temp.at('1 year 6 months'), 'VIP fee')$$,
 	$$VALUES ('gold', now(), pg_temp.at('1 year 6 months'))$$,
 	'grant_tier makes a member without orders gold until the end of the membership');
+SELECT results_eq($$SELECT payload FROM loyalty.event WHERE customer_id = 12$$,
+	$$VALUES ('{"from": null, "to": "gold", "reason": "paid: VIP fee"}'::jsonb)$$, 'and writes its event');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))$$,
 	$$VALUES (9::bigint, 0::bigint, 0::bigint)$$, 'with 0 points the paid gold member is not moved down before the end');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 6 months'))$$,
