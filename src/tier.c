@@ -26,8 +26,9 @@
  * the order time is compared with the tiers' thresholds: a member who
  * reaches a tier above the one they hold moves up at once, to the highest
  * tier reached, in the order's own transaction; tier_since becomes the
- * transaction's start.  Nothing here moves a member down: that is
- * loyalty.evaluate_tiers() (sql/parts/85_tiers.sql).
+ * transaction's start, and a tier_changed event goes to the outbox.
+ * Nothing here moves a member down: that is loyalty.evaluate_tiers()
+ * (sql/parts/85_tiers.sql).
  *
  * The earning rules price an order with the tier the member holds before
  * the order counts (src/rules.c), so a tier reached by an order multiplies

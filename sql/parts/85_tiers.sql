@@ -365,7 +365,8 @@ $$;
 -- grace days (with grace days, tier_since = as_of protects them until the
 -- grace has passed again): run it once per period, e.g. at the end of each
 -- month.  A member whose account changes while the run decides (an order
--- commits) is decided again from the new row, in a second pass.
+-- commits) is decided again from the new row, in a second pass (and a
+-- third; one still changing after that is left for the next run).
 -- Returns the members checked, and how many moved up and down.
 CREATE FUNCTION @extschema@.evaluate_tiers(as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (members_checked bigint, upgraded bigint, downgraded bigint)
