@@ -77,6 +77,7 @@ GRANT EXECUTE ON PROCEDURE loyalty.expire_in_batches(timestamptz, integer) TO lo
 -- The procedure runs as its caller and commits between batches, so it calls
 -- expire()'s steps itself.
 GRANT EXECUTE ON FUNCTION
+	loyalty.check_as_of(timestamptz, text),
 	loyalty.check_expire_args(timestamptz, integer, integer),
 	loyalty.expire_candidates(timestamptz, integer),
 	loyalty.expire_batch(bigint[], integer[], timestamptz)

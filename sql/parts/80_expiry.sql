@@ -41,6 +41,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	pid			integer;
 	result		@extschema@.program;
 BEGIN
 	IF program IS NULL THEN
@@ -79,19 +80,16 @@ BEGIN
 		RAISE EXCEPTION 'month_end applies only to the rolling policy'
 			USING ERRCODE = '22023';
 	END IF;
+	-- Unknown programs raise LY001 there, after the settings were checked.
+	pid := @extschema@.program_id(program);
 
 	UPDATE @extschema@.program p SET
 		expiry_policy = set_expiry_policy.policy,
 		expiry_months = set_expiry_policy.months,
 		expiry_month_end = set_expiry_policy.month_end,
 		updated_at = pg_catalog.now()
-	 WHERE p.code OPERATOR(pg_catalog.=) set_expiry_policy.program
+	 WHERE p.program_id OPERATOR(pg_catalog.=) pid
 	RETURNING p.* INTO result;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown loyalty program "%"', program
-			USING ERRCODE = 'LY001',
-				  HINT = 'Create it with loyalty.create_program(), or check the program code.';
-	END IF;
 	RETURN result;
 END
 $$;
@@ -307,9 +305,9 @@ BEGIN
 END
 $$;
 
--- The argument checks of expire() and expire_in_batches().
-CREATE FUNCTION @extschema@.check_expire_args(as_of timestamptz, max_members integer,
-	batch_members integer)
+-- The check of the as_of moment of a maintenance run: set, and finite;
+-- hint says what to pass instead.
+CREATE FUNCTION @extschema@.check_as_of(as_of timestamptz, hint text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -319,9 +317,20 @@ BEGIN
 		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = '22004';
 	END IF;
 	IF NOT pg_catalog.isfinite(as_of) THEN
-		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = '22008',
-			HINT = 'Pass now(), or the moment to expire as of.';
+		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = '22008', HINT = hint;
 	END IF;
+END
+$$;
+
+-- The argument checks of expire() and expire_in_batches().
+CREATE FUNCTION @extschema@.check_expire_args(as_of timestamptz, max_members integer,
+	batch_members integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@.check_as_of(as_of, 'Pass now(), or the moment to expire as of.');
 	IF max_members OPERATOR(pg_catalog.<=) 0 THEN
 		RAISE EXCEPTION 'max_members must be positive' USING ERRCODE = '22023',
 			HINT = 'Pass NULL to expire for every member in one run.';
@@ -377,12 +386,15 @@ COMMENT ON FUNCTION @extschema@.expire_candidates(timestamptz, integer) IS
 	'internal: the members that may have points to expire, in key order';
 COMMENT ON FUNCTION @extschema@.expire_batch(bigint[], integer[], timestamptz) IS
 	'internal: lock, release and expire one batch of members, skipping those others hold';
+COMMENT ON FUNCTION @extschema@.check_as_of(timestamptz, text) IS
+	'internal: as_of of a maintenance run must be set and finite';
 COMMENT ON FUNCTION @extschema@.check_expire_args(timestamptz, integer, integer) IS
 	'internal: the argument checks of expire() and expire_in_batches()';
 
 REVOKE ALL ON FUNCTION @extschema@.expire(timestamptz, integer, integer),
 	@extschema@.expire_candidates(timestamptz, integer),
 	@extschema@.expire_batch(bigint[], integer[], timestamptz),
+	@extschema@.check_as_of(timestamptz, text),
 	@extschema@.check_expire_args(timestamptz, integer, integer),
 	@extschema@.expire_members(bigint[], integer[], timestamptz, text),
 	@extschema@.inactivity_lapse(@extschema@.program, timestamptz) FROM PUBLIC;

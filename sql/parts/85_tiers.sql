@@ -381,13 +381,8 @@ DECLARE
 	again_c		bigint[];
 	again_p		integer[];
 BEGIN
-	IF as_of IS NULL THEN
-		RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = '22004';
-	END IF;
-	IF NOT pg_catalog.isfinite(as_of) THEN
-		RAISE EXCEPTION 'as_of must be a finite time' USING ERRCODE = '22008',
-			HINT = 'Pass now(), or the moment to evaluate as of, e.g. the end of a month.';
-	END IF;
+	PERFORM @extschema@.check_as_of(as_of,
+		'Pass now(), or the moment to evaluate as of, e.g. the end of a month.');
 	members_checked := 0; upgraded := 0; downgraded := 0;
 	-- Pass 1 decides for everybody from one snapshot; a member whose row
 	-- changed before it could be moved is left out, and decided again by
