@@ -141,13 +141,84 @@ SELECT code, expiry_policy, expiry_months, expiry_month_end
 INSERT INTO orders (id, customer_id, total, channel) VALUES (5107, 1003, 500000, 'store');
 SELECT customer_id, lot_no, points, remaining, expires_at AT TIME ZONE 'Asia/Ho_Chi_Minh' AS expires_local
   FROM loyalty.lot WHERE customer_id = 1003 ORDER BY lot_no;
+\echo 'Reminders come first.  Five days before the first of these points lapse (as_of moves the clock forward),'
+\echo 'the list a mailer reads: per member and moment, the points that expire within 30 days:'
+SELECT customer_id, to_char(expires_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI') AS expires_local, points
+  FROM loyalty.expiring_points(within => '30 days', as_of => now() + interval '12 months' - interval '5 days',
+							   program => 'saigon-coffee');
+\echo 'announce_expiring(), run daily, writes a points_expiring event per member and moment, once per threshold'
+\echo '(30, 7 and 1 days before), so running it again writes nothing:'
+SELECT loyalty.announce_expiring(as_of => now() + interval '12 months' - interval '5 days') AS events_written;
+SELECT loyalty.announce_expiring(as_of => now() + interval '12 months' - interval '5 days') AS "run again";
 \echo 'Moving time forward by 13 months (as_of): exactly the lots that were due expire, one entry per member:'
 SELECT * FROM loyalty.expire(as_of => now() + interval '13 months');
 SELECT * FROM loyalty.expire(as_of => now() + interval '13 months') AS "a second run finds nothing";
 SELECT customer_id, kind, points, available_after, reason, detail->>'lots' AS lots
   FROM loyalty.ledger WHERE kind = 'expire' ORDER BY customer_id;
 
-\echo '== 12. verify(): members whose stored balance disagrees with the ledger (none)'
+\echo '== 12. Tiers: Silver, Gold and Diamond by spend over the last 12 months; higher tiers earn faster'
+SELECT code, tier_basis, tier_period, tier_months, tier_grace_days
+  FROM loyalty.set_tier_policy('saigon-coffee', 'spend', 'rolling', months => 12, grace_days => 30);
+SELECT t.code, t.name, t.threshold AS spend_vnd, r.name AS earn_rule
+  FROM (VALUES ('silver', 'Silver', 500000, 1.2), ('gold', 'Gold', 2000000, 1.5),
+			   ('diamond', 'Diamond', 5000000, 2)) AS v(code, name, threshold, multiplier),
+	   LATERAL loyalty.set_tier('saigon-coffee', v.code, v.name, v.threshold) t,
+	   LATERAL loyalty.add_earn_rule('saigon-coffee', format('%s earns x%s', v.name, v.multiplier),
+									 'tier_multiplier', tier => v.code, multiplier => v.multiplier) r;
+\echo 'New thresholds move members at their next order or at evaluate_tiers() (monthly, e.g. from pg_cron).'
+\echo 'Run it now: 1001 (850,000 VND in 12 months) and 1003 (750,000) reach Silver:'
+SELECT * FROM loyalty.evaluate_tiers();
+\echo 'Member 1001 before the next order (spend in VND):'
+SELECT tier, next_tier, qualifying, next_threshold, still_needed, percent
+  FROM loyalty.tier_progress('saigon-coffee', 1001);
+\echo 'The shop inserts a 1,500,000 VND order with plain SQL; in that same transaction 1001 moves up to Gold:'
+INSERT INTO orders (id, customer_id, total, channel) VALUES (5108, 1001, 1500000, 'store');
+SELECT tier, next_tier, qualifying, next_threshold, still_needed, percent
+  FROM loyalty.tier_progress('saigon-coffee', 1001);
+\echo 'The order earned at Silver, the tier 1001 held before it (the next order earns at Gold):'
+SELECT l.customer_id, l.reference AS order_id, l.points, l.pending_points,
+	   (SELECT string_agg(format('%s %s', c->>'points', c->>'rule'), ' + ')
+		  FROM jsonb_array_elements(l.detail) c) AS explained
+  FROM loyalty.ledger l
+ WHERE l.reference = '5108';
+
+\echo '== 13. Events: what the application turns into e-mails and push messages'
+\echo 'The outbox holds the reminders, expiries and tier changes above, each written in the transaction of its change:'
+SELECT event_id, customer_id, kind,
+	   CASE kind
+		   WHEN 'tier_changed' THEN format('%s -> %s (%s)', COALESCE(payload->>'from', 'none'),
+										   COALESCE(payload->>'to', 'none'), payload->>'reason')
+		   WHEN 'points_expiring' THEN format('%s points on %s, %s-day reminder', payload->>'points',
+				to_char((payload->>'expires_at')::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD'),
+				payload->>'days_before')
+		   WHEN 'points_expired' THEN format('%s points from %s lot%s, as of %s', payload->>'points',
+				payload->>'lots', CASE WHEN payload->>'lots' = '1' THEN '' ELSE 's' END,
+				to_char((payload->>'as_of')::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD'))
+	   END AS what
+  FROM loyalty.read_events(max_events => 100);
+\echo 'The mailer sends them, then acknowledges them; acknowledged events are not read again:'
+SELECT loyalty.ack_events(array_agg(event_id), acked_by => 'mailer') AS acknowledged
+  FROM loyalty.read_events(max_events => 100);
+SELECT count(*) AS still_open FROM loyalty.read_events();
+
+\echo '== 14. Tier distribution: how many members sit in each tier (a view for BI)'
+SELECT d.program, d.tier, d.members, d.share
+  FROM loyalty.tier_distribution d
+  LEFT JOIN loyalty.tier t ON t.code = d.tier
+ ORDER BY t.threshold NULLS FIRST;
+
+\echo '== 15. A year on: evaluate_tiers(as_of) moves members down, one tier at a time, after the grace'
+\echo '13 months later nobody has spent in the last 12 months.  Gold falls to Silver, not further; Silver to none:'
+SELECT * FROM loyalty.evaluate_tiers(as_of => now() + interval '13 months');
+SELECT customer_id, COALESCE(payload->>'from', 'none') AS "from", COALESCE(payload->>'to', 'none') AS "to",
+	   payload->>'reason' AS reason
+  FROM loyalty.read_events(kinds => '{tier_changed}');
+SELECT d.program, d.tier, d.members, d.share
+  FROM loyalty.tier_distribution d
+  LEFT JOIN loyalty.tier t ON t.code = d.tier
+ ORDER BY t.threshold NULLS FIRST;
+
+\echo '== 16. verify(): members whose stored balance disagrees with the ledger (none)'
 SELECT * FROM loyalty.verify();
 SELECT CASE WHEN count(*) = 0 THEN 'ledger verified: every balance equals its ledger'
 			ELSE 'LEDGER MISMATCH' END AS verify

@@ -9,9 +9,10 @@ PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 
 # Debian packages the build and the tests need.  libc6-dev is only a Recommends
 # of gcc, so --no-install-recommends would leave out the C headers without it.
+# postgresql-15-cron (pg_cron 1.4) is for the pg_cron tests (test/cron).
 LOYALTY_PACKAGES=(
 	"postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-$PG_MAJOR-pgtap"
-	postgresql-common make gcc libc6-dev
+	"postgresql-$PG_MAJOR-cron" postgresql-common make gcc libc6-dev
 )
 
 # Warnings are errors.  -Wall -Wextra stay on; the only one turned off is
