@@ -448,7 +448,7 @@ LoyaltyFraudOnRefund(const FraudRules *r, FraudState *s, TimestampTz ordered_at,
 
 	/* refund_after_redeem: the order earned, the member redeemed, now the refund */
 	rule = &r->rule[FC_REFUND_AFTER_REDEEM];
-	if (rule->on && s->last_redeemed_at != 0 && s->last_redeemed_at >= ordered_at &&
+	if (rule->on && s->last_redeemed_at != 0 && s->last_redeemed_at > ordered_at &&
 		now - s->last_redeemed_at <= rule->within)
 		Hit(hits, &nhits, r, FC_REFUND_AFTER_REDEEM,
 			(now - s->last_redeemed_at) / USECS_PER_MINUTE, rule->within / USECS_PER_MINUTE,
