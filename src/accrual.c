@@ -1830,11 +1830,11 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 
 		r->first_purchase = (order_count == 0);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
-		/* Only the first order of a lot needs its own detail text (or a held one). */
+		/* Only the first order of a lot needs its own detail text. */
 		resetStringInfo(&detail);
 		r->points = EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
 								 r->facts.amount, r->first_purchase,
-								 g == NULL || rules != NULL ? &detail : NULL, &components);
+								 g == NULL ? &detail : NULL, &components);
 		r->lot = NULL;
 		r->nhits = 0;
 		if (rules != NULL)
@@ -1850,10 +1850,14 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				r->first_flag = last_flag_no + 1;
 				last_flag_no = LoyaltyAddPoints(last_flag_no, r->nhits, "the flag number");
 				any_hits = true;
-				/* A held order's points get a lot of their own. */
+				/* A held order's points get a lot of their own, and its detail. */
 				hold = r->points > 0 && LoyaltyFraudHolds(hits, r->nhits);
-				if (hold)
+				if (hold && g != NULL)
+				{
 					g = NULL;
+					EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
+								 r->facts.amount, r->first_purchase, &detail, NULL);
+				}
 			}
 		}
 		r->detail = g == NULL ? pstrdup(detail.data) : NULL;

@@ -183,7 +183,7 @@ FraudStateInit(FraudState *s)
 	s->minute_end = FRAUD_UNSET;
 	s->hour_end = FRAUD_UNSET;
 	for (int i = 0; i < FRAUD_RECENT; i++)
-		s->recent[i].at = DT_NOBEGIN;
+		s->recent_at[i] = DT_NOBEGIN;
 }
 
 /* Read a stored state; one of another size or version starts empty. */
@@ -281,30 +281,29 @@ HourHeld(const FraudState *s, int64 h)
 
 /* Saturating additions: a bucket that overflows stays at its largest value. */
 static inline void
-AddSat64(int64 *v, int64 x)
+AddSat32(int32 *v, int64 x)
 {
-	if (x > 0 && *v > PG_INT64_MAX - x)
-		*v = PG_INT64_MAX;
-	else
-		*v += x;
+	if (x <= 0)
+		return;
+	*v = (int32) Min((int64) *v + x, (int64) PG_INT32_MAX);
 }
 
 static inline void
-Inc16(uint16 *v)
+Inc8(uint8 *v)
 {
-	if (*v < PG_UINT16_MAX)
+	if (*v < PG_UINT8_MAX)
 		(*v)++;
 }
 
-/* Sum of 64-bit hour buckets for the hours hours ending with h. */
+/* Sum of hour buckets for the hours hours ending with h. */
 static int64
-SumHours(const FraudState *s, const int64 *buckets, int64 h, int hours)
+SumHours(const FraudState *s, const int32 *buckets, int64 h, int hours)
 {
 	int64		sum = 0;
 
 	for (int64 k = h - hours + 1; k <= h; k++)
 		if (HourHeld(s, k))
-			AddSat64(&sum, buckets[Slot(k, FRAUD_HOURS)]);
+			sum += buckets[Slot(k, FRAUD_HOURS)];
 	return sum;
 }
 
@@ -341,14 +340,14 @@ EarnedAt(const FraudRules *r, FraudState *s, TimestampTz at, int64 points,
 
 	ShiftHours(s, h);
 	if (HourHeld(s, h))
-		AddSat64(&s->earned[Slot(h, FRAUD_HOURS)], points);
+		AddSat32(&s->earned[Slot(h, FRAUD_HOURS)], points);
 	if (rule->on && points > 0)
 	{
 		int			hours = WindowUnits(rule, USECS_PER_HOUR, FRAUD_HOURS);
 		int64		sum = SumHours(s, s->earned, h, hours);
 
 		if (!HourHeld(s, h))
-			AddSat64(&sum, points);
+			sum += Min(points, (int64) PG_INT32_MAX);
 		if (sum > rule->threshold)
 			Hit(hits, nhits, r, FC_POINTS_PER_DAY, sum, rule->threshold,
 				psprintf("{\"unit\":\"points\",\"window_hours\":%d}", hours));
@@ -369,7 +368,7 @@ LoyaltyFraudOnOrder(const FraudRules *r, FraudState *s, TimestampTz at, Numeric 
 	ShiftMinutes(s, m);
 	held = m > s->minute_end - FRAUD_MINUTES;
 	if (held)
-		Inc16(&s->order_count[Slot(m, FRAUD_MINUTES)]);
+		Inc8(&s->order_count[Slot(m, FRAUD_MINUTES)]);
 	rule = &r->rule[FC_ORDER_VELOCITY];
 	if (rule->on)
 	{
@@ -388,9 +387,8 @@ LoyaltyFraudOnOrder(const FraudRules *r, FraudState *s, TimestampTz at, Numeric 
 	rule = &r->rule[FC_DUPLICATE_ORDER];
 	if (amount != NULL)
 	{
-		uint64		hash = DatumGetUInt64(DirectFunctionCall2(hash_numeric_extended,
-															  NumericGetDatum(amount),
-															  Int64GetDatum(0)));
+		uint32		hash = DatumGetUInt32(DirectFunctionCall1(hash_numeric,
+															  NumericGetDatum(amount)));
 
 		if (rule->on)
 		{
@@ -398,9 +396,9 @@ LoyaltyFraudOnOrder(const FraudRules *r, FraudState *s, TimestampTz at, Numeric 
 
 			for (int i = 0; i < FRAUD_RECENT; i++)
 			{
-				TimestampTz t = s->recent[i].at;
+				TimestampTz t = s->recent_at[i];
 
-				if (t == DT_NOBEGIN || s->recent[i].amount_hash != hash)
+				if (t == DT_NOBEGIN || s->recent_hash[i] != hash)
 					continue;
 				if ((t <= at && at - t <= rule->within) || (t > at && t - at <= rule->within))
 					same++;
@@ -410,8 +408,8 @@ LoyaltyFraudOnOrder(const FraudRules *r, FraudState *s, TimestampTz at, Numeric 
 					psprintf("{\"unit\":\"orders of the same amount\",\"window_minutes\":%lld}",
 							 (long long) (rule->within / USECS_PER_MINUTE)));
 		}
-		s->recent[s->recent_next].amount_hash = hash;
-		s->recent[s->recent_next].at = at;
+		s->recent_hash[s->recent_next] = hash;
+		s->recent_at[s->recent_next] = at;
 		s->recent_next = (s->recent_next + 1) % FRAUD_RECENT;
 	}
 
@@ -478,8 +476,8 @@ LoyaltyFraudOnRedeem(const FraudRules *r, FraudState *s, TimestampTz now, int64 
 	const FraudRule *rule;
 
 	ShiftHours(s, h);
-	Inc16(&s->redemptions[i]);
-	AddSat64(&s->redeemed[i], points);
+	Inc8(&s->redemptions[i]);
+	AddSat32(&s->redeemed[i], points);
 	s->last_redeemed_at = now;
 
 	rule = &r->rule[FC_REDEMPTIONS_PER_DAY];

@@ -20,32 +20,30 @@
 #include "datatype/timestamp.h"
 #include "utils/numeric.h"
 
-#define FRAUD_STATE_VERSION 1
+#define FRAUD_STATE_VERSION 2
 #define FRAUD_MINUTES		60	/* order_velocity: minute buckets */
 #define FRAUD_HOURS			24	/* the daily checks: hour buckets */
 #define FRAUD_RECENT		8	/* duplicate_order: the last orders */
 
-/* One recent order: the hash of its amount and its time. */
-typedef struct FraudRecent
-{
-	uint64		amount_hash;
-	TimestampTz at;
-} FraudRecent;
-
+/*
+ * 420 bytes.  Counts saturate (a bucket that is full stays full), so the
+ * thresholds they are compared with are bounded (fraud_check_kind).
+ */
 typedef struct FraudState
 {
 	int32		version;
-	int32		recent_next;	/* next slot of recent[] to overwrite */
+	int32		recent_next;	/* next slot of recent_*[] to overwrite */
 	int64		minute_end;		/* minute number of the newest minute bucket */
 	int64		hour_end;		/* hour number of the newest hour bucket */
 	int64		orders;			/* new orders seen since the checks were on */
 	int64		refunds;		/* of these, refunded or deleted */
 	TimestampTz last_redeemed_at;	/* 0: none seen */
-	int64		earned[FRAUD_HOURS];	/* points earned; [hour % 24] */
-	int64		redeemed[FRAUD_HOURS];	/* points redeemed; [hour % 24] */
-	uint16		redemptions[FRAUD_HOURS];	/* [hour % 24] */
-	uint16		order_count[FRAUD_MINUTES]; /* orders; [minute % 60] */
-	FraudRecent recent[FRAUD_RECENT];
+	int32		earned[FRAUD_HOURS];	/* points earned; [hour % 24] */
+	int32		redeemed[FRAUD_HOURS];	/* points redeemed; [hour % 24] */
+	TimestampTz recent_at[FRAUD_RECENT];	/* the last orders' times */
+	uint32		recent_hash[FRAUD_RECENT];	/* and the hashes of their amounts */
+	uint8		redemptions[FRAUD_HOURS];	/* [hour % 24] */
+	uint8		order_count[FRAUD_MINUTES]; /* orders; [minute % 60] */
 } FraudState;
 
 /* The checks of the order and ledger paths (the identity checks are SQL). */
