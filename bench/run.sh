@@ -425,8 +425,9 @@ report() {
 		| 3 | INSERT ... SELECT of $(group "$BENCH_BULK_ROWS") orders: time | $t_cell | $p_cell | $r3 | at most 2.5 | $v3 |
 		| 4 | loyalty.redeem(), 2 clients: TPS | $(fmt "$(median "${redeem_tps[@]}")" 0) | | | none | $(fmt "$(median "${redeem_us[@]}")" 1) µs server time per call |$est
 
-		Figures are medians of the rounds; rounds alternate between the two tables
-		(odd rounds run the tracked table first, even rounds the untracked one), and
+		Figures are medians of the rounds; rounds alternate between the tables
+		(odd rounds run the tracked table first, even rounds the untracked one; with
+		the fraud table, the three rotate), and
 		every measured run starts after VACUUM ANALYZE and CHECKPOINT.
 		Both tables have the same shape and indexes; \`orders_tracked\` is tracked by
 		\`loyalty.track_orders()\` with its currency, channel, status and created_at
