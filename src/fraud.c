@@ -226,6 +226,7 @@ FloorDiv(TimestampTz t, int64 unit)
 	return t >= 0 ? t / unit : -((-t + unit - 1) / unit);
 }
 
+/* The bucket of minute or hour n in a ring of size buckets. */
 static inline int
 Slot(int64 n, int size)
 {

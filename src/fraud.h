@@ -26,7 +26,7 @@
 #define FRAUD_RECENT		8	/* duplicate_order: the last orders */
 
 /*
- * 420 bytes.  Counts saturate (a bucket that is full stays full), so the
+ * 424 bytes.  Counts saturate (a bucket that is full stays full), so the
  * thresholds they are compared with are bounded (fraud_check_kind).
  */
 typedef struct FraudState
