@@ -8,7 +8,10 @@
 #   3. INSERT ... SELECT of 1,000,000 orders into an empty table: time
 #   4. loyalty.redeem() TPS, 2 clients
 # and prints a table with the ratios and the targets, also written to
-# bench/results.md.  The cluster runs with synchronous_commit = off so that
+# bench/results.md.  With BENCH_FRAUD=1 (the default) a third table,
+# orders_fraud, tracked into a second program with every fraud check on
+# (thresholds an honest shopper never reaches), takes its turn in 1 to 4 as
+# well: the cost of the checks, tracked-with-checks against tracked.  The cluster runs with synchronous_commit = off so that
 # WAL flushes at commit do not hide the processing cost.
 #
 # Environment (defaults in brackets):
@@ -23,6 +26,7 @@
 #                             statements the trigger runs after each tracked run
 #   BENCH_TRACK [1]           0: track neither table (checks the harness alone,
 #                             e.g. while loyalty.track_orders() does not work)
+#   BENCH_FRAUD [1]           0: leave out the table with every fraud check on
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . test/lib.sh
@@ -35,7 +39,8 @@ BENCH_BULK_TIMEOUT=${BENCH_BULK_TIMEOUT:-120}
 BENCH_NO_BUILD=${BENCH_NO_BUILD:-0}
 BENCH_TRACK=${BENCH_TRACK:-1}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
-export BENCH_SECONDS BENCH_ROUNDS BENCH_BULK_ROWS BENCH_BULK_ROUNDS BENCH_BULK_TIMEOUT BENCH_TRACK BENCH_PROFILE
+BENCH_FRAUD=${BENCH_FRAUD:-1}
+export BENCH_SECONDS BENCH_ROUNDS BENCH_BULK_ROWS BENCH_BULK_ROUNDS BENCH_BULK_TIMEOUT BENCH_TRACK BENCH_PROFILE BENCH_FRAUD
 
 # The pgbench scripts draw customers from random(1, 10000).
 CUSTOMERS=10000
@@ -173,13 +178,43 @@ setup() {
 			created_at timestamptz DEFAULT now()
 		);
 		CREATE TABLE orders_plain (LIKE orders_tracked INCLUDING ALL);
+		CREATE TABLE orders_fraud (LIKE orders_tracked INCLUDING ALL);
 		SELECT code FROM loyalty.create_program('bench', 'Benchmark', 'VND', 10, 100000,
 			return_days => 0);
 		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $CUSTOMERS) c;
 	SQL
+	if [ "$BENCH_FRAUD" = 1 ]; then
+		# The same program with every fraud check of the order and redemption
+		# paths on, at thresholds this traffic does not reach (each member
+		# places about one order a second: the velocity window is a minute,
+		# the redemption count an hour), and the identity checks (which run
+		# on profile changes, not here).
+		q_script >/dev/null <<-SQL
+			SELECT code FROM loyalty.create_program('bench_fraud', 'Benchmark with fraud checks',
+				'VND', 10, 100000, return_days => 0);
+			SELECT count(loyalty.enroll('bench_fraud', c)) FROM generate_series(1, $CUSTOMERS) c;
+			UPDATE loyalty.member SET enrolled_at = now() - interval '1 year'
+			 WHERE program_id = loyalty.program_id('bench_fraud');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'order_velocity', 'hold', 254, within => '1 minute');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'points_per_day', 'hold', 2000000000);
+			SELECT loyalty.set_fraud_check('bench_fraud', 'duplicate_order', 'flag', 7, within => '1 minute');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'redemptions_per_day', 'reject', 254, within => '1 hour');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'redeemed_points_per_day', 'reject', 2000000000);
+			SELECT loyalty.set_fraud_check('bench_fraud', 'account_takeover', 'reject', within => '1 minute');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'return_farming', 'flag');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'refund_after_redeem', 'flag');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'shared_identity', 'flag');
+			SELECT loyalty.set_fraud_check('bench_fraud', 'self_referral', 'flag');
+		SQL
+	fi
 	if [ "$1" = 1 ]; then
 		q_script >/dev/null <<-'SQL'
 			SELECT loyalty.track_orders('orders_tracked', 'bench', 'customer_id', 'id', 'total',
+				currency_column => 'currency', channel_column => 'channel',
+				status_column => 'status', ordered_at_column => 'created_at');
+		SQL
+		[ "$BENCH_FRAUD" != 1 ] || q_script >/dev/null <<-'SQL'
+			SELECT loyalty.track_orders('orders_fraud', 'bench_fraud', 'customer_id', 'id', 'total',
 				currency_column => 'currency', channel_column => 'channel',
 				status_column => 'status', ordered_at_column => 'created_at');
 		SQL
@@ -194,9 +229,21 @@ settle() {
 	q "CHECKPOINT" >/dev/null
 }
 
-# Side names in run order for round $1: alternate which side goes first.
+# Side names in run order for round $1: alternate which side goes first
+# (with the fraud side, rotate the three).
 round_order() {
-	if [ $(($1 % 2)) -eq 1 ]; then echo "tracked plain"; else echo "plain tracked"; fi
+	if [ "$BENCH_FRAUD" = 1 ]; then
+		case $(($1 % 3)) in
+			1) echo "tracked plain fraud" ;;
+			2) echo "plain fraud tracked" ;;
+			*) echo "fraud tracked plain" ;;
+		esac
+	elif [ $(($1 % 2)) -eq 1 ]; then echo "tracked plain"; else echo "plain tracked"; fi
+}
+
+# Every side, in the order of the report.
+all_sides() {
+	if [ "$BENCH_FRAUD" = 1 ]; then echo "tracked plain fraud"; else echo "tracked plain"; fi
 }
 
 # 1 and 2: single-row INSERTs, alternating, BENCH_ROUNDS rounds per side.
@@ -204,10 +251,11 @@ round_order() {
 measure_inserts() {
 	local r side tps us
 	echo "== 1, 2: single-row INSERT, pgbench -M prepared -c 2 -j 2 -T $BENCH_SECONDS, $BENCH_ROUNDS rounds per side"
-	for side in tracked plain; do
+	for side in $(all_sides); do
 		pgbench_tps "bench/pgbench/insert_$side.sql" "$WARMUP_SECONDS" >/dev/null
 	done
 	ins_tps_tracked=() ins_tps_plain=() ins_us_tracked=() ins_us_plain=()
+	ins_tps_fraud=() ins_us_fraud=()
 	for r in $(seq "$BENCH_ROUNDS"); do
 		for side in $(round_order "$r"); do
 			settle
@@ -230,7 +278,7 @@ measure_inserts() {
 # fresh order ids.
 bulk_insert() {
 	local rows=$2 base out rc=0
-	q "TRUNCATE orders_tracked, orders_plain"
+	q "TRUNCATE orders_tracked, orders_plain, orders_fraud"
 	settle
 	base=$(q "SELECT nextval('bench_ids')")
 	q "SELECT setval('bench_ids', $base + $rows)" >/dev/null
@@ -265,8 +313,10 @@ measure_bulk() {
 	echo "== 3: INSERT ... SELECT of $BENCH_BULK_ROWS orders into an empty table, $BENCH_BULK_ROUNDS rounds per side"
 	bulk_warm_tracked=$(bulk_insert tracked "$WARMUP_BULK_ROWS")
 	bulk_warm_plain=$(bulk_insert plain "$WARMUP_BULK_ROWS")
-	echo "   warm-up of $WARMUP_BULK_ROWS rows: tracked $(bulk_label "$bulk_warm_tracked"), untracked $(bulk_label "$bulk_warm_plain")"
-	bulk_s_tracked=() bulk_s_plain=()
+	bulk_warm_fraud=n/a
+	[ "$BENCH_FRAUD" != 1 ] || bulk_warm_fraud=$(bulk_insert fraud "$WARMUP_BULK_ROWS")
+	echo "   warm-up of $WARMUP_BULK_ROWS rows: tracked $(bulk_label "$bulk_warm_tracked"), untracked $(bulk_label "$bulk_warm_plain"), with fraud checks $(bulk_label "$bulk_warm_fraud")"
+	bulk_s_tracked=() bulk_s_plain=() bulk_s_fraud=()
 	for r in $(seq "$BENCH_BULK_ROUNDS"); do
 		for side in $(round_order "$r"); do
 			[ -z "${stopped[$side]:-}" ] || continue
@@ -279,7 +329,7 @@ measure_bulk() {
 			if [ "$s" = timeout ]; then
 				stopped[$side]=1
 				echo "   (orders_$side is not run again: one run already took longer than BENCH_BULK_TIMEOUT=$BENCH_BULK_TIMEOUT s)"
-			elif [ "$side" = tracked ] && [ "$tracking" = 1 ] && [ "$added" -eq 0 ]; then
+			elif [ "$side" != plain ] && [ "$tracking" = 1 ] && [ "$added" -eq 0 ]; then
 				die "the tracked INSERT ... SELECT recorded no order in loyalty.order_accrual"
 			fi
 			eval "bulk_s_$side+=(\"\$s\")"
@@ -307,9 +357,12 @@ measure_redeem() {
 	echo "== 4: loyalty.redeem(), pgbench -M prepared -c 2 -j 2 -T $BENCH_SECONDS, $BENCH_ROUNDS rounds"
 	q "SELECT count(loyalty.earn('bench', c, 1000000, 'benchmark stock'))
 	     FROM generate_series(1, $CUSTOMERS) c" >/dev/null
+	[ "$BENCH_FRAUD" != 1 ] || q "SELECT count(loyalty.earn('bench_fraud', c, 1000000, 'benchmark stock'))
+	     FROM generate_series(1, $CUSTOMERS) c" >/dev/null
 	q "VACUUM ANALYZE" >/dev/null
 	pgbench_tps bench/pgbench/redeem.sql "$WARMUP_SECONDS" >/dev/null
-	redeem_tps=() redeem_us=()
+	[ "$BENCH_FRAUD" != 1 ] || pgbench_tps bench/pgbench/redeem_fraud.sql "$WARMUP_SECONDS" >/dev/null
+	redeem_tps=() redeem_us=() redeem_fraud_tps=() redeem_fraud_us=()
 	for r in $(seq "$BENCH_ROUNDS"); do
 		settle
 		q "SELECT pg_stat_statements_reset()" >/dev/null
@@ -320,6 +373,15 @@ measure_redeem() {
 		[ "$BENCH_PROFILE" != 1 ] || print_top_statements
 		redeem_tps+=("$tps")
 		redeem_us+=("$us")
+		[ "$BENCH_FRAUD" = 1 ] || continue
+		settle
+		q "SELECT pg_stat_statements_reset()" >/dev/null
+		tps=$(pgbench_tps bench/pgbench/redeem_fraud.sql "$BENCH_SECONDS")
+		us=$(pgss_mean_us "SELECT loyalty.redeem(")
+		tps=$(fmt "$tps" 1)
+		printf '   round %d  redeem, fraud checks %10.1f TPS  %8.1f us/redeem (server)\n' "$r" "$tps" "$us"
+		redeem_fraud_tps+=("$tps")
+		redeem_fraud_us+=("$us")
 	done
 }
 
@@ -363,8 +425,9 @@ report() {
 		| 3 | INSERT ... SELECT of $(group "$BENCH_BULK_ROWS") orders: time | $t_cell | $p_cell | $r3 | at most 2.5 | $v3 |
 		| 4 | loyalty.redeem(), 2 clients: TPS | $(fmt "$(median "${redeem_tps[@]}")" 0) | | | none | $(fmt "$(median "${redeem_us[@]}")" 1) µs server time per call |$est
 
-		Figures are medians of the rounds; rounds alternate between the two tables
-		(odd rounds run the tracked table first, even rounds the untracked one), and
+		Figures are medians of the rounds; rounds alternate between the tables
+		(odd rounds run the tracked table first, even rounds the untracked one; with
+		the fraud table, the three rotate), and
 		every measured run starts after VACUUM ANALYZE and CHECKPOINT.
 		Both tables have the same shape and indexes; \`orders_tracked\` is tracked by
 		\`loyalty.track_orders()\` with its currency, channel, status and created_at
@@ -418,6 +481,47 @@ report() {
 	EOF
 }
 
+# With BENCH_FRAUD=1: the section of the report on the table tracked with
+# every fraud check on, against the tracked table without checks (and the
+# untracked one, whose ratios are the accrual targets).
+report_fraud() {
+	local f_tps t_tps p_tps f_us t_us p_us f_bulk t_bulk p_bulk f_r t_r rb1 rb3 vb3
+	f_tps=$(median "${ins_tps_fraud[@]}") t_tps=$(median "${ins_tps_tracked[@]}") p_tps=$(median "${ins_tps_plain[@]}")
+	f_us=$(median "${ins_us_fraud[@]}") t_us=$(median "${ins_us_tracked[@]}") p_us=$(median "${ins_us_plain[@]}")
+	f_bulk=$(bulk_median "${bulk_s_fraud[@]}") t_bulk=$(bulk_median "${bulk_s_tracked[@]}")
+	p_bulk=$(bulk_median "${bulk_s_plain[@]}")
+	f_r=$(median "${redeem_fraud_tps[@]}") t_r=$(median "${redeem_tps[@]}")
+	if [ "$f_bulk" = timeout ] || [ "$t_bulk" = timeout ] || [ "$p_bulk" = timeout ]; then
+		rb1=n/a rb3=n/a vb3=n/a
+	else
+		rb1=$(ratio "$f_bulk" "$t_bulk") rb3=$(ratio "$f_bulk" "$p_bulk") vb3=$(verdict "$rb3" '<=' 2.5)
+	fi
+	cat <<-EOF
+
+		## With every fraud check on
+
+		\`orders_fraud\` is tracked like \`orders_tracked\`, into program \`bench_fraud\`
+		with every check of the order and redemption paths on (order_velocity,
+		points_per_day, duplicate_order, redemptions_per_day,
+		redeemed_points_per_day, account_takeover, return_farming,
+		refund_after_redeem) and the identity checks, at thresholds honest
+		traffic does not reach: the cost of the checks themselves and of keeping
+		each member's fraud state. Flags raised during the run: $fraud_flags.
+
+		| # | measure | tracked, all checks | tracked, no checks | checks / no checks | all checks / untracked | accrual target | result |
+		|---|---|---:|---:|---:|---:|---|---|
+		| 1 | single-row INSERT: TPS | $(fmt "$f_tps" 0) | $(fmt "$t_tps" 0) | $(ratio "$f_tps" "$t_tps") | $(ratio "$f_tps" "$p_tps") | at least 0.6 | $(verdict "$(ratio "$f_tps" "$p_tps")" '>=' 0.6) |
+		| 2 | server time per INSERT | $(fmt "$f_us" 1) µs | $(fmt "$t_us" 1) µs | $(ratio "$f_us" "$t_us") | $(ratio "$f_us" "$p_us") | at most 2.0 | $(verdict "$(ratio "$f_us" "$p_us")" '<=' 2.0) |
+		| 3 | INSERT ... SELECT of $(group "$BENCH_BULK_ROWS") orders | $(bulk_label "$f_bulk") | $(bulk_label "$t_bulk") | $rb1 | $rb3 | at most 2.5 | $vb3 |
+		| 4 | loyalty.redeem(): TPS | $(fmt "$f_r" 0) | $(fmt "$t_r" 0) | $(ratio "$f_r" "$t_r") | | none | $(fmt "$(median "${redeem_fraud_us[@]}")" 1) µs server time per call |
+
+		Per round (all checks): TPS ${ins_tps_fraud[*]}; µs per INSERT ${ins_us_fraud[*]};
+		INSERT ... SELECT seconds ${bulk_s_fraud[*]} (warm-up $bulk_warm_fraud);
+		redeem TPS ${redeem_fraud_tps[*]}; µs per redeem ${redeem_fraud_us[*]}.
+		Rounds rotate the three tables (tracked, untracked, all checks).
+	EOF
+}
+
 # Inside pg_virtualenv: the whole measurement; writes the report to $BENCH_OUT.
 run_in_cluster() {
 	local has_track
@@ -468,6 +572,10 @@ run_in_cluster() {
 	revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	if [ -n "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ]; then revision="$revision (with uncommitted changes)"; fi
 	report >"$BENCH_OUT"
+	if [ "$BENCH_FRAUD" = 1 ]; then
+		fraud_flags=$(q "SELECT count(*) FROM loyalty.fraud_flag")
+		report_fraud >>"$BENCH_OUT"
+	fi
 }
 
 # A TCP port nobody listens on, for the throwaway cluster: pg_virtualenv -t

@@ -218,7 +218,55 @@ SELECT d.program, d.tier, d.members, d.share
   LEFT JOIN loyalty.tier t ON t.code = d.tier
  ORDER BY t.threshold NULLS FIRST;
 
-\echo '== 16. verify(): members whose stored balance disagrees with the ledger (none)'
+\echo '== 16. Fraud checks: one account, 30 orders in 10 minutes'
+\echo 'The program holds the points of every order above 20 in an hour, and refuses a'
+\echo 'redemption within 24 hours of enrolling or of a change of e-mail, phone or card:'
+SELECT check_name, action, threshold, within
+  FROM loyalty.set_fraud_check('saigon-coffee', 'order_velocity', 'hold', 20);
+SELECT check_name, action, threshold, within
+  FROM loyalty.set_fraud_check('saigon-coffee', 'account_takeover', 'reject');
+SELECT customer_id FROM loyalty.enroll('saigon-coffee', 3001);
+INSERT INTO orders (id, customer_id, total, channel, created_at)
+SELECT 6000 + g, 3001, 100000 + 1000 * g, 'online', now() - interval '10 minutes' + g * interval '20 seconds'
+  FROM generate_series(1, 30) g;
+\echo 'The shop''s INSERT went through.  Orders 21 to 30 are held: pending, with no release time:'
+SELECT available, pending FROM loyalty.balance('saigon-coffee', 3001);
+SELECT count(*) AS held_lots, sum(remaining) AS held_points
+  FROM loyalty.lot WHERE customer_id = 3001 AND pending AND available_at IS NULL;
+\echo 'The review queue, oldest first:'
+SELECT program, customer_id, flag_no, check_name, action, measured, threshold, reference, held_points
+  FROM loyalty.fraud_queue WHERE customer_id = 3001 LIMIT 3;
+\echo 'The outbox tells the application (one fraud_flagged event per flag):'
+SELECT kind, payload FROM loyalty.event
+ WHERE kind = 'fraud_flagged' AND customer_id = 3001 ORDER BY event_id LIMIT 1;
+\echo 'The return-window release a month from now releases the other orders, not the held ones:'
+SELECT loyalty.release_pending(now() + interval '30 days') > 0 AS released_some;
+SELECT available, pending FROM loyalty.balance('saigon-coffee', 3001);
+\echo 'The same account redeems an hour after enrolling: refused (LY011), nothing changes:'
+UPDATE loyalty.member SET enrolled_at = now() - interval '1 hour' WHERE customer_id = 3001;
+DO $$
+BEGIN
+	PERFORM loyalty.redeem('saigon-coffee', 3001, 50);
+EXCEPTION WHEN SQLSTATE 'LY011' THEN
+	RAISE NOTICE 'redeem refused: % (%)', SQLERRM, SQLSTATE;
+END
+$$;
+\echo 'A reviewer decides: the party order is released, the rest of the burst voided:'
+SELECT flag_no, status, reviewed_by, review_note
+  FROM loyalty.review('saigon-coffee', 3001, 1, 'release', 'office party, called the customer', 'thao.nguyen');
+SELECT f.flag_no, r.status
+  FROM loyalty.fraud_flag f,
+	   LATERAL loyalty.review('saigon-coffee', 3001, f.flag_no, 'void', 'card testing burst', 'thao.nguyen') r
+ WHERE f.customer_id = 3001 AND f.status = 'open' ORDER BY f.flag_no;
+\echo 'Every decision is a ledger entry with the reviewer and the note:'
+SELECT entry_no, kind, points, pending_points, actor, reason
+  FROM loyalty.ledger WHERE customer_id = 3001 AND reason LIKE 'fraud review:%'
+ ORDER BY entry_no LIMIT 3;
+\echo 'The released order is still in its 14-day return window: its 20 points stay pending'
+\echo 'until the regular release; the voided 180 are gone:'
+SELECT available, pending FROM loyalty.balance('saigon-coffee', 3001);
+
+\echo '== 17. verify(): members whose stored balance disagrees with the ledger (none)'
 SELECT * FROM loyalty.verify();
 SELECT CASE WHEN count(*) = 0 THEN 'ledger verified: every balance equals its ledger'
 			ELSE 'LEDGER MISMATCH' END AS verify

@@ -91,3 +91,13 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.drop_tier(text, text),
 	loyalty.evaluate_tiers(timestamptz)
 TO loyalty_admin;
+
+-- Fraud checks (0.3.0): the application keeps members' e-mail and phone (as
+-- hashes); the administrator turns checks on and reviews flags; BI reads
+-- the review queue (no hashes, no personal data).
+GRANT EXECUTE ON FUNCTION loyalty.set_identity(text, bigint, text, text) TO loyalty_app;
+GRANT EXECUTE ON FUNCTION
+	loyalty.set_fraud_check(text, text, text, bigint, bigint, interval),
+	loyalty.review(text, bigint, bigint, text, text, text)
+TO loyalty_admin;
+GRANT SELECT ON loyalty.fraud_queue, loyalty.fraud_check_kind TO loyalty_bi;

@@ -44,6 +44,7 @@
 #include "utils/tuplestore.h"
 
 #include "loyalty.h"
+#include "fraud.h"
 
 PG_FUNCTION_INFO_V1(loyalty_order_trigger);
 
@@ -118,6 +119,9 @@ typedef struct MemberState
 	bool		has_tiers;		/* the account has the tier columns */
 	char	   *tier;			/* NULL: no tier */
 	LoyaltyWindow *qualifying;	/* NULL while none */
+	bool		has_fraud;		/* the account has the fraud columns */
+	FraudState	fraud;
+	int64		last_flag_no;
 } MemberState;
 
 /* The order's recorded state in loyalty.order_accrual. */
@@ -510,8 +514,9 @@ RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
 static bool
 LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 {
-	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans[2][2];
 	bool		tiers = LoyaltyTierPolicyFor(src->program_id)->enabled;
+	bool		fraud = LoyaltyHasFraud();
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 	HeapTuple	tuple;
@@ -519,11 +524,11 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	bool		isnull;
 	Datum		d;
 
-	/* A database before its 0.3.0 update has no tier columns. */
-	if (plans[tiers] == NULL)
-		plans[tiers] = LoyaltyPreparePlan(psprintf(
+	/* A database before its 0.3.0 update has no tier or fraud columns. */
+	if (plans[tiers][fraud] == NULL)
+		plans[tiers][fraud] = LoyaltyPreparePlan(psprintf(
 								  "SELECT m.status, m.birthday, a.available, a.pending,"
-								  " a.lifetime_earned, a.last_entry_no, a.order_count%s"
+								  " a.lifetime_earned, a.last_entry_no, a.order_count%s%s"
 								  " FROM loyalty.account a"
 								  " JOIN loyalty.member m"
 								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
@@ -531,11 +536,12 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
 								  " FOR NO KEY UPDATE OF a FOR SHARE OF m",
-								  tiers ? ", a.tier, a.qualifying" : ""),
+								  tiers ? ", a.tier, a.qualifying" : ", NULL::text, NULL::text",
+								  fraud ? ", a.fraud_state, a.last_flag_no" : ""),
 								  2, argtypes);
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(src->program_id);
-	if (SPI_execute_plan(plans[tiers], values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[tiers][fraud], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "member lock failed");
 	if (SPI_processed == 0)
 	{
@@ -565,6 +571,14 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 			m->qualifying = palloc(sizeof(LoyaltyWindow));
 			memcpy(m->qualifying, DatumGetPointer(d), sizeof(LoyaltyWindow));
 		}
+	}
+	m->has_fraud = fraud;
+	m->last_flag_no = 0;
+	if (fraud)
+	{
+		d = SPI_getbinval(tuple, desc, 10, &isnull);
+		LoyaltyFraudStateRead(&m->fraud, d, isnull);
+		m->last_flag_no = DatumGetInt64(SPI_getbinval(tuple, desc, 11, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return true;
@@ -732,6 +746,7 @@ typedef struct OrderChange
 	int64		lot_points;		/* a new lot, or 0 */
 	int64		lot_remaining;
 	bool		lot_pending;
+	bool		lot_held;		/* pending until a fraud review releases it */
 	TimestampTz lot_available_at;
 	bool		lot_expires;	/* the new lot expires by date */
 	TimestampTz lot_expires_at;
@@ -753,9 +768,11 @@ typedef struct OrderChange
 	const char *reason;
 	const char *detail;
 	const LoyaltyTierState *tier;	/* the member's tier and qualifying totals */
+	const FraudState *fraud;	/* the fraud state to write, or NULL */
+	int64		last_flag_no;
 } OrderChange;
 
-#define WRITE_NARGS 32
+#define WRITE_NARGS 34
 
 /* A text parameter, or a SQL NULL. */
 static inline void
@@ -801,9 +818,10 @@ static void
 WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 				 OrderChange *c, const char *db_role)
 {
-	static SPIPlanPtr plans[2][2];
+	static SPIPlanPtr plans[2][2][2];
 	bool		v2 = OrdersHaveLotNo();
 	bool		tiers = c->tier->enabled;
+	bool		fraud = LoyaltyHasFraud();
 	SPIPlanPtr	plan;
 	static Oid	argtypes[WRITE_NARGS] = {
 		INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID,	/* $1-$5 member, order, entry */
@@ -813,17 +831,18 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 		TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $20-$22 order context */
 		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,	/* $23-$29 entry */
 		TIMESTAMPTZOID,			/* $30 when the new lot expires */
-		TEXTOID, TEXTOID		/* $31-$32 qualifying window, new tier */
+		TEXTOID, TEXTOID,		/* $31-$32 qualifying window, new tier */
+		BYTEAOID, INT8OID		/* $33-$34 fraud state, last flag */
 	};
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
 
-	if (plans[v2][tiers] == NULL)
-		plans[v2][tiers] = LoyaltyPreparePlan(psprintf(
+	if (plans[v2][tiers][fraud] == NULL)
+		plans[v2][tiers][fraud] = LoyaltyPreparePlan(psprintf(
 								  "WITH acct AS ("
 								  " UPDATE loyalty.account SET available = $6, pending = $7,"
 								  "  lifetime_earned = $8, order_count = $9, last_entry_no = $5,"
-								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()%s"
+								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()%s%s"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2),"
 								  " new_lot AS ("
@@ -852,11 +871,13 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $30 END"
 								  " WHERE $23 IS NOT NULL",
 								  tiers ? TIER_SET_CLAUSE("$31", "$32") : "",
+								  fraud ? ", fraud_state = COALESCE($33, fraud_state),"
+								  " last_flag_no = COALESCE($34, last_flag_no)" : "",
 								  v2 ? ", lot_no" : "",
 								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
 								  v2 ? ", lot_no = COALESCE(EXCLUDED.lot_no, o.lot_no)" : ""),
 								  WRITE_NARGS, argtypes);
-	plan = plans[v2][tiers];
+	plan = plans[v2][tiers][fraud];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(customer_id);
@@ -872,7 +893,7 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	values[10] = Int64GetDatum(c->lot_remaining);
 	values[11] = BoolGetDatum(c->lot_pending);
 	values[12] = TimestampTzGetDatum(c->lot_available_at);
-	nulls[12] = c->lot_pending ? ' ' : 'n';
+	nulls[12] = c->lot_pending && !c->lot_held ? ' ' : 'n';
 	TextParam(values, nulls, 13, c->state);
 	values[14] = NumericGetDatum(c->amount);
 	values[15] = NumericGetDatum(c->net_amount);
@@ -892,6 +913,10 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	values[29] = TimestampTzGetDatum(c->lot_expires_at);
 	nulls[29] = c->lot_points > 0 && c->lot_expires ? ' ' : 'n';
 	LoyaltyTierParams(c->tier, values, nulls, 30);
+	values[32] = c->fraud ? LoyaltyFraudStateDatum(c->fraud) : (Datum) 0;
+	nulls[32] = c->fraud ? ' ' : 'n';
+	values[33] = Int64GetDatum(c->last_flag_no);
+	nulls[33] = c->fraud ? ' ' : 'n';
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
@@ -913,10 +938,11 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
 	c->lot_points = points;
 	c->lot_expires = LoyaltyLotExpiry(src->program_id, now, &c->lot_expires_at);
 	c->lifetime_earned = LoyaltyAddPoints(m->lifetime_earned, points, "lifetime earned points");
-	if (src->return_days > 0 && available_at > now)
+	if (c->lot_held || (src->return_days > 0 && available_at > now))
 	{
 		c->lot_pending = true;
-		c->lot_available_at = available_at;
+		/* For a held lot: when it would have become available (0: at once). */
+		c->lot_available_at = src->return_days > 0 && available_at > now ? available_at : 0;
 		c->lot_remaining = points;
 		c->pending = m->pending + points;
 		c->available = m->available;
@@ -1071,6 +1097,9 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	int64		target;
 	int64		qualifying = 0; /* change of the order's qualifying amount */
 	const char *state;
+	const FraudRules *rules;
+	FraudHit	hits[FRAUD_MAX_HITS];
+	int			nhits = 0;
 
 	if (!LockMember(src, customer_id, &m))
 	{
@@ -1196,6 +1225,29 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	}
 
 	/*
+	 * The fraud checks: of a new order, and of a refund or delete.  An order
+	 * is never refused: a hit whose action is hold (or reject) holds its
+	 * points until review.
+	 */
+	rules = m.has_fraud ? LoyaltyFraudRulesFor(src->program_id) : NULL;
+	if (rules != NULL && now != NULL && !live)
+		nhits = LoyaltyFraudOnOrder(rules, &m.fraud, now->ordered_at, net, target, hits);
+	else if (rules != NULL && live)
+	{
+		bool		counts = strcmp(o.state, "active") == 0 && strcmp(state, "active") != 0;
+
+		if (counts || target < o.points)
+			nhits = LoyaltyFraudOnRefund(rules, &m.fraud, o.ordered_at, counts,
+										 GetCurrentTransactionStartTimestamp(), hits);
+	}
+	if (rules != NULL)
+	{
+		c.fraud = &m.fraud;
+		c.last_flag_no = LoyaltyAddPoints(m.last_flag_no, nhits, "the flag number");
+		c.lot_held = !live && target > 0 && LoyaltyFraudHolds(hits, nhits);
+	}
+
+	/*
 	 * What the order counts toward a tier now, less what it counted: at the
 	 * month of its original order time.
 	 */
@@ -1234,6 +1286,15 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	LoyaltyTierAdd(&ts, live ? o.ordered_at : now->ordered_at, qualifying);
 	c.tier = &ts;
 	WriteOrderChange(src, customer_id, order_key, &c, db_role);
+	for (int i = 0; i < nhits; i++)
+	{
+		/* One hold per order: the first holding check holds, the rest flag. */
+		bool		hold = c.lot_held && hits[i].action != 'f' && !LoyaltyFraudHolds(hits, i);
+
+		LoyaltyFraudRecord(src->program_id, customer_id, m.last_flag_no + 1 + i, &hits[i], hold,
+						   order_key, src->source_id, order_key, c.kind ? c.entry_no : 0,
+						   c.entry_no, c.lot_points, c.lot_available_at != 0, c.lot_available_at);
+	}
 	if (LoyaltyTierMoved(&ts))
 		LoyaltyTierChanged(src->program_id, customer_id, ts.tier_before, ts.tier, "qualified");
 }
@@ -1312,6 +1373,7 @@ typedef enum InsertColumn
 	M_STATUS, M_BIRTHDAY,
 	A_AVAILABLE, A_PENDING, A_LIFETIME_EARNED, A_LAST_ENTRY_NO, A_ORDER_COUNT,
 	A_LAST_ACTIVITY_AT, A_UPDATED_AT, A_TIER, A_TIER_SINCE, A_QUALIFYING,
+	A_FRAUD_STATE, A_LAST_FLAG_NO,
 	L_CUSTOMER, L_PROGRAM, L_LOT_NO, L_POINTS, L_REMAINING, L_PENDING, L_EARNED_AT,
 	L_AVAILABLE_AT, L_EXPIRES_AT, L_SOURCE, L_ORDER_KEY,
 	E_CUSTOMER, E_PROGRAM, E_ENTRY_NO, E_KIND, E_POINTS, E_PENDING_POINTS,
@@ -1333,6 +1395,7 @@ static const struct
 	{LY_ACCOUNT, "last_entry_no"}, {LY_ACCOUNT, "order_count"},
 	{LY_ACCOUNT, "last_activity_at"}, {LY_ACCOUNT, "updated_at"}, {LY_ACCOUNT, "tier"},
 	{LY_ACCOUNT, "tier_since"}, {LY_ACCOUNT, "qualifying"},
+	{LY_ACCOUNT, "fraud_state"}, {LY_ACCOUNT, "last_flag_no"},
 	{LY_LOT, "customer_id"}, {LY_LOT, "program_id"}, {LY_LOT, "lot_no"}, {LY_LOT, "points"},
 	{LY_LOT, "remaining"}, {LY_LOT, "pending"}, {LY_LOT, "earned_at"},
 	{LY_LOT, "available_at"}, {LY_LOT, "expires_at"}, {LY_LOT, "source_id"},
@@ -1361,9 +1424,9 @@ ResolveInsertColumns(DirectWriter *w)
 		return;
 	for (int i = 0; i < NUM_INSERT_COLUMNS; i++)
 	{
-		/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier columns */
+		/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier and fraud columns */
 		bool		missing_ok = i == O_LOT_NO || i == A_TIER || i == A_TIER_SINCE ||
-			i == A_QUALIFYING;
+			i == A_QUALIFYING || i == A_FRAUD_STATE || i == A_LAST_FLAG_NO;
 
 		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
 										 insert_columns[i].name, missing_ok);
@@ -1412,13 +1475,17 @@ typedef struct InsertRow
 	bool		first_purchase;
 	char	   *detail;			/* the rules that priced it (first order of a lot only) */
 	struct LotGroup *lot;		/* where its points went, or NULL */
+	int			nhits;			/* fraud checks that hit */
+	FraudHit   *hits;
+	int64		first_flag;		/* the number of its first flag */
 } InsertRow;
 
 /* Orders of one member that become available together: one lot, one entry. */
 typedef struct LotGroup
 {
 	bool		pending;
-	TimestampTz available_at;	/* when pending */
+	bool		held;			/* one order's points, held until a fraud review */
+	TimestampTz available_at;	/* when pending (held: when it would have been; 0: now) */
 	int64		points;
 	int			norders;
 	InsertRow  *first;			/* the first order of the group */
@@ -1564,7 +1631,7 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	Put(w, L_REMAINING, Int64GetDatum(remaining));
 	Put(w, L_PENDING, BoolGetDatum(g->pending));
 	Put(w, L_EARNED_AT, TimestampTzGetDatum(now));
-	if (g->pending)
+	if (g->pending && !g->held)
 		Put(w, L_AVAILABLE_AT, TimestampTzGetDatum(g->available_at));
 	if (expires)
 		Put(w, L_EXPIRES_AT, TimestampTzGetDatum(expires_at));
@@ -1595,6 +1662,34 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	DirectInsert(w, ledger);
 }
 
+/* Write the fraud flags of a member's direct rows, after their lots. */
+static void
+RecordInsertFlags(OrderSource *src, int64 customer_id, InsertRow **rows, int n)
+{
+	/* SPI leaves its own context current: the chunk's stays ours. */
+	MemoryContext cxt = CurrentMemoryContext;
+
+	for (int i = 0; i < n; i++)
+	{
+		InsertRow  *r = rows[i];
+		LotGroup   *g = r->lot;
+
+		if (r->slow || r->nhits == 0)
+			continue;
+		for (int k = 0; k < r->nhits; k++)
+		{
+			bool		hold = g != NULL && g->held && r->hits[k].action != 'f' &&
+				!LoyaltyFraudHolds(r->hits, k);
+
+			LoyaltyFraudRecord(src->program_id, customer_id, r->first_flag + k, &r->hits[k],
+							   hold, r->facts.order_key, src->source_id, r->facts.order_key,
+							   g ? g->lot_no : 0, g ? g->lot_no : 0, r->points,
+							   g != NULL && g->available_at != 0, g ? g->available_at : 0);
+		}
+	}
+	MemoryContextSwitchTo(cxt);
+}
+
 /* Earn the orders of one customer in this chunk. */
 static void
 InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
@@ -1618,6 +1713,10 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	StringInfoData detail;		/* reused: each order's detail is copied out */
 	int			ngroups = 0;
 	int			ndirect = 0;
+	const FraudRules *rules = NULL;
+	FraudState	fraud;
+	int64		last_flag_no = 0;
+	bool		any_hits = false;
 
 	/*
 	 * Lookups use a dirty snapshot, which sees every row this transaction
@@ -1682,6 +1781,13 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	}
 	else
 		LoyaltyTierInit(&ts, src->program_id, false, NULL, NULL);
+	if (insert_attnums[A_FRAUD_STATE] != InvalidAttrNumber &&
+		(rules = LoyaltyFraudRulesFor(src->program_id)) != NULL)
+	{
+		d = Got(w, A_FRAUD_STATE, &isnull);
+		LoyaltyFraudStateRead(&fraud, d, isnull);
+		last_flag_no = GotInt64(w, A_LAST_FLAG_NO);
+	}
 
 	/* Price each new order and put it into its lot group. */
 	groups = palloc(sizeof(LotGroup *) * n);
@@ -1693,6 +1799,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		EarnComponents components;
 		TimestampTz available_at;
 		bool		is_pending;
+		bool		hold = false;
 		LotGroup   *g = NULL;
 
 		if (r->slow)
@@ -1717,7 +1824,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		is_pending = src->return_days > 0 && available_at > now;
 		/* With 0.1.0 tables an order's lot is found by its key: one lot per order. */
 		for (int k = 0; k < ngroups && g == NULL && insert_attnums[O_LOT_NO] != InvalidAttrNumber; k++)
-			if (groups[k]->pending == is_pending &&
+			if (!groups[k]->held && groups[k]->pending == is_pending &&
 				(!is_pending || groups[k]->available_at == available_at))
 				g = groups[k];
 
@@ -1728,8 +1835,32 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		r->points = EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
 								 r->facts.amount, r->first_purchase,
 								 g == NULL ? &detail : NULL, &components);
-		r->detail = g == NULL ? pstrdup(detail.data) : NULL;
 		r->lot = NULL;
+		r->nhits = 0;
+		if (rules != NULL)
+		{
+			FraudHit	hits[FRAUD_MAX_HITS];
+
+			r->nhits = LoyaltyFraudOnOrder(rules, &fraud, r->facts.ordered_at, r->facts.amount,
+										   r->points, hits);
+			if (r->nhits > 0)
+			{
+				r->hits = palloc(sizeof(FraudHit) * r->nhits);
+				memcpy(r->hits, hits, sizeof(FraudHit) * r->nhits);
+				r->first_flag = last_flag_no + 1;
+				last_flag_no = LoyaltyAddPoints(last_flag_no, r->nhits, "the flag number");
+				any_hits = true;
+				/* A held order's points get a lot of their own, and its detail. */
+				hold = r->points > 0 && LoyaltyFraudHolds(hits, r->nhits);
+				if (hold && g != NULL)
+				{
+					g = NULL;
+					EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
+								 r->facts.amount, r->first_purchase, &detail, NULL);
+				}
+			}
+		}
+		r->detail = g == NULL ? pstrdup(detail.data) : NULL;
 		ndirect++;
 		if (r->points > 0)
 			lifetime_earned = LoyaltyAddPoints(lifetime_earned, r->points, "lifetime earned points");
@@ -1744,8 +1875,9 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		{
 			g = palloc0(sizeof(LotGroup));
 			groups[ngroups++] = g;
-			g->pending = is_pending;
-			g->available_at = available_at;
+			g->pending = is_pending || hold;
+			g->held = hold;
+			g->available_at = is_pending ? available_at : 0;
 			g->first = r;
 		}
 		g->points = LoyaltyAddPoints(g->points, r->points, "the points of one lot");
@@ -1799,6 +1931,11 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		Put(w, A_UPDATED_AT, TimestampTzGetDatum(now));
 		if (ts.window_changed)
 			Put(w, A_QUALIFYING, PointerGetDatum(&ts.window));
+		if (rules != NULL)
+		{
+			Put(w, A_FRAUD_STATE, LoyaltyFraudStateDatum(&fraud));
+			Put(w, A_LAST_FLAG_NO, Int64GetDatum(last_flag_no));
+		}
 		if (LoyaltyTierMoved(&ts))
 		{
 			PutText(w, A_TIER, ts.tier);
@@ -1814,6 +1951,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 							   "qualified");
 			MemoryContextSwitchTo(cxt);
 		}
+		if (any_hits)
+			RecordInsertFlags(src, customer_id, rows, n);
 	}
 	ResetPerTupleExprContext(w->estate);
 

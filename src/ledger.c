@@ -18,6 +18,7 @@
 #include "utils/timestamp.h"
 
 #include "loyalty.h"
+#include "fraud.h"
 
 PG_FUNCTION_INFO_V1(loyalty_earn);
 PG_FUNCTION_INFO_V1(loyalty_redeem);
@@ -49,6 +50,7 @@ typedef struct LedgerRequest
 	TimestampTz expires_at;
 	bool		has_pending;
 	TimestampTz pending_until;
+	bool		held;			/* a fraud check holds the points until review */
 } LedgerRequest;
 
 /* The member's locked account row. */
@@ -61,9 +63,14 @@ typedef struct AccountState
 	int64		lifetime_redeemed;
 	int64		last_entry_no;
 	LoyaltyTierState tier;		/* an earning counts toward the member's tier */
+	bool		has_fraud;		/* the account has the fraud columns */
+	bool		fraud_changed;	/* write fraud below */
+	FraudState	fraud;
+	int64		last_flag_no;
+	TimestampTz changed_at;		/* enrolment or the last profile change */
 } AccountState;
 
-#define APPLY_NARGS 22
+#define APPLY_NARGS 25
 
 /* Read an optional text argument, or NULL. */
 static inline char *
@@ -150,8 +157,9 @@ ReadRequest(FunctionCallInfo fcinfo, EntryKind kind, LedgerRequest *req,
 static void
 LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 {
-	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans[2][2];
 	bool		tiers = LoyaltyTierPolicyFor(program_id)->enabled;
+	bool		fraud = LoyaltyHasFraud();
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 	HeapTuple	tuple;
@@ -159,11 +167,11 @@ LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 	bool		isnull;
 	Datum		qualifying;
 
-	/* A database before its 0.3.0 update has no tier columns. */
-	if (plans[tiers] == NULL)
-		plans[tiers] = LoyaltyPreparePlan(psprintf(
+	/* A database before its 0.3.0 update has no tier or fraud columns. */
+	if (plans[tiers][fraud] == NULL)
+		plans[tiers][fraud] = LoyaltyPreparePlan(psprintf(
 								  "SELECT m.status, a.available, a.pending,"
-								  " a.lifetime_earned, a.lifetime_redeemed, a.last_entry_no%s"
+								  " a.lifetime_earned, a.lifetime_redeemed, a.last_entry_no%s%s"
 								  " FROM loyalty.account a"
 								  " JOIN loyalty.member m"
 								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
@@ -171,11 +179,13 @@ LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
 								  " FOR NO KEY UPDATE OF a FOR SHARE OF m",
-								  tiers ? ", a.tier, a.qualifying" : ""),
+								  tiers ? ", a.tier, a.qualifying" : ", NULL::text, NULL::text",
+								  fraud ? ", a.fraud_state, a.last_flag_no,"
+								  " GREATEST(m.enrolled_at, m.profile_changed_at)" : ""),
 								  2, argtypes);
 	values[0] = Int64GetDatum(req->customer_id);
 	values[1] = Int32GetDatum(program_id);
-	if (SPI_execute_plan(plans[tiers], values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[tiers][fraud], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "account lock failed");
 	if (SPI_processed == 0)
 		LoyaltyUnknownMember(req->customer_id, text_to_cstring(req->program));
@@ -191,6 +201,17 @@ LockAccount(int32 program_id, LedgerRequest *req, AccountState *acct)
 	qualifying = tiers ? SPI_getbinval(tuple, desc, 8, &isnull) : (Datum) 0;
 	LoyaltyTierInit(&acct->tier, program_id, tiers, tiers ? SPI_getvalue(tuple, desc, 7) : NULL,
 					tiers && !isnull ? (LoyaltyWindow *) DatumGetPointer(qualifying) : NULL);
+	acct->has_fraud = fraud;
+	acct->fraud_changed = false;
+	acct->last_flag_no = 0;
+	if (fraud)
+	{
+		Datum		d = SPI_getbinval(tuple, desc, 9, &isnull);
+
+		LoyaltyFraudStateRead(&acct->fraud, d, isnull);
+		acct->last_flag_no = DatumGetInt64(SPI_getbinval(tuple, desc, 10, &isnull));
+		acct->changed_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 11, &isnull));
+	}
 }
 
 /* Absolute value of a ledger amount (never PG_INT64_MIN: inputs exclude it). */
@@ -313,14 +334,16 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 static HeapTuple
 ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 {
-	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans[2][2];
 	bool		tiers = acct->tier.enabled;
+	bool		fraud = acct->has_fraud;
 	static Oid	argtypes[APPLY_NARGS] = {
 		INT8OID, INT4OID, INT8OID, INT8OID, INT8OID,	/* $1-$5 */
 		INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID,	/* $6-$10 */
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $11-$15 */
 		INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID,	/* $16-$20 */
-		TEXTOID, TEXTOID		/* $21-$22 qualifying window, new tier */
+		TEXTOID, TEXTOID,		/* $21-$22 qualifying window, new tier */
+		BOOLOID, BYTEAOID, INT8OID	/* $23-$25 held, fraud state, last flag */
 	};
 	Datum		values[APPLY_NARGS];
 	char		nulls[APPLY_NARGS];
@@ -359,15 +382,15 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 		if (req->kind == ENTRY_REDEEM)
 			redeemed = LoyaltyAddPoints(redeemed, spend, "lifetime redeemed points");
 	}
-	else if (req->has_pending)
+	else if (req->has_pending || req->held)
 	{
-		/* Held points: they become spendable at pending_until. */
+		/* Held points: spendable at pending_until, or when review() releases them. */
 		LoyaltyCheckNewTotal(available, pending, req->points);
 		delta_pending = req->points;
 		pending = LoyaltyAddPoints(pending, req->points, "the pending balance");
 		earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
 		lot_points = lot_remaining = req->points;
-		lot_pending = true;
+		lot_pending = req->has_pending;
 	}
 	else
 	{
@@ -380,18 +403,18 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 			earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
 	}
 
-	if (plans[tiers] == NULL)
-		plans[tiers] = LoyaltyPreparePlan(psprintf(
+	if (plans[tiers][fraud] == NULL)
+		plans[tiers][fraud] = LoyaltyPreparePlan(psprintf(
 								  "WITH acct AS ("
 								  " UPDATE loyalty.account SET available = $4, pending = $5,"
 								  "  lifetime_earned = $6, lifetime_redeemed = $7, last_entry_no = $3,"
-								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()%s"
+								  "  last_activity_at = pg_catalog.now(), updated_at = pg_catalog.now()%s%s"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2),"
 								  " new_lot AS ("
 								  " INSERT INTO loyalty.lot (customer_id, program_id, lot_no, points,"
 								  "  remaining, pending, earned_at, available_at, expires_at)"
-								  " SELECT $1, $2, $3, $16, $17, $18 IS NOT NULL,"
+								  " SELECT $1, $2, $3, $16, $17, $18 IS NOT NULL OR $23,"
 								  "  pg_catalog.now(), $18, $15"
 								  " WHERE $16 OPERATOR(pg_catalog.>) 0),"
 								  " spent AS ("
@@ -416,7 +439,9 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 								  "  reference, idempotency_key, actor, db_role, expires_at)"
 								  " VALUES ($1, $2, $3, $10, $8, $9, $4, $5, $11, $12, $13, $14, $20, $15)"
 								  " RETURNING e, (SELECT COALESCE(pg_catalog.sum(take), 0)::bigint FROM spent)",
-								  tiers ? TIER_SET_CLAUSE("$21", "$22") : ""),
+								  tiers ? TIER_SET_CLAUSE("$21", "$22") : "",
+								  fraud ? ", fraud_state = COALESCE($24, fraud_state), last_flag_no = $25"
+								  : ""),
 								  APPLY_NARGS, argtypes);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -448,8 +473,12 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	if (req->kind == ENTRY_EARN)
 		LoyaltyTierAddEarned(&acct->tier, GetCurrentTransactionStartTimestamp(), req->points);
 	LoyaltyTierParams(&acct->tier, values, nulls, 20);
+	values[22] = BoolGetDatum(req->held && lot_points > 0);
+	values[23] = acct->fraud_changed ? LoyaltyFraudStateDatum(&acct->fraud) : (Datum) 0;
+	nulls[23] = acct->fraud_changed ? ' ' : 'n';
+	values[24] = Int64GetDatum(acct->last_flag_no);
 
-	if (SPI_execute_plan(plans[tiers], values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+	if (SPI_execute_plan(plans[tiers][fraud], values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "ledger write failed");
 
@@ -478,6 +507,10 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 	HeapTuple	tuple;
 	Datum		result;
 	int64		signed_points;
+	const FraudRules *rules = NULL;
+	FraudHit	hits[FRAUD_MAX_HITS];
+	int			nhits = 0;
+	int64		first_flag = 0;
 
 	signed_points = req->kind == ENTRY_REDEEM ? -req->points : req->points;
 
@@ -507,12 +540,40 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 		if (req->kind == ENTRY_EARN && !req->has_expires)
 			req->has_expires = LoyaltyLotExpiry(program_id, GetCurrentTransactionStartTimestamp(),
 												&req->expires_at);
+		/* The fraud checks: reject raises before anything is written. */
+		if (acct.has_fraud && req->kind != ENTRY_ADJUST &&
+			(rules = LoyaltyFraudRulesFor(program_id)) != NULL)
+		{
+			TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+			if (req->kind == ENTRY_EARN)
+				nhits = LoyaltyFraudOnEarn(rules, &acct.fraud, now, req->points, hits);
+			else
+				nhits = LoyaltyFraudOnRedeem(rules, &acct.fraud, now, req->points,
+											 acct.changed_at, hits);
+			LoyaltyFraudReject(hits, nhits, req->kind == ENTRY_EARN ? "earning" : "redemption");
+			req->held = req->kind == ENTRY_EARN && LoyaltyFraudHolds(hits, nhits);
+			acct.fraud_changed = true;
+			first_flag = acct.last_flag_no + 1;
+			acct.last_flag_no = LoyaltyAddPoints(acct.last_flag_no, nhits, "the flag number");
+		}
 		tuple = ApplyRequest(program_id, req, &acct);
 	}
 	/* Column 1 is the whole ledger row; copy it out of SPI memory. */
 	result = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull);
 	result = SPI_datumTransfer(result, false, -1);
-	/* After the copy: the event's insert replaces SPI_tuptable. */
+	/* After the copy: the flags' and events' inserts replace SPI_tuptable. */
+	for (int i = 0; i < nhits; i++)
+	{
+		/* One hold per earning: the first holding check holds, the rest flag. */
+		bool		hold = req->held && hits[i].action != 'f' && !LoyaltyFraudHolds(hits, i);
+		int64		entry_no = acct.last_entry_no + 1;
+
+		LoyaltyFraudRecord(program_id, req->customer_id, first_flag + i, &hits[i], hold,
+						   req->reference ? req->reference :
+						   psprintf("entry %lld", (long long) entry_no),
+						   0, NULL, entry_no, entry_no, req->points, false, 0);
+	}
 	if (LoyaltyTierMoved(&acct.tier))
 		LoyaltyTierChanged(program_id, req->customer_id, acct.tier.tier_before,
 						   acct.tier.tier, "qualified");

@@ -37,6 +37,7 @@
 #define ERRCODE_LOYALTY_NOT_TRACKED			MAKE_SQLSTATE('L','Y','0','0','8')
 #define ERRCODE_LOYALTY_CLAWBACK_BLOCKED	MAKE_SQLSTATE('L','Y','0','0','9')
 #define ERRCODE_LOYALTY_UNKNOWN_TIER		MAKE_SQLSTATE('L','Y','0','1','0')
+#define ERRCODE_LOYALTY_FRAUD_REJECTED		MAKE_SQLSTATE('L','Y','0','1','1')
 
 /* Longest reason, reference, idempotency key or actor accepted, in bytes. */
 #define LOYALTY_MAX_LABEL	200

@@ -23,7 +23,7 @@ CREATE TABLE @extschema@.event (
 	program_id	integer NOT NULL,
 	customer_id bigint NOT NULL,
 	kind		text NOT NULL
-				CHECK (kind IN ('tier_changed', 'points_expiring', 'points_expired')),
+				CHECK (kind IN ('tier_changed', 'points_expiring', 'points_expired', 'fraud_flagged')),
 	payload		jsonb NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	acked_at	timestamptz,

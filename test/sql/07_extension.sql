@@ -17,7 +17,8 @@ SELECT set_eq(
 		  'loyalty.earn_rule_id_seq', 'loyalty.earn_rule',
 		  'loyalty.order_source_id_seq', 'loyalty.order_source', 'loyalty.exchange_rate',
 		  'loyalty.order_accrual', 'loyalty.accrual_problem',
-		  'loyalty.event_id_seq', 'loyalty.event', 'loyalty.expiry_notice', 'loyalty.tier'],
+		  'loyalty.event_id_seq', 'loyalty.event', 'loyalty.expiry_notice', 'loyalty.tier',
+		  'loyalty.fraud_check', 'loyalty.identity_salt', 'loyalty.member_identity', 'loyalty.fraud_flag'],
 	'every table holding user data is dumped by pg_dump');
 
 -- Scale-out rule: every primary and unique key of a member-scoped table
