@@ -565,19 +565,36 @@ TierMoveCmp(const void *a, const void *b)
 	return MemberKeyCmp(&((const TierMove *) a)->key, &((const TierMove *) b)->key);
 }
 
+/* A one-dimensional array of n datums of a type, some of them NULL if nulls is set. */
+static Datum
+EvalArray(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, typlen, typbyval,
+											  typalign));
+}
+
 /*
  * Write the moves collected: in key order, each to the row version it was
- * decided from, with its tier_changed event.  Counts the members moved up
- * and down, and returns the keys of those whose row changed meanwhile (in
- * *left, sorted; their number is the result).
+ * decided from, then their tier_changed events.  Counts the members moved
+ * up and down, and returns the keys of those whose row changed meanwhile
+ * (in *left, sorted; their number is the result).
  */
 static int
 EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **left)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[7] = {TIDARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	JSONBARRAYOID, TIMESTAMPTZOID, INT8OID};
-	Datum		values[7];
+	static SPIPlanPtr update_plan = NULL;
+	static SPIPlanPtr event_plan = NULL;
+	Oid			update_types[5] = {TIDARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	TIMESTAMPTZOID};
+	Oid			event_types[3] = {INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
+	Datum		values[5];
 	int			n = ev->nmoves;
 	Datum	   *tids;
 	Datum	   *customers;
@@ -585,14 +602,10 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 	Datum	   *to_tiers;
 	bool	   *to_nulls;
 	Datum	   *payloads;
-	int			dims[1];
-	int			lbs[1] = {1};
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	bool		isnull;
 	MemberKey  *moved = NULL;	/* NULL: all moved */
-	int			nmoved;
+	int			nmoved = 0;
 	int			nleft = 0;
+	int			nevents = 0;
 	int			j;
 
 	*left = NULL;
@@ -615,79 +628,49 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 		programs[i] = Int32GetDatum(m->key.program_id);
 		to_nulls[i] = m->to_tier == NULL;
 		to_tiers[i] = m->to_tier ? CStringGetTextDatum(m->to_tier) : (Datum) 0;
-		payloads[i] = m->payload;
 	}
-	dims[0] = n;
-	values[0] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false,
-												TYPALIGN_SHORT));
-	values[1] = PointerGetDatum(construct_array(customers, n, INT8OID, sizeof(int64),
-												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(programs, n, INT4OID, sizeof(int32), true,
-												TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_md_array(to_tiers, to_nulls, 1, dims, lbs, TEXTOID, -1,
-												   false, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(payloads, n, JSONBOID, -1, false, TYPALIGN_INT));
-	values[5] = TimestampTzGetDatum(ev->as_of);
-	values[6] = Int64GetDatum((int64) n);
 
 	/*
 	 * Only the row version the decision was made from: a row that changed
 	 * since has another ctid (an UPDATE waiting for an order's lock sees the
 	 * order's new version, and skips it), and is left for the next pass.
-	 * The rows are locked in the order of the arrays, key order.  The
-	 * application learns of each move through the outbox, in this
-	 * transaction.  Which members moved comes back only when some did not.
+	 * The rows are locked in the order of the arrays, key order.
 	 */
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
-								  "WITH moved AS ("
-								  " UPDATE loyalty.account a SET tier = m.to_tier, tier_since = $6,"
-								  "   updated_at = pg_catalog.now()"
-								  "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-								  "   pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
-								  "   AS m(tid, customer_id, program_id, to_tier, payload)"
-								  " WHERE a.ctid OPERATOR(pg_catalog.=) m.tid"
-								  "   AND a.customer_id OPERATOR(pg_catalog.=) m.customer_id"
-								  "   AND a.program_id OPERATOR(pg_catalog.=) m.program_id"
-								  " RETURNING m.customer_id, m.program_id, m.payload"
-								  "), announced AS ("
-								  " INSERT INTO loyalty.event (program_id, customer_id, kind, payload)"
-								  " SELECT x.program_id, x.customer_id, 'tier_changed', x.payload"
-								  "  FROM moved x"
-								  ")"
-								  " SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) $7,"
-								  "  CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.<) $7"
-								  "   THEN pg_catalog.array_agg(x.customer_id) END,"
-								  "  CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.<) $7"
-								  "   THEN pg_catalog.array_agg(x.program_id) END"
-								  " FROM moved x",
-								  7, argtypes);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	if (update_plan == NULL)
+		update_plan = LoyaltyPreparePlan(
+										 "UPDATE loyalty.account a SET tier = m.to_tier, tier_since = $5,"
+										 "  updated_at = pg_catalog.now()"
+										 " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+										 "  pg_catalog.unnest($3), pg_catalog.unnest($4))"
+										 "  AS m(tid, customer_id, program_id, to_tier)"
+										 " WHERE a.ctid OPERATOR(pg_catalog.=) m.tid"
+										 "  AND a.customer_id OPERATOR(pg_catalog.=) m.customer_id"
+										 "  AND a.program_id OPERATOR(pg_catalog.=) m.program_id"
+										 " RETURNING a.customer_id, a.program_id",
+										 5, update_types);
+	values[0] = EvalArray(tids, NULL, n, TIDOID);
+	values[1] = EvalArray(customers, NULL, n, INT8OID);
+	values[2] = EvalArray(programs, NULL, n, INT4OID);
+	values[3] = EvalArray(to_tiers, to_nulls, n, TEXTOID);
+	values[4] = TimestampTzGetDatum(ev->as_of);
+	if (SPI_execute_plan(update_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "tier moves failed");
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	nmoved = 0;
-	if (!DatumGetBool(SPI_getbinval(tuple, desc, 1, &isnull)))
-	{
-		Datum		c_array = SPI_getbinval(tuple, desc, 2, &isnull);
-		Datum		p_array = SPI_getbinval(tuple, desc, 3, &isnull);
-		Datum	   *c = NULL;
-		Datum	   *p = NULL;
-		int			np;
 
-		/* array_agg() of no row is NULL: none moved */
-		if (!isnull)
-		{
-			deconstruct_array(DatumGetArrayTypeP(c_array), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-							  TYPALIGN_DOUBLE, &c, NULL, &nmoved);
-			deconstruct_array(DatumGetArrayTypeP(p_array), INT4OID, sizeof(int32), true,
-							  TYPALIGN_INT, &p, NULL, &np);
-		}
+	/* Which members moved: needed only when not all did. */
+	if (SPI_processed < (uint64) n)
+	{
+		bool		isnull;
+
+		nmoved = (int) SPI_processed;
 		moved = palloc(sizeof(MemberKey) * Max(nmoved, 1));
 		for (int i = 0; i < nmoved; i++)
 		{
-			moved[i].customer_id = DatumGetInt64(c[i]);
-			moved[i].program_id = DatumGetInt32(p[i]);
+			HeapTuple	tuple = SPI_tuptable->vals[i];
+
+			moved[i].customer_id = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1,
+															   &isnull));
+			moved[i].program_id = DatumGetInt32(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2,
+															  &isnull));
 		}
 		qsort(moved, nmoved, sizeof(MemberKey), MemberKeyCmp);
 		*left = palloc(sizeof(MemberKey) * n);
@@ -714,6 +697,28 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 			(*upgraded)++;
 		else
 			(*downgraded)++;
+		customers[nevents] = customers[i];
+		programs[nevents] = programs[i];
+		payloads[nevents] = m->payload;
+		nevents++;
+	}
+
+	/* The application learns of each move through the outbox, in this transaction. */
+	if (nevents > 0)
+	{
+		if (event_plan == NULL)
+			event_plan = LoyaltyPreparePlan(
+											"INSERT INTO loyalty.event (program_id, customer_id, kind, payload)"
+											" SELECT m.program_id, m.customer_id, 'tier_changed', m.payload"
+											"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+											"   pg_catalog.unnest($3)) AS m(customer_id, program_id, payload)",
+											3, event_types);
+		values[0] = EvalArray(customers, NULL, nevents, INT8OID);
+		values[1] = EvalArray(programs, NULL, nevents, INT4OID);
+		values[2] = EvalArray(payloads, NULL, nevents, JSONBOID);
+		if (SPI_execute_plan(event_plan, values, NULL, false, 0) != SPI_OK_INSERT ||
+			SPI_processed != (uint64) nevents)
+			elog(ERROR, "tier_changed events failed");
 	}
 	return nleft;
 }
