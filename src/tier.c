@@ -581,13 +581,19 @@ EvalArray(Datum *elems, bool *nulls, int n, Oid type)
 }
 
 /*
- * Write the moves collected: in key order, each to the row version it was
- * decided from, then their tier_changed events.  Counts the members moved
- * up and down, and returns the keys of those whose row changed meanwhile
- * (in *left, sorted; their number is the result).
+ * Moves written per statement: bounds the arrays, and keeps the statement's
+ * rows (the events' transition table) in work_mem.
  */
-static int
-EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **left)
+#define EVAL_WRITE_CHUNK 16384
+
+/*
+ * Write n moves, in key order: each to the row version it was decided from,
+ * then their tier_changed events.  Counts the members moved up and down, and
+ * appends the keys of those whose row changed meanwhile to left.
+ */
+static void
+EvalWriteChunk(TierEvaluation *ev, const TierMove *moves, int n, int64 *upgraded,
+			   int64 *downgraded, MemberKey *left, int *nleft)
 {
 	static SPIPlanPtr update_plan = NULL;
 	static SPIPlanPtr event_plan = NULL;
@@ -595,33 +601,20 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 	TIMESTAMPTZOID};
 	Oid			event_types[3] = {INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
 	Datum		values[5];
-	int			n = ev->nmoves;
-	Datum	   *tids;
-	Datum	   *customers;
-	Datum	   *programs;
-	Datum	   *to_tiers;
-	bool	   *to_nulls;
-	Datum	   *payloads;
+	Datum	   *tids = palloc(sizeof(Datum) * n);
+	Datum	   *customers = palloc(sizeof(Datum) * n);
+	Datum	   *programs = palloc(sizeof(Datum) * n);
+	Datum	   *to_tiers = palloc(sizeof(Datum) * n);
+	bool	   *to_nulls = palloc(sizeof(bool) * n);
+	Datum	   *payloads = palloc(sizeof(Datum) * n);
 	MemberKey  *moved = NULL;	/* NULL: all moved */
 	int			nmoved = 0;
-	int			nleft = 0;
 	int			nevents = 0;
 	int			j;
 
-	*left = NULL;
-	if (n == 0)
-		return 0;
-	qsort(ev->moves, n, sizeof(TierMove), TierMoveCmp);
-
-	tids = palloc_extended(sizeof(Datum) * n, MCXT_ALLOC_HUGE);
-	customers = palloc_extended(sizeof(Datum) * n, MCXT_ALLOC_HUGE);
-	programs = palloc_extended(sizeof(Datum) * n, MCXT_ALLOC_HUGE);
-	to_tiers = palloc_extended(sizeof(Datum) * n, MCXT_ALLOC_HUGE);
-	to_nulls = palloc_extended(sizeof(bool) * n, MCXT_ALLOC_HUGE);
-	payloads = palloc_extended(sizeof(Datum) * n, MCXT_ALLOC_HUGE);
 	for (int i = 0; i < n; i++)
 	{
-		TierMove   *m = &ev->moves[i];
+		const TierMove *m = &moves[i];
 
 		tids[i] = PointerGetDatum(&m->tid);
 		customers[i] = Int64GetDatum(m->key.customer_id);
@@ -656,7 +649,7 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 	if (SPI_execute_plan(update_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "tier moves failed");
 
-	/* Which members moved: needed only when not all did. */
+	/* Which members moved: looked at only when not all did. */
 	if (SPI_processed < (uint64) n)
 	{
 		bool		isnull;
@@ -673,7 +666,6 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 															  &isnull));
 		}
 		qsort(moved, nmoved, sizeof(MemberKey), MemberKeyCmp);
-		*left = palloc(sizeof(MemberKey) * n);
 	}
 	SPI_freetuptable(SPI_tuptable);
 
@@ -681,7 +673,7 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 	j = 0;
 	for (int i = 0; i < n; i++)
 	{
-		const TierMove *m = &ev->moves[i];
+		const TierMove *m = &moves[i];
 
 		if (moved != NULL)
 		{
@@ -689,7 +681,7 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 				j++;
 			if (j == nmoved || MemberKeyCmp(&moved[j], &m->key) != 0)
 			{
-				(*left)[nleft++] = m->key;
+				left[(*nleft)++] = m->key;
 				continue;
 			}
 		}
@@ -720,6 +712,37 @@ EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **le
 			SPI_processed != (uint64) nevents)
 			elog(ERROR, "tier_changed events failed");
 	}
+}
+
+/*
+ * Write the moves collected, in key order, a chunk at a time.  Counts the
+ * members moved up and down, and returns the keys of those whose row
+ * changed meanwhile (in *left, sorted; their number is the result).
+ */
+static int
+EvalWrite(TierEvaluation *ev, int64 *upgraded, int64 *downgraded, MemberKey **left)
+{
+	MemoryContext chunkcxt;
+	MemoryContext oldcxt;
+	int			nleft = 0;
+
+	*left = NULL;
+	if (ev->nmoves == 0)
+		return 0;
+	qsort(ev->moves, ev->nmoves, sizeof(TierMove), TierMoveCmp);
+	*left = palloc_extended(sizeof(MemberKey) * ev->nmoves, MCXT_ALLOC_HUGE);
+
+	chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "evaluate_tiers chunk",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (int start = 0; start < ev->nmoves; start += EVAL_WRITE_CHUNK)
+	{
+		oldcxt = MemoryContextSwitchTo(chunkcxt);
+		EvalWriteChunk(ev, &ev->moves[start], Min(EVAL_WRITE_CHUNK, ev->nmoves - start),
+					   upgraded, downgraded, *left, &nleft);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(chunkcxt);
+	}
+	MemoryContextDelete(chunkcxt);
 	return nleft;
 }
 
