@@ -257,11 +257,11 @@ LoyaltyTierChanged(int32 program_id, int64 customer_id, const char *from_tier,
  * (sql/parts/85_tiers.sql says what it decides).  One sequential scan of
  * loyalty.account decides every member with the order path's own rules
  * (TierReached, TierIndex, PeriodStart) on their qualifying window; only the
- * members who move are kept.  They are written in key order by one SPI
- * statement that updates exactly the row versions the decisions were made
- * from and writes their tier_changed events; a member whose row changed
- * since (an order committed) is left out by it and decided again from a
- * new snapshot, up to three passes in all.
+ * members who move are kept.  They are written in key order, 16,384 at a
+ * time, by two SPI statements: an UPDATE of exactly the row versions the
+ * decisions were made from, then the INSERT of their tier_changed events.
+ * A member whose row changed since (an order committed) is left out by the
+ * UPDATE and decided again from a new snapshot, up to three passes in all.
  */
 
 /* The columns of loyalty.account the evaluation reads. */
