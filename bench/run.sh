@@ -621,6 +621,11 @@ main() {
 	if [ "$rc" -ne 0 ] || [ ! -s "$out" ]; then
 		die "the benchmark failed (exit $rc); bench/results.md is unchanged"
 	fi
+	# Keep the evaluate_tiers() figures (bench/tiers.sh, copied in by hand)
+	# that end the file.
+	if [ -f bench/results.md ]; then
+		sed -n '/^## Tiers: /,$p' bench/results.md >>"$out"
+	fi
 	cp "$out" bench/results.md
 	echo
 	cat bench/results.md

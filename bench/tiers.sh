@@ -12,12 +12,26 @@
 #   3. as of 4 months ahead: four months of orders have left, 40% move
 #   4. as of 3 years ahead: every member with a tier moves down one
 # verify() must stay empty.  synchronous_commit = off, as in bench/run.sh.
-# Usage: bash bench/tiers.sh [MEMBERS]   (default 100000)
+#
+# With --floor, the same members, but instead of the runs the floor of a run
+# that moves N members: after a CHECKPOINT, as a run starts, a bare UPDATE
+# of N account rows spread over the table (tier, tier_since, updated_at, by
+# ctid) and a bare INSERT of N tier_changed events, each rolled back, for
+# the N of runs 1, 3 and 4.  What evaluate_tiers() adds to these is reading
+# and deciding (run 2, where nobody moves).
+# Usage: bash bench/tiers.sh [--floor] [MEMBERS]   (default 100000)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+floor=false
+if [ "${1:-}" = --floor ]; then
+	floor=true
+	shift
+fi
+
 if [ "${1:-}" = --in-cluster ]; then
 	members=$2
+	floor=$3
 	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL
 		CREATE EXTENSION loyalty;
 		SELECT count(*) FROM loyalty.create_program('bench', 'Bench', 'VND', 10, 100000);
@@ -44,6 +58,28 @@ if [ "${1:-}" = --in-cluster ]; then
 	tiers=$(psql -X -At -F ' ' -c "SELECT string_agg(coalesce(tier, 'none') || '=' || n, ' ' ORDER BY tier NULLS FIRST)
 		FROM (SELECT tier, count(*) n FROM loyalty.account GROUP BY tier) t")
 	echo "$members members after their orders: $tiers"
+	if [ "$floor" = true ]; then
+		for n in $((members * 16333 / 100000)) $((members * 34666 / 100000)) $((members * 88335 / 100000)); do
+			psql -X -q -At -v ON_ERROR_STOP=1 <<-SQL | tr '\n' ' ' | sed 's/Timing is on\. //' \
+				| sed "s/^/floor of $n moves (UPDATE, INSERT of the events): /"
+				CHECKPOINT;
+				BEGIN;
+				CREATE TEMP TABLE moves ON COMMIT DROP AS
+					SELECT ctid AS tid, customer_id, program_id FROM loyalty.account
+					 WHERE (customer_id * 7919) % $members < $n ORDER BY customer_id, program_id;
+				\timing on
+				UPDATE loyalty.account a SET tier = 'silver', tier_since = now(), updated_at = now()
+				 WHERE a.ctid = ANY (ARRAY(SELECT tid FROM moves));
+				INSERT INTO loyalty.event (program_id, customer_id, kind, payload)
+				SELECT program_id, customer_id, 'tier_changed',
+					   '{"from": "gold", "to": "silver", "reason": "evaluation"}'::jsonb FROM moves;
+				\timing off
+				ROLLBACK;
+			SQL
+			echo
+		done
+		exit 0
+	fi
 	run() {
 		psql -X -At -F ' ' -v ON_ERROR_STOP=1 <<-SQL | tr '\n' ' ' | sed 's/Timing is on\. //'
 			\timing on
@@ -62,4 +98,4 @@ fi
 . test/lib.sh
 prepare_loyalty quiet
 pg_virtualenv -t -v 15 -o synchronous_commit=off -o shared_buffers=1GB -o max_wal_size=8GB \
-	bash bench/tiers.sh --in-cluster "${1:-100000}" 2>/dev/null | grep -E 'members|run|verify'
+	bash bench/tiers.sh --in-cluster "${1:-100000}" "$floor" 2>/dev/null | grep -E 'members|run|verify|floor'

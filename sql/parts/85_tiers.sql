@@ -327,33 +327,13 @@ AS $$
 		END)
 $$;
 
--- A program's tiers, lowest first: their codes, and their thresholds in
--- qualifying units (spend in the currency's minor units), the lower bounds
--- width_bucket() ranks a total against.  No rows for a program without tiers.
-CREATE FUNCTION @extschema@.tier_ladder(program_id integer)
-RETURNS TABLE (codes text[], names text[], thresholds numeric[], needs numeric[])
-LANGUAGE sql STABLE
-AS $$
-	SELECT pg_catalog.array_agg(t.code ORDER BY t.threshold),
-		   pg_catalog.array_agg(t.name ORDER BY t.threshold),
-		   pg_catalog.array_agg(t.threshold ORDER BY t.threshold),
-		   pg_catalog.array_agg(t.threshold OPERATOR(pg_catalog.*)
-				CASE WHEN p.tier_basis OPERATOR(pg_catalog.=) 'spend'
-					 THEN pg_catalog.power(10::numeric, c.minor_units::numeric) ELSE 1 END
-				ORDER BY t.threshold)
-	  FROM @extschema@.tier t
-	  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) t.program_id
-	  JOIN @extschema@.currency c ON c.code OPERATOR(pg_catalog.=) p.currency
-	 WHERE t.program_id OPERATOR(pg_catalog.=) tier_ladder.program_id
-	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
-$$;
-
 -- Re-evaluate every member's tier as of as_of: the periodic job (pg_cron)
 -- that moves members down, and up where an upgrade was missed.
 --
 -- For each member of a program with tiers who holds a tier or has
--- qualifying amounts, the qualifying total as of as_of (window_total over
--- the program's period; no history is read) ranks them among the tiers:
+-- qualifying amounts, the qualifying total as of as_of (the sum of their
+-- window over the program's period; no history is read) ranks them among
+-- the tiers:
 --   * a total that reaches a tier above theirs moves them up to the highest
 --     tier reached (a threshold lowered by set_tier, say);
 --   * a total below their tier's threshold moves them down ONE tier, and
@@ -366,116 +346,17 @@ $$;
 -- grace has passed again): run it once per period, e.g. at the end of each
 -- month.  A member whose account changes while the run decides (an order
 -- commits) is decided again from the new row, in a second pass (and a
--- third; one still changing after that is left for the next run).
+-- third; one still changing after that is left for the next run).  Moved
+-- members are locked in key order, each with its tier_changed event.
 -- Returns the members checked, and how many moved up and down.
+--
+-- In C (src/tier.c), with the order path's tier rules: one sequential scan
+-- decides every member, and one statement moves only those who move.
 CREATE FUNCTION @extschema@.evaluate_tiers(as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (members_checked bigint, upgraded bigint, downgraded bigint)
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE C SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	pass		integer;
-	checked		bigint;
-	up			bigint;
-	down		bigint;
-	again_c		bigint[];
-	again_p		integer[];
-BEGIN
-	PERFORM @extschema@.check_as_of(as_of,
-		'Pass now(), or the moment to evaluate as of, e.g. the end of a month.');
-	members_checked := 0; upgraded := 0; downgraded := 0;
-	-- Pass 1 decides for everybody from one snapshot; a member whose row
-	-- changed before it could be moved is left out, and decided again by
-	-- the next pass from a new snapshot.
-	FOR pass IN 1 .. 3 LOOP
-		WITH p AS (
-			-- Per program: its period, the latest tier_since a member may
-			-- move down from, and its tiers.
-			SELECT p.program_id, p.time_zone, @extschema@.tier_period_start(p, as_of) AS period_start,
-				   as_of OPERATOR(pg_catalog.-) (p.tier_grace_days OPERATOR(pg_catalog.*) '24 hours'::interval)
-					   AS settled_since,
-				   l.codes, l.needs
-			  FROM @extschema@.program p
-			 CROSS JOIN LATERAL @extschema@.tier_ladder(p.program_id) l
-		), ranked AS (
-			SELECT a.ctid AS tid, a.customer_id, a.program_id, a.tier, a.tier_since, a.tier_paid_until,
-				   p.settled_since, p.codes,
-				   COALESCE(pg_catalog.array_position(p.codes, a.tier), 0) AS from_rank,
-				   pg_catalog.width_bucket(COALESCE(@extschema@.window_total(a.qualifying,
-						p.period_start, as_of, p.time_zone), 0)::numeric, p.needs) AS reached
-			  FROM @extschema@.account a
-			  JOIN p ON p.program_id OPERATOR(pg_catalog.=) a.program_id
-			 WHERE (a.tier IS NOT NULL OR a.qualifying IS NOT NULL)
-			   AND (pass OPERATOR(pg_catalog.=) 1
-					OR (a.customer_id, a.program_id) IN
-						(SELECT * FROM ROWS FROM (pg_catalog.unnest(again_c), pg_catalog.unnest(again_p))))
-			OFFSET 0			-- one window_total per member
-		), decided AS (
-			SELECT r.tid, r.customer_id, r.program_id, r.tier AS from_tier, r.from_rank, r.codes,
-				   CASE WHEN r.reached OPERATOR(pg_catalog.>) r.from_rank
-						  OR (r.from_rank OPERATOR(pg_catalog.=) 0 AND r.tier IS NOT NULL)
-							THEN r.reached
-						WHEN r.reached OPERATOR(pg_catalog.<) r.from_rank
-							 AND r.tier_since OPERATOR(pg_catalog.<=) r.settled_since
-							 AND (r.tier_paid_until IS NULL OR r.tier_paid_until OPERATOR(pg_catalog.<=) as_of)
-							THEN r.from_rank OPERATOR(pg_catalog.-) 1
-						ELSE r.from_rank END AS to_rank
-			  FROM ranked r
-			OFFSET 0			-- one decision per member
-		), moves AS (
-			-- One pass over the members; only the moves are kept.
-			SELECT pg_catalog.count(*) AS checked,
-				   pg_catalog.array_agg(d.tid) FILTER (WHERE d.moves) AS tids,
-				   pg_catalog.array_agg(d.customer_id) FILTER (WHERE d.moves) AS customer_ids,
-				   pg_catalog.array_agg(d.program_id) FILTER (WHERE d.moves) AS program_ids,
-				   pg_catalog.array_agg(d.from_tier) FILTER (WHERE d.moves) AS from_tiers,
-				   pg_catalog.array_agg(d.codes[d.to_rank]) FILTER (WHERE d.moves) AS to_tiers,
-				   pg_catalog.array_agg(d.to_rank OPERATOR(pg_catalog.>) d.from_rank) FILTER (WHERE d.moves) AS ups
-			  FROM (SELECT d.*, d.to_rank OPERATOR(pg_catalog.<>) d.from_rank
-								OR (d.to_rank OPERATOR(pg_catalog.=) 0 AND d.from_tier IS NOT NULL) AS moves
-					  FROM decided d) d
-		), moved AS (
-			-- Only the row version the decision was made from: a row that
-			-- changed since has another ctid, and is left for the next pass.
-			UPDATE @extschema@.account a SET tier = m.to_tier, tier_since = as_of,
-				   updated_at = pg_catalog.now()
-			  FROM moves, ROWS FROM (pg_catalog.unnest(moves.tids), pg_catalog.unnest(moves.customer_ids),
-									pg_catalog.unnest(moves.program_ids), pg_catalog.unnest(moves.from_tiers),
-									pg_catalog.unnest(moves.to_tiers), pg_catalog.unnest(moves.ups))
-					AS m(tid, customer_id, program_id, from_tier, to_tier, up)
-			 WHERE a.ctid OPERATOR(pg_catalog.=) m.tid
-			RETURNING m.customer_id, m.program_id, m.from_tier, m.to_tier, m.up
-		), announced AS (
-			-- The application learns of it through the outbox, in this transaction.
-			INSERT INTO @extschema@.event (program_id, customer_id, kind, payload)
-			SELECT m.program_id, m.customer_id, 'tier_changed',
-				   pg_catalog.jsonb_build_object('from', m.from_tier, 'to', m.to_tier, 'reason', 'evaluation')
-			  FROM moved m
-		), left_out AS (
-			SELECT k.customer_id, k.program_id
-			  FROM moves, ROWS FROM (pg_catalog.unnest(moves.customer_ids), pg_catalog.unnest(moves.program_ids))
-					AS k(customer_id, program_id)
-			 WHERE (SELECT pg_catalog.count(*) FROM moved) OPERATOR(pg_catalog.<) pg_catalog.cardinality(moves.tids)
-			   AND NOT EXISTS (SELECT FROM moved x
-								WHERE x.customer_id OPERATOR(pg_catalog.=) k.customer_id
-								  AND x.program_id OPERATOR(pg_catalog.=) k.program_id)
-		)
-		SELECT (SELECT m.checked FROM moves m),
-			   (SELECT pg_catalog.count(*) FILTER (WHERE x.up) FROM moved x),
-			   (SELECT pg_catalog.count(*) FILTER (WHERE NOT x.up) FROM moved x),
-			   (SELECT pg_catalog.array_agg(l.customer_id) FROM left_out l),
-			   (SELECT pg_catalog.array_agg(l.program_id) FROM left_out l)
-		  INTO checked, up, down, again_c, again_p;
-		IF pass OPERATOR(pg_catalog.=) 1 THEN
-			members_checked := checked;
-		END IF;
-		upgraded := upgraded OPERATOR(pg_catalog.+) up;
-		downgraded := downgraded OPERATOR(pg_catalog.+) down;
-		EXIT WHEN again_c IS NULL;
-	END LOOP;
-	RETURN NEXT;
-END
-$$;
+AS 'MODULE_PATHNAME', 'loyalty_evaluate_tiers';
 
 -- A paid tier: a VIP membership bought for a fee.  The member holds the tier
 -- (or the higher one they already hold) and is not moved down before until
@@ -660,8 +541,6 @@ COMMENT ON FUNCTION @extschema@.tier_progress(text, bigint) IS
 	'a member''s progress as of now: tier, next_tier, qualifying total, next_threshold, still_needed, percent (points, spend in the program currency, or orders)';
 COMMENT ON FUNCTION @extschema@.tier_period_start(@extschema@.program, timestamptz) IS
 	'internal: a moment in the first month of the qualifying period that ends at as_of';
-COMMENT ON FUNCTION @extschema@.tier_ladder(integer) IS
-	'internal: a program''s tier codes, names, thresholds and thresholds in qualifying units, lowest first';
 COMMENT ON FUNCTION @extschema@.rebuild_qualifying(integer) IS
 	'internal: rebuild the qualifying windows of a program''s members from the last 24 months of history';
 COMMENT ON FUNCTION @extschema@.set_tier_policy(text, text, text, integer, integer) IS
@@ -677,7 +556,6 @@ REVOKE ALL ON FUNCTION
 	@extschema@.grant_tier(text, bigint, text, timestamptz, text),
 	@extschema@.tier_progress(text, bigint),
 	@extschema@.tier_period_start(@extschema@.program, timestamptz),
-	@extschema@.tier_ladder(integer),
 	@extschema@.set_tier_policy(text, text, text, integer, integer),
 	@extschema@.set_tier(text, text, text, numeric),
 	@extschema@.drop_tier(text, text)

@@ -5,7 +5,7 @@
 -- spend in minor units, tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(118);
+SELECT plan(122);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -427,6 +427,25 @@ SELECT throws_ok($$SELECT * FROM loyalty.evaluate_tiers(NULL)$$, '22004', 'as_of
 SELECT throws_ok($$SELECT * FROM loyalty.evaluate_tiers('infinity')$$, '22008', 'as_of must be a finite time',
 	'evaluate_tiers: as_of must be finite');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify() finds nothing wrong');
+
+-- 10. A run that moves more members than evaluate_tiers() writes at once
+-- (16,384): every one moved, one event each, written in key order.
+SELECT code FROM loyalty.create_program('many', 'Many', 'EUR', 1, 1);
+SELECT code FROM loyalty.set_tier('many', 'silver', 'Silver', 100);
+SELECT count(loyalty.enroll('many', c)) FROM generate_series(20000, 1, -1) c;  -- heap order is not key order
+UPDATE loyalty.account SET tier = 'gone', tier_since = now() WHERE program_id = loyalty.program_id('many');
+SELECT cmp_ok((SELECT downgraded FROM loyalty.evaluate_tiers(now())), '>=', 20000::bigint,
+	'20,000 members holding an unknown tier are moved in one run');
+SELECT results_eq($$SELECT tier, tier_since, count(*) FROM loyalty.account
+	 WHERE program_id = loyalty.program_id('many') GROUP BY 1, 2$$,
+	$$VALUES (NULL::text, now(), 20000::bigint)$$, 'all of them to no tier (0 points), tier_since the run''s as_of');
+SELECT results_eq($$SELECT payload, count(*) FROM loyalty.event
+	 WHERE program_id = loyalty.program_id('many') AND kind = 'tier_changed' GROUP BY 1$$,
+	$$VALUES ('{"from": "gone", "to": null, "reason": "evaluation"}'::jsonb, 20000::bigint)$$,
+	'one tier_changed event each');
+SELECT ok((SELECT array_agg(customer_id ORDER BY event_id) = array_agg(customer_id ORDER BY customer_id)
+	 FROM loyalty.event WHERE program_id = loyalty.program_id('many')),
+	'written in key order, the order the members are locked in');
 
 SELECT * FROM finish();
 ROLLBACK;
