@@ -266,7 +266,25 @@ SELECT entry_no, kind, points, pending_points, actor, reason
 \echo 'until the regular release; the voided 180 are gone:'
 SELECT available, pending FROM loyalty.balance('saigon-coffee', 3001);
 
-\echo '== 17. verify(): members whose stored balance disagrees with the ledger (none)'
+\echo '== 17. Business views for BI: liability, effectiveness, tier distribution'
+\echo 'One point costs the chain 100 VND when redeemed (a 1% return on "10 points per 100,000 VND"):'
+SELECT code, point_value FROM loyalty.set_point_value('saigon-coffee', 100);
+\echo 'Liability: the points members hold, by when they expire, their cost, and breakage:'
+SELECT program, currency, outstanding, pending, due, within_30d, within_90d, within_365d, later, never,
+	   debt, outstanding_value, breakage, breakage_12m
+  FROM loyalty.liability;
+\echo 'Effectiveness: orders and spend per member-month in the 6 months before and after enrolling'
+\echo '(counted over members enrolled at least 6 months ago: none yet in a demo that starts today):'
+SELECT * FROM loyalty.effectiveness;
+\echo 'Retention by enrolment month (NULL until the cohort has been members that long):'
+SELECT * FROM loyalty.retention;
+\echo 'Tier distribution:'
+SELECT d.program, d.tier, d.members, d.share
+  FROM loyalty.tier_distribution d
+  LEFT JOIN loyalty.tier t ON t.code = d.tier
+ ORDER BY t.threshold NULLS FIRST;
+
+\echo '== 18. verify(): members whose stored balance disagrees with the ledger (none)'
 SELECT * FROM loyalty.verify();
 SELECT CASE WHEN count(*) = 0 THEN 'ledger verified: every balance equals its ledger'
 			ELSE 'LEDGER MISMATCH' END AS verify

@@ -101,3 +101,12 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.review(text, bigint, bigint, text, text, text)
 TO loyalty_admin;
 GRANT SELECT ON loyalty.fraud_queue, loyalty.fraud_check_kind TO loyalty_bi;
+
+-- Business views (0.3.0): BI reads them (no card, birthday, e-mail or phone
+-- hash: a member is the application's customer key); the administrator sets
+-- what a point costs for the liability view.
+GRANT SELECT ON loyalty.member_summary, loyalty.points_flow, loyalty.liability,
+	loyalty.member_effectiveness, loyalty.effectiveness, loyalty.retention,
+	loyalty.category_affinity
+TO loyalty_bi;
+GRANT EXECUTE ON FUNCTION loyalty.set_point_value(text, numeric) TO loyalty_admin;

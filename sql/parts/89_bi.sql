@@ -1,0 +1,420 @@
+--
+-- Business views (new in 0.3.0): what BI tools and the people who pay for
+-- the program read.  Plain views over the engine's tables, no personal data
+-- (no card, birthday, e-mail or phone hashes): a member is the application's
+-- own customer key.  The same statements serve a fresh install and the
+-- update from 0.2.0.
+--
+-- "One member" queries (WHERE program = ... AND customer_id = ...) reach the
+-- member's rows by the member keys; the views that aggregate a whole program
+-- (points_flow, liability, effectiveness, retention) read all of its rows.
+-- Times are taken as of now(); local dates are in the program's time zone.
+--
+
+-- What one point costs the business, for the liability view.
+ALTER TABLE @extschema@.program
+	ADD COLUMN point_value numeric
+		CHECK (point_value >= 0 AND point_value < 'Infinity' AND point_value <> 'NaN');
+COMMENT ON COLUMN @extschema@.program.point_value IS
+	'what one point costs the business when redeemed, in the program currency (e.g. 0.01 USD); NULL: not set; set with loyalty.set_point_value()';
+
+-- Set (or with NULL, clear) what one point costs the business; returns the
+-- program.
+CREATE FUNCTION @extschema@.set_point_value(program text, point_value numeric)
+RETURNS @extschema@.program
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	pid			integer := @extschema@.program_id(program);
+	result		@extschema@.program;
+BEGIN
+	IF point_value IS NOT NULL AND (point_value OPERATOR(pg_catalog.=) 'NaN'::numeric
+			OR point_value OPERATOR(pg_catalog.=) 'Infinity'::numeric
+			OR point_value OPERATOR(pg_catalog.<) 0) THEN
+		RAISE EXCEPTION 'point_value must be a finite amount of zero or more'
+			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', point_value),
+				  HINT = 'Give what one point costs in the program currency, e.g. 0.01 for a cent; NULL clears it.';
+	END IF;
+	UPDATE @extschema@.program AS p
+	   SET point_value = set_point_value.point_value, updated_at = pg_catalog.now()
+	 WHERE p.program_id OPERATOR(pg_catalog.=) pid
+	RETURNING p.* INTO result;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_point_value(text, numeric) IS
+	'set what one point costs the business in the program currency (finite, 0 or more; NULL clears it), for loyalty.liability; returns the program';
+REVOKE ALL ON FUNCTION @extschema@.set_point_value(text, numeric) FROM PUBLIC;
+
+--
+-- Member summary: one row per member, the member's balances, expiring
+-- points and tier progress.  Expiry is each lot's expires_at or, in an
+-- inactivity program, the member's lapse when that comes first (as in
+-- expiring_points()); tier progress is computed as tier_progress() does.
+--
+CREATE VIEW @extschema@.member_summary AS
+	SELECT p.code AS program, m.customer_id, m.status, a.tier,
+		   a.available, a.pending, a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,
+		   COALESCE(x.expiring_30d, 0) AS expiring_30d, x.next_expiry_at,
+		   nt.code AS next_tier, q.qualifying, nt.threshold AS next_threshold,
+		   CASE WHEN nt.code IS NOT NULL
+				THEN GREATEST(nt.threshold OPERATOR(pg_catalog.-) q.qualifying, 0) END AS still_needed,
+		   (CASE WHEN nt.code IS NULL AND a.tier IS NOT NULL THEN 100
+				 WHEN nt.code IS NULL THEN NULL
+				 WHEN q.qualifying OPERATOR(pg_catalog.>=) nt.threshold THEN 100
+				 ELSE pg_catalog.round(q.qualifying OPERATOR(pg_catalog.*) 100
+						OPERATOR(pg_catalog./) nt.threshold, 2) END)::numeric(5,2) AS tier_percent,
+		   m.enrolled_at, a.last_activity_at
+	  FROM @extschema@.member m
+	  JOIN @extschema@.account a ON a.customer_id OPERATOR(pg_catalog.=) m.customer_id
+								AND a.program_id OPERATOR(pg_catalog.=) m.program_id
+	  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) m.program_id
+	  JOIN @extschema@.currency c ON c.code OPERATOR(pg_catalog.=) p.currency
+	 CROSS JOIN LATERAL (
+		SELECT pg_catalog.round(COALESCE(@extschema@.window_total(a.qualifying,
+					@extschema@.tier_period_start(p, pg_catalog.now()), pg_catalog.now(), p.time_zone), 0)::numeric
+				OPERATOR(pg_catalog./) pg_catalog.power(10::numeric, u.minor::numeric), u.minor) AS qualifying
+		  FROM (SELECT CASE WHEN p.tier_basis OPERATOR(pg_catalog.=) 'spend'
+							THEN c.minor_units ELSE 0 END AS minor) u) q
+	  LEFT JOIN LATERAL (
+		SELECT t.code, t.threshold FROM @extschema@.tier t
+		 WHERE t.program_id OPERATOR(pg_catalog.=) p.program_id
+		   AND t.threshold OPERATOR(pg_catalog.>) COALESCE((
+				SELECT h.threshold FROM @extschema@.tier h
+				 WHERE h.program_id OPERATOR(pg_catalog.=) p.program_id
+				   AND h.code OPERATOR(pg_catalog.=) a.tier), -1)
+		 ORDER BY t.threshold LIMIT 1) nt ON true
+	  LEFT JOIN LATERAL (
+		SELECT pg_catalog.sum(e.remaining) FILTER (
+					WHERE e.at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) '30 days'::interval)
+				)::bigint AS expiring_30d,
+			   pg_catalog.min(e.at) AS next_expiry_at
+		  FROM (SELECT l.remaining,
+					   LEAST(l.expires_at, @extschema@.inactivity_lapse(p, a.last_activity_at)) AS at
+				  FROM @extschema@.lot l
+				 WHERE l.customer_id OPERATOR(pg_catalog.=) m.customer_id
+				   AND l.program_id OPERATOR(pg_catalog.=) m.program_id
+				   AND l.remaining OPERATOR(pg_catalog.>) 0) e
+		 WHERE e.at OPERATOR(pg_catalog.>) pg_catalog.now()) x ON true;
+
+COMMENT ON VIEW @extschema@.member_summary IS
+	'one row per member: balances, points expiring in the next 30 days, tier and progress to the next tier, last activity (no personal data); a plain view, read one member by program and customer_id';
+COMMENT ON COLUMN @extschema@.member_summary.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.member_summary.customer_id IS 'the application''s customer key';
+COMMENT ON COLUMN @extschema@.member_summary.status IS 'active, suspended or closed';
+COMMENT ON COLUMN @extschema@.member_summary.tier IS 'the tier held; NULL: none';
+COMMENT ON COLUMN @extschema@.member_summary.available IS 'spendable points (negative: a debt)';
+COMMENT ON COLUMN @extschema@.member_summary.pending IS 'points not yet spendable (return window or fraud hold)';
+COMMENT ON COLUMN @extschema@.member_summary.lifetime_earned IS 'all points ever earned';
+COMMENT ON COLUMN @extschema@.member_summary.lifetime_redeemed IS 'all points ever redeemed';
+COMMENT ON COLUMN @extschema@.member_summary.lifetime_expired IS 'all points ever expired';
+COMMENT ON COLUMN @extschema@.member_summary.expiring_30d IS
+	'points whose expiry (the lot''s, or an inactivity lapse) falls after now and within the next 30 days';
+COMMENT ON COLUMN @extschema@.member_summary.next_expiry_at IS 'the next moment after now at which some of the member''s points expire; NULL: none';
+COMMENT ON COLUMN @extschema@.member_summary.next_tier IS 'the next tier above the one held (the lowest when none is held); NULL at the top or without tiers';
+COMMENT ON COLUMN @extschema@.member_summary.qualifying IS
+	'the qualifying total of the current period: points, spend in the program currency, or orders (as tier_progress())';
+COMMENT ON COLUMN @extschema@.member_summary.next_threshold IS 'the qualifying total the next tier needs';
+COMMENT ON COLUMN @extschema@.member_summary.still_needed IS 'what the next tier still needs (0 once reached); NULL without a next tier';
+COMMENT ON COLUMN @extschema@.member_summary.tier_percent IS
+	'percent of the next tier''s threshold reached, 2 places; 100 once reached and at the top tier; NULL without tiers';
+COMMENT ON COLUMN @extschema@.member_summary.enrolled_at IS 'when the member enrolled';
+COMMENT ON COLUMN @extschema@.member_summary.last_activity_at IS 'the member''s last order, earning or redemption';
+
+--
+-- Points flow per program and period: the ledger summed by kind, per local
+-- day and per local month.  Every entry counts both its available and its
+-- pending change, so a release (pending to available) nets to zero.
+--
+CREATE VIEW @extschema@.points_flow AS
+	SELECT f.program, f.granularity, f.period_start, f.entries, f.earned, f.redeemed,
+		   f.expired, f.adjusted, f.reversed, f.voided, f.net
+	  FROM (SELECT p.code AS program, 'day'::text AS granularity,
+				   pg_catalog.date_trunc('day', pg_catalog.timezone(p.time_zone, l.created_at))::date AS period_start,
+				   pg_catalog.count(*) AS entries,
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'earn'), 0)::bigint AS earned,
+				   COALESCE(OPERATOR(pg_catalog.-) pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'redeem'), 0)::bigint AS redeemed,
+				   COALESCE(OPERATOR(pg_catalog.-) pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'expire'), 0)::bigint AS expired,
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'adjust'), 0)::bigint AS adjusted,
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'reverse'), 0)::bigint AS reversed,
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'review'), 0)::bigint AS voided,
+				   pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)::bigint AS net
+			  FROM @extschema@.ledger l
+			  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) l.program_id
+			 GROUP BY p.code, 3
+			UNION ALL
+			SELECT p.code, 'month'::text,
+				   pg_catalog.date_trunc('month', pg_catalog.timezone(p.time_zone, l.created_at))::date,
+				   pg_catalog.count(*),
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'earn'), 0)::bigint,
+				   COALESCE(OPERATOR(pg_catalog.-) pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'redeem'), 0)::bigint,
+				   COALESCE(OPERATOR(pg_catalog.-) pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'expire'), 0)::bigint,
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'adjust'), 0)::bigint,
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'reverse'), 0)::bigint,
+				   COALESCE(pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+						FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'review'), 0)::bigint,
+				   pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)::bigint
+			  FROM @extschema@.ledger l
+			  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) l.program_id
+			 GROUP BY p.code, 3) f;
+
+COMMENT ON VIEW @extschema@.points_flow IS
+	'points earned, redeemed, expired, adjusted, reversed and voided per program and local day or month, from the ledger; a plain view that aggregates the ledger (filter on program and granularity)';
+COMMENT ON COLUMN @extschema@.points_flow.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.points_flow.granularity IS 'day or month';
+COMMENT ON COLUMN @extschema@.points_flow.period_start IS 'the first local day of the period, in the program''s time zone';
+COMMENT ON COLUMN @extschema@.points_flow.entries IS 'ledger entries in the period';
+COMMENT ON COLUMN @extschema@.points_flow.earned IS 'points earned (orders, earn()), pending or not';
+COMMENT ON COLUMN @extschema@.points_flow.redeemed IS 'points redeemed, a positive number';
+COMMENT ON COLUMN @extschema@.points_flow.expired IS 'points expired, a positive number';
+COMMENT ON COLUMN @extschema@.points_flow.adjusted IS 'staff adjustments, signed';
+COMMENT ON COLUMN @extschema@.points_flow.reversed IS 'refunds, cancellations and amount changes of orders, signed (a clawback is negative)';
+COMMENT ON COLUMN @extschema@.points_flow.voided IS 'points voided by fraud reviews, signed';
+COMMENT ON COLUMN @extschema@.points_flow.net IS
+	'the change of all members'' points (available plus pending): earned - redeemed - expired + adjusted + reversed + voided';
+
+--
+-- Liability per program: the points members hold, by when they expire, what
+-- they cost at the program's point value, and breakage.
+--
+CREATE VIEW @extschema@.liability AS
+	SELECT p.code AS program, p.currency::text AS currency, p.point_value,
+		   COALESCE(b.outstanding, 0) AS outstanding, COALESCE(b.pending, 0) AS pending,
+		   COALESCE(b.due, 0) AS due, COALESCE(b.within_30d, 0) AS within_30d,
+		   COALESCE(b.within_90d, 0) AS within_90d, COALESCE(b.within_365d, 0) AS within_365d,
+		   COALESCE(b.later, 0) AS later, COALESCE(b.never, 0) AS never,
+		   COALESCE(d.debt, 0) AS debt,
+		   COALESCE(b.outstanding, 0) OPERATOR(pg_catalog.*) p.point_value AS outstanding_value,
+		   pg_catalog.round(d.expired::numeric OPERATOR(pg_catalog./) NULLIF(d.earned, 0), 4) AS breakage,
+		   pg_catalog.round(r.expired::numeric OPERATOR(pg_catalog./) NULLIF(r.earned, 0), 4) AS breakage_12m
+	  FROM @extschema@.program p
+	  LEFT JOIN (
+		SELECT e.program_id,
+			   pg_catalog.sum(e.remaining)::bigint AS outstanding,
+			   pg_catalog.sum(e.remaining) FILTER (WHERE e.pending)::bigint AS pending,
+			   pg_catalog.sum(e.remaining) FILTER (WHERE e.at OPERATOR(pg_catalog.<=) pg_catalog.now())::bigint AS due,
+			   pg_catalog.sum(e.remaining) FILTER (WHERE e.at OPERATOR(pg_catalog.>) pg_catalog.now()
+					AND e.at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) '30 days'::interval))::bigint AS within_30d,
+			   pg_catalog.sum(e.remaining) FILTER (WHERE e.at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '30 days'::interval)
+					AND e.at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) '90 days'::interval))::bigint AS within_90d,
+			   pg_catalog.sum(e.remaining) FILTER (WHERE e.at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '90 days'::interval)
+					AND e.at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) '365 days'::interval))::bigint AS within_365d,
+			   pg_catalog.sum(e.remaining) FILTER (WHERE e.at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '365 days'::interval))::bigint AS later,
+			   pg_catalog.sum(e.remaining) FILTER (WHERE e.at IS NULL)::bigint AS never
+		  FROM (SELECT l.program_id, l.remaining, l.pending,
+					   LEAST(l.expires_at, CASE WHEN lp.expiry_policy OPERATOR(pg_catalog.=) 'inactivity' THEN (
+							SELECT @extschema@.inactivity_expiry(a.last_activity_at, lp.time_zone, lp.expiry_months)
+							  FROM @extschema@.account a
+							 WHERE a.customer_id OPERATOR(pg_catalog.=) l.customer_id
+							   AND a.program_id OPERATOR(pg_catalog.=) l.program_id) END) AS at
+				  FROM @extschema@.lot l
+				  JOIN @extschema@.program lp ON lp.program_id OPERATOR(pg_catalog.=) l.program_id
+				 WHERE l.remaining OPERATOR(pg_catalog.>) 0) e
+		 GROUP BY e.program_id) b ON b.program_id OPERATOR(pg_catalog.=) p.program_id
+	  LEFT JOIN (
+		SELECT a.program_id,
+			   pg_catalog.sum(OPERATOR(pg_catalog.-) a.available)
+					FILTER (WHERE a.available OPERATOR(pg_catalog.<) 0)::bigint AS debt,
+			   pg_catalog.sum(a.lifetime_earned) AS earned, pg_catalog.sum(a.lifetime_expired) AS expired
+		  FROM @extschema@.account a
+		 GROUP BY a.program_id) d ON d.program_id OPERATOR(pg_catalog.=) p.program_id
+	  LEFT JOIN (
+		SELECT l.program_id,
+			   pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'earn') AS earned,
+			   OPERATOR(pg_catalog.-) pg_catalog.sum(l.points OPERATOR(pg_catalog.+) l.pending_points)
+					FILTER (WHERE l.kind OPERATOR(pg_catalog.=) 'expire') AS expired
+		  FROM @extschema@.ledger l
+		 WHERE l.created_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '12 months'::interval)
+		 GROUP BY l.program_id) r ON r.program_id OPERATOR(pg_catalog.=) p.program_id;
+
+COMMENT ON VIEW @extschema@.liability IS
+	'per program: points members hold by when they expire, their cost at the program''s point_value, and breakage (points expired / points earned); a plain view that aggregates every lot, account and the last 12 months of the ledger';
+COMMENT ON COLUMN @extschema@.liability.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.liability.currency IS 'the program''s currency (of point_value and outstanding_value)';
+COMMENT ON COLUMN @extschema@.liability.point_value IS 'what one point costs the business (loyalty.set_point_value()); NULL: not set';
+COMMENT ON COLUMN @extschema@.liability.outstanding IS 'points members hold in unspent lots, pending ones included (= due + within_30d + within_90d + within_365d + later + never)';
+COMMENT ON COLUMN @extschema@.liability.pending IS 'the part of outstanding not yet spendable (return window or fraud hold)';
+COMMENT ON COLUMN @extschema@.liability.due IS 'points whose expiry has passed, waiting for the next loyalty.expire() run';
+COMMENT ON COLUMN @extschema@.liability.within_30d IS 'points expiring after now and within 30 days (a lot''s expiry, or an inactivity lapse when earlier)';
+COMMENT ON COLUMN @extschema@.liability.within_90d IS 'points expiring in 31 to 90 days';
+COMMENT ON COLUMN @extschema@.liability.within_365d IS 'points expiring in 91 to 365 days';
+COMMENT ON COLUMN @extschema@.liability.later IS 'points expiring after 365 days';
+COMMENT ON COLUMN @extschema@.liability.never IS 'points without an expiry';
+COMMENT ON COLUMN @extschema@.liability.debt IS 'points members owe (negative balances after clawbacks), a positive number; not subtracted from outstanding';
+COMMENT ON COLUMN @extschema@.liability.outstanding_value IS 'outstanding * point_value, in the program currency; NULL while point_value is not set';
+COMMENT ON COLUMN @extschema@.liability.breakage IS 'all time: points expired / points earned, from the accounts'' lifetime totals, 4 places; NULL before any earning';
+COMMENT ON COLUMN @extschema@.liability.breakage_12m IS 'the last 12 months: points expired / points earned in that time, from the ledger, 4 places; NULL without earnings in that time';
+
+--
+-- Effectiveness: purchases in the 6 months before enrolling against the 6
+-- months after, from the orders the engine recorded (order_accrual).  Orders
+-- of customers who were not members are not recorded with their amounts:
+-- under unknown_customer 'enroll' their first order enrolls them, under
+-- 'ignore' accrual_problem keeps the order key only.  So "before" counts the
+-- tracked orders dated before enrolled_at: orders loaded with their original
+-- time (ordered_at column), or a member enrolled later than their first
+-- orders arrived.  An order counts while its net amount (less refunds) is
+-- above zero, with that net amount.
+--
+CREATE VIEW @extschema@.member_effectiveness AS
+	SELECT p.code AS program, m.customer_id, m.enrolled_at, 6 AS months,
+		   o.orders_before, o.spend_before, o.orders_after, o.spend_after,
+		   pg_catalog.round(o.orders_before::numeric OPERATOR(pg_catalog./) 6, 4) AS orders_per_month_before,
+		   pg_catalog.round(o.orders_after::numeric OPERATOR(pg_catalog./) 6, 4) AS orders_per_month_after,
+		   pg_catalog.round(o.spend_before OPERATOR(pg_catalog./) NULLIF(o.orders_before, 0), 2) AS avg_order_before,
+		   pg_catalog.round(o.spend_after OPERATOR(pg_catalog./) NULLIF(o.orders_after, 0), 2) AS avg_order_after,
+		   (m.enrolled_at OPERATOR(pg_catalog.+) '6 months'::interval OPERATOR(pg_catalog.<=) pg_catalog.now()) AS complete
+	  FROM @extschema@.member m
+	  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) m.program_id
+	 CROSS JOIN LATERAL (
+		SELECT pg_catalog.count(*) FILTER (WHERE oa.ordered_at OPERATOR(pg_catalog.<) m.enrolled_at) AS orders_before,
+			   COALESCE(pg_catalog.sum(oa.net_amount) FILTER (WHERE oa.ordered_at OPERATOR(pg_catalog.<) m.enrolled_at), 0) AS spend_before,
+			   pg_catalog.count(*) FILTER (WHERE oa.ordered_at OPERATOR(pg_catalog.>=) m.enrolled_at) AS orders_after,
+			   COALESCE(pg_catalog.sum(oa.net_amount) FILTER (WHERE oa.ordered_at OPERATOR(pg_catalog.>=) m.enrolled_at), 0) AS spend_after
+		  FROM @extschema@.order_accrual oa
+		 WHERE oa.customer_id OPERATOR(pg_catalog.=) m.customer_id
+		   AND oa.program_id OPERATOR(pg_catalog.=) m.program_id
+		   AND oa.net_amount OPERATOR(pg_catalog.>) 0
+		   AND oa.ordered_at OPERATOR(pg_catalog.>=) (m.enrolled_at OPERATOR(pg_catalog.-) '6 months'::interval)
+		   AND oa.ordered_at OPERATOR(pg_catalog.<) (m.enrolled_at OPERATOR(pg_catalog.+) '6 months'::interval)) o;
+
+COMMENT ON VIEW @extschema@.member_effectiveness IS
+	'per member: orders and spend in the 6 months before enrolling and the 6 months after, from the tracked orders (order_accrual); a plain view, read one member by program and customer_id';
+COMMENT ON COLUMN @extschema@.member_effectiveness.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.member_effectiveness.customer_id IS 'the application''s customer key';
+COMMENT ON COLUMN @extschema@.member_effectiveness.enrolled_at IS 'when the member enrolled: the boundary between before and after';
+COMMENT ON COLUMN @extschema@.member_effectiveness.months IS 'the length of each side in months (6)';
+COMMENT ON COLUMN @extschema@.member_effectiveness.orders_before IS 'tracked orders with a net amount above 0 in the 6 months before enrolled_at';
+COMMENT ON COLUMN @extschema@.member_effectiveness.spend_before IS 'their net amounts, in the program currency';
+COMMENT ON COLUMN @extschema@.member_effectiveness.orders_after IS 'tracked orders with a net amount above 0 in the 6 months from enrolled_at';
+COMMENT ON COLUMN @extschema@.member_effectiveness.spend_after IS 'their net amounts, in the program currency';
+COMMENT ON COLUMN @extschema@.member_effectiveness.orders_per_month_before IS 'orders_before / 6, 4 places';
+COMMENT ON COLUMN @extschema@.member_effectiveness.orders_per_month_after IS 'orders_after / 6, 4 places';
+COMMENT ON COLUMN @extschema@.member_effectiveness.avg_order_before IS 'spend_before / orders_before, 2 places; NULL without orders';
+COMMENT ON COLUMN @extschema@.member_effectiveness.avg_order_after IS 'spend_after / orders_after, 2 places; NULL without orders';
+COMMENT ON COLUMN @extschema@.member_effectiveness.complete IS 'whether the 6 months after enrolling have passed (only then are the after figures final)';
+
+-- Per program: the members whose 6 months after enrolling have passed.
+CREATE VIEW @extschema@.effectiveness AS
+	SELECT p.code AS program, 6 AS months, COALESCE(s.members, 0) AS members,
+		   pg_catalog.round(s.orders_before::numeric OPERATOR(pg_catalog./) NULLIF(s.members OPERATOR(pg_catalog.*) 6, 0), 4) AS orders_per_member_month_before,
+		   pg_catalog.round(s.orders_after::numeric OPERATOR(pg_catalog./) NULLIF(s.members OPERATOR(pg_catalog.*) 6, 0), 4) AS orders_per_member_month_after,
+		   pg_catalog.round(s.spend_before OPERATOR(pg_catalog./) NULLIF(s.members OPERATOR(pg_catalog.*) 6, 0), 2) AS spend_per_member_month_before,
+		   pg_catalog.round(s.spend_after OPERATOR(pg_catalog./) NULLIF(s.members OPERATOR(pg_catalog.*) 6, 0), 2) AS spend_per_member_month_after,
+		   pg_catalog.round(s.spend_before OPERATOR(pg_catalog./) NULLIF(s.orders_before, 0), 2) AS avg_order_before,
+		   pg_catalog.round(s.spend_after OPERATOR(pg_catalog./) NULLIF(s.orders_after, 0), 2) AS avg_order_after
+	  FROM @extschema@.program p
+	  LEFT JOIN (
+		SELECT e.program, pg_catalog.count(*) AS members,
+			   pg_catalog.sum(e.orders_before) AS orders_before, pg_catalog.sum(e.spend_before) AS spend_before,
+			   pg_catalog.sum(e.orders_after) AS orders_after, pg_catalog.sum(e.spend_after) AS spend_after
+		  FROM @extschema@.member_effectiveness e
+		 WHERE e.complete
+		 GROUP BY e.program) s ON s.program OPERATOR(pg_catalog.=) p.code;
+
+COMMENT ON VIEW @extschema@.effectiveness IS
+	'per program: purchase frequency and spend per member in the 6 months before enrolling against the 6 months after, over the members enrolled at least 6 months ago; a plain view that reads every member''s orders of those 12 months';
+COMMENT ON COLUMN @extschema@.effectiveness.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.effectiveness.months IS 'the length of each side in months (6)';
+COMMENT ON COLUMN @extschema@.effectiveness.members IS 'members enrolled at least 6 months ago (the ones counted)';
+COMMENT ON COLUMN @extschema@.effectiveness.orders_per_member_month_before IS 'their orders before enrolling / (members * 6), 4 places';
+COMMENT ON COLUMN @extschema@.effectiveness.orders_per_member_month_after IS 'their orders after enrolling / (members * 6), 4 places';
+COMMENT ON COLUMN @extschema@.effectiveness.spend_per_member_month_before IS 'their net spend before enrolling / (members * 6), program currency, 2 places';
+COMMENT ON COLUMN @extschema@.effectiveness.spend_per_member_month_after IS 'their net spend after enrolling / (members * 6), program currency, 2 places';
+COMMENT ON COLUMN @extschema@.effectiveness.avg_order_before IS 'net spend / orders before enrolling, 2 places; NULL without orders';
+COMMENT ON COLUMN @extschema@.effectiveness.avg_order_after IS 'net spend / orders after enrolling, 2 places; NULL without orders';
+
+-- Retention by enrolment cohort: of the members who enrolled in a local
+-- month, the share with a tracked order (net amount above 0) at least 1, 3,
+-- 6 and 12 months after their own enrolment.
+CREATE VIEW @extschema@.retention AS
+	SELECT p.code AS program,
+		   pg_catalog.date_trunc('month', pg_catalog.timezone(p.time_zone, m.enrolled_at))::date AS cohort,
+		   pg_catalog.count(*) AS members,
+		   CASE WHEN pg_catalog.max(m.enrolled_at) OPERATOR(pg_catalog.+) '1 month'::interval OPERATOR(pg_catalog.<=) pg_catalog.now()
+				THEN pg_catalog.round(pg_catalog.count(*) FILTER (WHERE k.m1)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*), 4) END AS retained_1m,
+		   CASE WHEN pg_catalog.max(m.enrolled_at) OPERATOR(pg_catalog.+) '3 months'::interval OPERATOR(pg_catalog.<=) pg_catalog.now()
+				THEN pg_catalog.round(pg_catalog.count(*) FILTER (WHERE k.m3)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*), 4) END AS retained_3m,
+		   CASE WHEN pg_catalog.max(m.enrolled_at) OPERATOR(pg_catalog.+) '6 months'::interval OPERATOR(pg_catalog.<=) pg_catalog.now()
+				THEN pg_catalog.round(pg_catalog.count(*) FILTER (WHERE k.m6)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*), 4) END AS retained_6m,
+		   CASE WHEN pg_catalog.max(m.enrolled_at) OPERATOR(pg_catalog.+) '12 months'::interval OPERATOR(pg_catalog.<=) pg_catalog.now()
+				THEN pg_catalog.round(pg_catalog.count(*) FILTER (WHERE k.m12)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*), 4) END AS retained_12m
+	  FROM @extschema@.member m
+	  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) m.program_id
+	 CROSS JOIN LATERAL (
+		SELECT COALESCE(pg_catalog.bool_or(oa.ordered_at OPERATOR(pg_catalog.>=) (m.enrolled_at OPERATOR(pg_catalog.+) '1 month'::interval)), false) AS m1,
+			   COALESCE(pg_catalog.bool_or(oa.ordered_at OPERATOR(pg_catalog.>=) (m.enrolled_at OPERATOR(pg_catalog.+) '3 months'::interval)), false) AS m3,
+			   COALESCE(pg_catalog.bool_or(oa.ordered_at OPERATOR(pg_catalog.>=) (m.enrolled_at OPERATOR(pg_catalog.+) '6 months'::interval)), false) AS m6,
+			   COALESCE(pg_catalog.bool_or(oa.ordered_at OPERATOR(pg_catalog.>=) (m.enrolled_at OPERATOR(pg_catalog.+) '12 months'::interval)), false) AS m12
+		  FROM @extschema@.order_accrual oa
+		 WHERE oa.customer_id OPERATOR(pg_catalog.=) m.customer_id
+		   AND oa.program_id OPERATOR(pg_catalog.=) m.program_id
+		   AND oa.net_amount OPERATOR(pg_catalog.>) 0
+		   AND oa.ordered_at OPERATOR(pg_catalog.>=) (m.enrolled_at OPERATOR(pg_catalog.+) '1 month'::interval)) k
+	 GROUP BY p.code, 2;
+
+COMMENT ON VIEW @extschema@.retention IS
+	'retention by enrolment cohort: per program and local month of enrolment, the share of its members still buying 1, 3, 6 and 12 months after enrolling; a plain view that reads every member';
+COMMENT ON COLUMN @extschema@.retention.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.retention.cohort IS 'the first day of the local month the members enrolled in';
+COMMENT ON COLUMN @extschema@.retention.members IS 'members who enrolled in that month';
+COMMENT ON COLUMN @extschema@.retention.retained_1m IS
+	'share of them with a tracked order (net amount above 0) at least 1 month after their enrolment, 4 places; NULL until all of them have been members 1 month';
+COMMENT ON COLUMN @extschema@.retention.retained_3m IS 'the same at least 3 months after enrolment; NULL until all have been members 3 months';
+COMMENT ON COLUMN @extschema@.retention.retained_6m IS 'the same at least 6 months after enrolment; NULL until all have been members 6 months';
+COMMENT ON COLUMN @extschema@.retention.retained_12m IS 'the same at least 12 months after enrolment; NULL until all have been members 12 months';
+
+--
+-- Category affinity: a member's spend per product category, from the
+-- category the tracked orders table gives (track_orders' category_column,
+-- kept in order_accrual.category).
+--
+CREATE VIEW @extschema@.category_affinity AS
+	SELECT p.code AS program, c.customer_id, c.category, c.orders, c.spend,
+		   pg_catalog.round(c.spend OPERATOR(pg_catalog./)
+				pg_catalog.sum(c.spend) OVER (PARTITION BY c.program_id, c.customer_id), 4) AS share
+	  FROM (SELECT oa.program_id, oa.customer_id, oa.category,
+				   pg_catalog.count(*) AS orders, pg_catalog.sum(oa.net_amount) AS spend
+			  FROM @extschema@.order_accrual oa
+			 WHERE oa.net_amount OPERATOR(pg_catalog.>) 0
+			 GROUP BY oa.program_id, oa.customer_id, oa.category) c
+	  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) c.program_id;
+
+COMMENT ON VIEW @extschema@.category_affinity IS
+	'per member and product category: orders, net spend and the share of the member''s spend; a plain view, read one member by program and customer_id';
+COMMENT ON COLUMN @extschema@.category_affinity.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.category_affinity.customer_id IS 'the application''s customer key';
+COMMENT ON COLUMN @extschema@.category_affinity.category IS 'the order''s category as the tracked table gives it; NULL: orders without one';
+COMMENT ON COLUMN @extschema@.category_affinity.orders IS 'tracked orders with a net amount above 0 in the category';
+COMMENT ON COLUMN @extschema@.category_affinity.spend IS 'their net amounts (less refunds), in the program currency';
+COMMENT ON COLUMN @extschema@.category_affinity.share IS 'spend / the member''s spend in all categories, 4 places';
+
+-- The fraud review queue (88_fraud.sql) is the BI fraud view too.
+COMMENT ON VIEW @extschema@.fraud_queue IS
+	'open fraud flags and holds, oldest first: what triggered them and the points still held (no personal data); the BI fraud queue, a plain view';
+COMMENT ON COLUMN @extschema@.fraud_queue.program IS 'the program''s code';
+COMMENT ON COLUMN @extschema@.fraud_queue.customer_id IS 'the application''s customer key';
+COMMENT ON COLUMN @extschema@.fraud_queue.flag_no IS 'the flag''s number within the member (for loyalty.review())';
+COMMENT ON COLUMN @extschema@.fraud_queue.check_name IS 'the check that raised the flag (loyalty.fraud_check_kind)';
+COMMENT ON COLUMN @extschema@.fraud_queue.action IS 'flag (review only) or hold (points held pending)';
+COMMENT ON COLUMN @extschema@.fraud_queue.measured IS 'what the check measured (orders, points, members sharing an identity...)';
+COMMENT ON COLUMN @extschema@.fraud_queue.threshold IS 'the limit the measure exceeded';
+COMMENT ON COLUMN @extschema@.fraud_queue.reference IS 'the reference of the order, earning or redemption that triggered it';
+COMMENT ON COLUMN @extschema@.fraud_queue.order_key IS 'the tracked order that triggered it, if any';
+COMMENT ON COLUMN @extschema@.fraud_queue.held_points IS 'points still held by the flag (0 for flags, or once refunded)';
+COMMENT ON COLUMN @extschema@.fraud_queue.detail IS 'what else the check recorded (e.g. the other members sharing an identity)';
+COMMENT ON COLUMN @extschema@.fraud_queue.created_at IS 'when the flag was raised';
