@@ -36,12 +36,12 @@ ALTER SEQUENCE @extschema@.event_id_seq OWNED BY @extschema@.event.event_id;
 CREATE INDEX event_open_idx ON @extschema@.event (event_id) WHERE acked_at IS NULL;
 
 COMMENT ON TABLE @extschema@.event IS
-	'outbox of events for the application (tier changes, points expiring or expired), written in the transaction of the change; read with read_events(), acknowledge with ack_events()';
+	'outbox of events for the application (tier changes, points expiring or expired, fraud flags), written in the transaction of the change; read with read_events(), acknowledge with ack_events()';
 COMMENT ON COLUMN @extschema@.event.event_id IS
 	'increasing id; a transaction that started earlier may commit a lower id later, so page with after_id but track delivery by acknowledging';
 COMMENT ON COLUMN @extschema@.event.program_id IS 'the member''s program (loyalty.program)';
 COMMENT ON COLUMN @extschema@.event.customer_id IS 'the member: the application''s own customer key';
-COMMENT ON COLUMN @extschema@.event.kind IS 'tier_changed, points_expiring or points_expired';
+COMMENT ON COLUMN @extschema@.event.kind IS 'tier_changed, points_expiring, points_expired or fraud_flagged';
 COMMENT ON COLUMN @extschema@.event.payload IS
 	'what happened, as a JSON object; points_expiring: {"expires_at", "points", "days_before"}; points_expired: {"points", "lots", "as_of", "reason"}';
 COMMENT ON COLUMN @extschema@.event.created_at IS 'start of the transaction that wrote the event';
@@ -117,11 +117,11 @@ BEGIN
 	SELECT COALESCE(pg_catalog.quote_literal(k), 'NULL') INTO bad
 	  FROM pg_catalog.unnest(read_events.kinds) k
 	 WHERE k IS NULL
-		OR k OPERATOR(pg_catalog.<>) ALL (ARRAY['tier_changed', 'points_expiring', 'points_expired'])
+		OR k OPERATOR(pg_catalog.<>) ALL (ARRAY['tier_changed', 'points_expiring', 'points_expired', 'fraud_flagged'])
 	 LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'unknown event kind %', bad USING ERRCODE = '22023',
-			HINT = 'Use tier_changed, points_expiring or points_expired, or pass NULL for every kind.';
+			HINT = 'Use tier_changed, points_expiring, points_expired or fraud_flagged, or pass NULL for every kind.';
 	END IF;
 
 	RETURN QUERY

@@ -42,7 +42,7 @@ BEGIN;
 CREATE EXTENSION loyalty;
 -- Times in the expected values below are built in this session's zone.
 SET LOCAL TimeZone = 'UTC';
-SELECT plan(105);
+SELECT plan(106);
 
 -- NOTIFY.
 SELECT is(:'notifications'::text,
@@ -93,6 +93,8 @@ SELECT is_empty($$SELECT * FROM loyalty.read_events(6)$$, 'nothing after the new
 SELECT results_eq($$SELECT event_id FROM loyalty.read_events(kinds => '{points_expired,points_expiring}')$$,
 	$$VALUES (2::bigint), (4), (5)$$, 'kinds keeps only the events of those kinds');
 SELECT is_empty($$SELECT * FROM loyalty.read_events(kinds => '{}')$$, 'an empty kinds list selects nothing');
+SELECT is_empty($$SELECT * FROM loyalty.read_events(kinds => '{fraud_flagged}')$$,
+	'fraud_flagged is a kind the application can select (none were written here)');
 SELECT is(pg_get_function_result('loyalty.read_events(bigint, integer, text[])'::regprocedure),
 	'TABLE(event_id bigint, program text, customer_id bigint, kind text, payload jsonb, created_at timestamp with time zone)',
 	'read_events returns event_id, program, customer_id, kind, payload, created_at');
