@@ -648,11 +648,6 @@ BEGIN
 		RAISE EXCEPTION 'fraud flag % holds no points', f.flag_no USING ERRCODE = '22023',
 			HINT = 'Close it with the decision dismiss.';
 	END IF;
-	IF f.action OPERATOR(pg_catalog.=) 'hold' AND review.decision OPERATOR(pg_catalog.=) 'dismiss' THEN
-		RAISE EXCEPTION 'fraud flag % holds points', f.flag_no USING ERRCODE = '22023',
-			HINT = 'Decide on them with release or void.';
-	END IF;
-
 	IF f.action OPERATOR(pg_catalog.=) 'hold' THEN
 		SELECT l.* INTO lot FROM @extschema@.lot l
 		 WHERE l.customer_id OPERATOR(pg_catalog.=) f.customer_id
@@ -661,6 +656,17 @@ BEGIN
 		-- A refund may have taken some or all of the held points already.
 		IF lot.pending AND lot.available_at IS NULL THEN
 			held := lot.remaining;
+		END IF;
+		IF held OPERATOR(pg_catalog.>) 0 AND review.decision OPERATOR(pg_catalog.=) 'dismiss' THEN
+			RAISE EXCEPTION 'fraud flag % holds points', f.flag_no USING ERRCODE = '22023',
+				HINT = 'Decide on them with release or void.';
+		END IF;
+		-- Nothing left to decide on: a release or void would change nothing.
+		IF held OPERATOR(pg_catalog.=) 0 AND review.decision OPERATOR(pg_catalog.<>) 'dismiss' THEN
+			RAISE EXCEPTION 'fraud flag % holds no points any more', f.flag_no
+				USING ERRCODE = '55000',
+					  DETAIL = 'A refund took the held points back.',
+					  HINT = 'Close it with the decision dismiss.';
 		END IF;
 	END IF;
 
