@@ -119,6 +119,12 @@ COMMENT ON COLUMN @extschema@.account.fraud_state IS
 	'internal: recent orders, earnings and redemptions for the fraud checks (fixed size; NULL until a check runs)';
 COMMENT ON COLUMN @extschema@.account.last_flag_no IS 'number of the member''s last fraud flag';
 
+-- An order whose held points a review voided never earns again (src/accrual.c):
+-- neither an amount correction nor a re-insert after a delete.
+ALTER TABLE @extschema@.order_accrual ADD COLUMN voided_at timestamptz;
+COMMENT ON COLUMN @extschema@.order_accrual.voided_at IS
+	'when a fraud review voided the order''s held points (NULL: never); a voided order earns nothing more';
+
 -- A review decision is a ledger entry of its own kind (a void or a dismissal).
 ALTER TABLE @extschema@.ledger DROP CONSTRAINT ledger_kind_check;
 ALTER TABLE @extschema@.ledger ADD CONSTRAINT ledger_kind_check
@@ -705,7 +711,7 @@ BEGIN
 			UPDATE @extschema@.order_accrual o SET
 				points = GREATEST(o.points OPERATOR(pg_catalog.-) held, 0),
 				earned_points = GREATEST(o.earned_points OPERATOR(pg_catalog.-) held, 0),
-				updated_at = pg_catalog.now()
+				voided_at = pg_catalog.now(), updated_at = pg_catalog.now()
 			 WHERE o.customer_id OPERATOR(pg_catalog.=) f.customer_id
 			   AND o.program_id OPERATOR(pg_catalog.=) f.program_id
 			   AND o.source_id OPERATOR(pg_catalog.=) f.source_id

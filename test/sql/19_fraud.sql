@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(132);
+SELECT plan(137);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -199,6 +199,14 @@ SELECT results_eq(
 SELECT results_eq(
 	$$SELECT points, earned_points FROM loyalty.order_accrual WHERE order_key = 'v22'$$,
 	$$VALUES (0::bigint, 0::bigint)$$, 'the voided order holds no points any more');
+-- The shop corrects the voided order's amount upward: it earns nothing again.
+UPDATE shop_orders SET amount = 500 WHERE id = 'v22';
+SELECT results_eq(
+	$$SELECT points, earned_points, voided_at IS NOT NULL FROM loyalty.order_accrual WHERE order_key = 'v22'$$,
+	$$VALUES (0::bigint, 0::bigint, true)$$, 'a voided order is marked and a raised amount earns nothing');
+SELECT results_eq(
+	$$SELECT available, pending FROM loyalty.balance('shop', 1)$$,
+	$$VALUES (441::bigint, 292::bigint)$$, 'the balance is unchanged by the raised amount');
 UPDATE shop_orders SET status = 'refunded' WHERE id = 'v22';
 SELECT results_eq(
 	$$SELECT available, pending FROM loyalty.balance('shop', 1)$$,
@@ -249,6 +257,16 @@ SELECT results_eq(
 SELECT results_eq(
 	$$SELECT available, pending FROM loyalty.balance('shop', 1)$$,
 	$$VALUES (0::bigint, 258::bigint)$$, 'the refund took the 34 points, the dismissal nothing');
+-- A raised amount of an order still held: the extra points are held too.
+UPDATE shop_orders SET amount = 45 WHERE id = 'v25';
+SELECT results_eq(
+	$$SELECT held_points FROM loyalty.fraud_queue WHERE customer_id = 1 AND flag_no = 5$$,
+	$$VALUES (45::bigint)$$, 'the 10 extra points of a held order join its hold');
+SELECT is(loyalty.release_pending(now() + interval '15 days'), 0::numeric,
+	'release_pending does not release them');
+SELECT results_eq(
+	$$SELECT available, pending FROM loyalty.balance('shop', 1)$$,
+	$$VALUES (0::bigint, 268::bigint)$$, 'they are pending with the held points');
 
 -- 4. Duplicate orders: the same amount within 10 minutes is flagged (and allowed).
 SELECT action FROM loyalty.set_fraud_check('shop', 'duplicate_order', 'flag');
