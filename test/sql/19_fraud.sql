@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(137);
+SELECT plan(140);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -563,6 +563,32 @@ SELECT is((SELECT count(*) FROM loyalty.fraud_flag WHERE customer_id IN (40, 44)
 SELECT results_eq(
 	$$SELECT status FROM loyalty.review('shop', 41, 1, 'dismiss', 'household, bonus allowed')$$,
 	$$VALUES ('dismissed')$$, 'an identity flag is dismissed');
+
+-- A future-dated order counts at the transaction's time: it does not move
+-- the velocity buckets days ahead and switch the checks off.
+SELECT customer_id FROM loyalty.enroll('shop', 17);
+INSERT INTO shop_orders (id, customer, amount, ordered_at) VALUES ('z0', 17, 10, now() + interval '3 days');
+INSERT INTO shop_orders (id, customer, amount, ordered_at)
+SELECT 'z' || g, 17, 10, now() - interval '400 seconds' + g * interval '20 seconds'
+  FROM generate_series(1, 20) g;
+SELECT results_eq(
+	$$SELECT flag_no, check_name, measured, threshold, order_key
+		FROM loyalty.fraud_flag WHERE customer_id = 17$$,
+	$$VALUES (1::bigint, 'order_velocity', 21::bigint, 20::bigint, 'z20')$$,
+	'after a future-dated order, the 21st order within the hour is still held');
+SELECT results_eq(
+	$$SELECT status FROM loyalty.review('shop', 17, 1, 'void', 'test burst')$$,
+	$$VALUES ('voided')$$, 'the hold is voided');
+-- A corrupt state (its ring index out of range) starts afresh.
+UPDATE loyalty.account SET fraud_state = overlay(fraud_state placing '\x63000000'::bytea from 5 for 4)
+ WHERE customer_id = 17;
+INSERT INTO shop_orders (id, customer, amount, ordered_at) VALUES ('z21', 17, 5, now() - interval '1 minute');
+SELECT results_eq(
+	$$SELECT o.points, substring(a.fraud_state from 5 for 4)
+		FROM loyalty.order_accrual o JOIN loyalty.account a USING (customer_id, program_id)
+	   WHERE o.order_key = 'z21'$$,
+	$$VALUES (5::bigint, '\x01000000'::bytea)$$,
+	'an order after a corrupt fraud state earns, and the state starts again at slot 0');
 
 -- 11. Totals: one event per flag, the queue, the ledger still adds up.
 SELECT is((SELECT count(*) FROM loyalty.event WHERE kind = 'fraud_flagged'),
