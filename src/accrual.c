@@ -137,6 +137,7 @@ typedef struct OrderState
 	bool		first_purchase;
 	bool		has_lot;
 	int64		lot_no;			/* the lot that received its points (0.2.0 on) */
+	bool		voided;			/* a fraud review voided it: it never earns again */
 } OrderState;
 
 /*
@@ -610,36 +611,32 @@ EnrollFromOrder(OrderSource *src, int64 customer_id)
 static void
 ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, OrderState *o)
 {
-	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans[2][2];
 	bool		v2 = OrdersHaveLotNo();
+	bool		fraud = LoyaltyHasFraud();	/* voided_at comes with the fraud checks */
 	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
 	Datum		values[4];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	bool		isnull;
 
-	if (plans[v2] == NULL)
-		plans[v2] = LoyaltyPreparePlan(v2 ?
-								  "SELECT state, amount, points, earned_points, first_purchase, lot_no,"
-								  " net_amount, ordered_at"
-								  " FROM loyalty.order_accrual"
-								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
-								  "  AND program_id OPERATOR(pg_catalog.=) $2"
-								  "  AND source_id OPERATOR(pg_catalog.=) $3"
-								  "  AND order_key OPERATOR(pg_catalog.=) $4" :
-								  "SELECT state, amount, points, earned_points, first_purchase, NULL::bigint,"
-								  " net_amount, ordered_at"
+	if (plans[v2][fraud] == NULL)
+		plans[v2][fraud] = LoyaltyPreparePlan(psprintf(
+								  "SELECT state, amount, points, earned_points, first_purchase, %s,"
+								  " net_amount, ordered_at, %s"
 								  " FROM loyalty.order_accrual"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2"
 								  "  AND source_id OPERATOR(pg_catalog.=) $3"
 								  "  AND order_key OPERATOR(pg_catalog.=) $4",
+								  v2 ? "lot_no" : "NULL::bigint",
+								  fraud ? "voided_at IS NOT NULL" : "false"),
 								  4, argtypes);
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(src->program_id);
 	values[2] = Int32GetDatum(src->source_id);
 	values[3] = CStringGetTextDatum(order_key);
-	if (SPI_execute_plan(plans[v2], values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[v2][fraud], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "order state lookup failed");
 	memset(o, 0, sizeof(*o));
 	if (SPI_processed == 0)
@@ -659,6 +656,7 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	o->has_lot = !isnull;
 	o->net_amount = DatumGetNumericCopy(SPI_getbinval(tuple, desc, 7, &isnull));
 	o->ordered_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
+	o->voided = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -958,6 +956,47 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
 }
 
 /*
+ * An amount increase of an order whose points a fraud check still holds:
+ * the extra points join the held lot, so review() decides on all of them.
+ * False (nothing changed) when the order's lot is not held.
+ */
+static bool
+HeldLotGrows(OrderSource *src, int64 customer_id, MemberState *m, OrderChange *c,
+			 int64 lot_no, int64 points)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT4OID, INT8OID, INT8OID};
+	Datum		values[4];
+
+	if (!LoyaltyHasFraud())
+		return false;
+	LoyaltyCheckNewTotal(m->available, m->pending, points);
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "UPDATE loyalty.lot l SET points = l.points OPERATOR(pg_catalog.+) $4,"
+								  "  remaining = l.remaining OPERATOR(pg_catalog.+) $4"
+								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND l.lot_no OPERATOR(pg_catalog.=) $3"
+								  "  AND l.pending AND l.available_at IS NULL",
+								  4, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int64GetDatum(lot_no);
+	values[3] = Int64GetDatum(points);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "held lot update failed");
+	if (SPI_processed == 0)
+		return false;
+	c->kind = "earn";
+	c->lifetime_earned = LoyaltyAddPoints(m->lifetime_earned, points, "lifetime earned points");
+	c->pending = m->pending + points;
+	c->available = m->available;
+	c->entry_pending = points;
+	return true;
+}
+
+/*
  * Take points back for the order: first from its own lots (pending first),
  * then from the member's spendable lots, oldest-expiring first; what is
  * still missing follows the program's negative-balance policy.
@@ -1213,6 +1252,13 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		}
 	}
 
+	/*
+	 * A fraud review voided the order's points: no correction, re-send or
+	 * re-insert earns on it again; a refund still takes what it holds.
+	 */
+	if (o.exists && o.voided)
+		target = Min(target, live ? o.points : 0);
+
 	c.state = state;
 	c.amount = amount;
 	c.net_amount = net;
@@ -1265,7 +1311,10 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		if (delta > 0)
 		{
 			c.entry_no = LoyaltyAddPoints(m.last_entry_no, 1, "the entry number");
-			EarnInto(src, &m, &c, delta);
+			if (live && o.has_lot && HeldLotGrows(src, customer_id, &m, &c, o.lot_no, delta))
+				;				/* the open hold holds the extra points too */
+			else
+				EarnInto(src, &m, &c, delta);
 			if (detail.len == 0)
 				appendStringInfo(&detail, "[{\"rule\":\"amount change\",\"points\":%lld}]",
 								 (long long) delta);

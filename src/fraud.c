@@ -11,8 +11,10 @@
  * costs the same for a member's first order and their ten-thousandth.
  *
  * Times: order checks count by the order's own time (ordered_at), so an
- * import of old orders does not look like a burst; earnings and
- * redemptions count at the transaction's start.  A day is a rolling window
+ * import of old orders does not look like a burst, but never later than
+ * the transaction's start (a future-dated order would move the buckets
+ * ahead and switch the checks off until then); earnings and redemptions
+ * count at the transaction's start.  A day is a rolling window
  * of 24 one-hour buckets (no reset at midnight to game), the velocity
  * window one of 60 one-minute buckets.
  *
@@ -22,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -174,6 +177,13 @@ LoyaltyFraudRulesFor(int32 program_id)
 	return entry->rules.any ? &entry->rules : NULL;
 }
 
+/* t divided by unit, rounded down (times before 2000 are negative). */
+static inline int64
+FloorDiv(TimestampTz t, int64 unit)
+{
+	return t >= 0 ? t / unit : -((-t + unit - 1) / unit);
+}
+
 /* Start an empty state. */
 static void
 FraudStateInit(FraudState *s)
@@ -204,8 +214,32 @@ LoyaltyFraudStateRead(FraudState *s, Datum d, bool isnull)
 		return;
 	}
 	memcpy(s, VARDATA_ANY(b), sizeof(FraudState));
-	if (s->version != FRAUD_STATE_VERSION)
+	/* A state of another version, or a corrupt one, starts empty. */
+	if (s->version != FRAUD_STATE_VERSION ||
+		s->recent_next < 0 || s->recent_next >= FRAUD_RECENT)
 		FraudStateInit(s);
+}
+
+/*
+ * Buckets ahead of the transaction's time (a clock set back, or a state a
+ * future-dated order moved) would keep the checks from counting anything
+ * until that time: start them afresh.
+ */
+static void
+FraudStateNotAhead(FraudState *s, TimestampTz now)
+{
+	if (s->minute_end != FRAUD_UNSET && s->minute_end > FloorDiv(now, USECS_PER_MINUTE))
+	{
+		memset(s->order_count, 0, sizeof(s->order_count));
+		s->minute_end = FRAUD_UNSET;
+	}
+	if (s->hour_end != FRAUD_UNSET && s->hour_end > FloorDiv(now, USECS_PER_HOUR))
+	{
+		memset(s->earned, 0, sizeof(s->earned));
+		memset(s->redeemed, 0, sizeof(s->redeemed));
+		memset(s->redemptions, 0, sizeof(s->redemptions));
+		s->hour_end = FRAUD_UNSET;
+	}
 }
 
 /* The state as a bytea Datum. */
@@ -217,13 +251,6 @@ LoyaltyFraudStateDatum(const FraudState *s)
 	SET_VARSIZE(b, VARHDRSZ + sizeof(FraudState));
 	memcpy(VARDATA(b), s, sizeof(FraudState));
 	return PointerGetDatum(b);
-}
-
-/* t divided by unit, rounded down (times before 2000 are negative). */
-static inline int64
-FloorDiv(TimestampTz t, int64 unit)
-{
-	return t >= 0 ? t / unit : -((-t + unit - 1) / unit);
 }
 
 /* The bucket of minute or hour n in a ring of size buckets. */
@@ -361,9 +388,19 @@ LoyaltyFraudOnOrder(const FraudRules *r, FraudState *s, TimestampTz at, Numeric 
 					int64 points, FraudHit *hits)
 {
 	int			nhits = 0;
-	int64		m = FloorDiv(at, USECS_PER_MINUTE);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		m;
 	bool		held;
 	const FraudRule *rule;
+
+	/*
+	 * A future-dated order counts at the transaction's time: its own would
+	 * move the buckets ahead, and until then nothing would count.
+	 */
+	if (at > now)
+		at = now;
+	FraudStateNotAhead(s, now);
+	m = FloorDiv(at, USECS_PER_MINUTE);
 
 	/* order_velocity: orders by minute over the last hour */
 	ShiftMinutes(s, m);
@@ -462,6 +499,7 @@ LoyaltyFraudOnEarn(const FraudRules *r, FraudState *s, TimestampTz now, int64 po
 {
 	int			nhits = 0;
 
+	FraudStateNotAhead(s, now);
 	EarnedAt(r, s, now, points, hits, &nhits);
 	return nhits;
 }
@@ -476,6 +514,7 @@ LoyaltyFraudOnRedeem(const FraudRules *r, FraudState *s, TimestampTz now, int64 
 	int			i = Slot(h, FRAUD_HOURS);
 	const FraudRule *rule;
 
+	FraudStateNotAhead(s, now);
 	ShiftHours(s, h);
 	Inc8(&s->redemptions[i]);
 	AddSat32(&s->redeemed[i], points);

@@ -384,13 +384,18 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	}
 	else if (req->has_pending || req->held)
 	{
-		/* Held points: spendable at pending_until, or when review() releases them. */
+		/*
+		 * Pending points are spendable at pending_until; points a fraud check
+		 * holds have no release time (available_at NULL) until review()
+		 * releases them, which then keeps pending_until (the flag's
+		 * release_at).
+		 */
 		LoyaltyCheckNewTotal(available, pending, req->points);
 		delta_pending = req->points;
 		pending = LoyaltyAddPoints(pending, req->points, "the pending balance");
 		earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
 		lot_points = lot_remaining = req->points;
-		lot_pending = req->has_pending;
+		lot_pending = req->has_pending && !req->held;
 	}
 	else
 	{
@@ -572,7 +577,8 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 		LoyaltyFraudRecord(program_id, req->customer_id, first_flag + i, &hits[i], hold,
 						   req->reference ? req->reference :
 						   psprintf("entry %lld", (long long) entry_no),
-						   0, NULL, entry_no, entry_no, req->points, false, 0);
+						   0, NULL, entry_no, entry_no, req->points, req->has_pending,
+						   req->pending_until);
 	}
 	if (LoyaltyTierMoved(&acct.tier))
 		LoyaltyTierChanged(program_id, req->customer_id, acct.tier.tier_before,

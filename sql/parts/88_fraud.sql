@@ -119,6 +119,12 @@ COMMENT ON COLUMN @extschema@.account.fraud_state IS
 	'internal: recent orders, earnings and redemptions for the fraud checks (fixed size; NULL until a check runs)';
 COMMENT ON COLUMN @extschema@.account.last_flag_no IS 'number of the member''s last fraud flag';
 
+-- An order whose held points a review voided never earns again (src/accrual.c):
+-- neither an amount correction nor a re-insert after a delete.
+ALTER TABLE @extschema@.order_accrual ADD COLUMN voided_at timestamptz;
+COMMENT ON COLUMN @extschema@.order_accrual.voided_at IS
+	'when a fraud review voided the order''s held points (NULL: never); a voided order earns nothing more';
+
 -- A review decision is a ledger entry of its own kind (a void or a dismissal).
 ALTER TABLE @extschema@.ledger DROP CONSTRAINT ledger_kind_check;
 ALTER TABLE @extschema@.ledger ADD CONSTRAINT ledger_kind_check
@@ -314,6 +320,40 @@ AS $$
 		pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('flag_no', flag_no,
 			'check', check_name, 'action', action, 'measured', measured,
 			'threshold', threshold, 'reference', reference, 'held_points', held_points)));
+$$;
+
+-- lock_member() (update_member(), set_identity(), set_member_status()) takes
+-- the member's account row first, as the order path and every balance change
+-- do (account, then member): the identity checks number their flags on the
+-- account row, which after the member row would deadlock with an order
+-- (test/specs/identity_race.spec).  Replaced here so that a fresh install
+-- and the update get the same function.
+CREATE OR REPLACE FUNCTION @extschema@.lock_member(program text, customer_id bigint)
+RETURNS @extschema@.member
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pid			integer := @extschema@.program_id(lock_member.program);
+	result		@extschema@.member;
+BEGIN
+	IF lock_member.customer_id IS NULL THEN
+		RAISE EXCEPTION 'customer_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	PERFORM FROM @extschema@.account a
+	 WHERE a.customer_id OPERATOR(pg_catalog.=) lock_member.customer_id
+	   AND a.program_id OPERATOR(pg_catalog.=) pid
+	   FOR NO KEY UPDATE;
+	SELECT m.* INTO result FROM @extschema@.member m
+	 WHERE m.customer_id OPERATOR(pg_catalog.=) lock_member.customer_id
+	   AND m.program_id OPERATOR(pg_catalog.=) pid
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown member % in program "%"', lock_member.customer_id, lock_member.program
+			USING ERRCODE = 'LY002', HINT = 'Enroll the customer first with loyalty.enroll().';
+	END IF;
+	RETURN result;
+END
 $$;
 
 -- Flag a member from SQL (the identity checks): number the flag under the
@@ -648,11 +688,6 @@ BEGIN
 		RAISE EXCEPTION 'fraud flag % holds no points', f.flag_no USING ERRCODE = '22023',
 			HINT = 'Close it with the decision dismiss.';
 	END IF;
-	IF f.action OPERATOR(pg_catalog.=) 'hold' AND review.decision OPERATOR(pg_catalog.=) 'dismiss' THEN
-		RAISE EXCEPTION 'fraud flag % holds points', f.flag_no USING ERRCODE = '22023',
-			HINT = 'Decide on them with release or void.';
-	END IF;
-
 	IF f.action OPERATOR(pg_catalog.=) 'hold' THEN
 		SELECT l.* INTO lot FROM @extschema@.lot l
 		 WHERE l.customer_id OPERATOR(pg_catalog.=) f.customer_id
@@ -661,6 +696,17 @@ BEGIN
 		-- A refund may have taken some or all of the held points already.
 		IF lot.pending AND lot.available_at IS NULL THEN
 			held := lot.remaining;
+		END IF;
+		IF held OPERATOR(pg_catalog.>) 0 AND review.decision OPERATOR(pg_catalog.=) 'dismiss' THEN
+			RAISE EXCEPTION 'fraud flag % holds points', f.flag_no USING ERRCODE = '22023',
+				HINT = 'Decide on them with release or void.';
+		END IF;
+		-- Nothing left to decide on: a release or void would change nothing.
+		IF held OPERATOR(pg_catalog.=) 0 AND review.decision OPERATOR(pg_catalog.<>) 'dismiss' THEN
+			RAISE EXCEPTION 'fraud flag % holds no points any more', f.flag_no
+				USING ERRCODE = '55000',
+					  DETAIL = 'A refund took the held points back.',
+					  HINT = 'Close it with the decision dismiss.';
 		END IF;
 	END IF;
 
@@ -699,7 +745,7 @@ BEGIN
 			UPDATE @extschema@.order_accrual o SET
 				points = GREATEST(o.points OPERATOR(pg_catalog.-) held, 0),
 				earned_points = GREATEST(o.earned_points OPERATOR(pg_catalog.-) held, 0),
-				updated_at = pg_catalog.now()
+				voided_at = pg_catalog.now(), updated_at = pg_catalog.now()
 			 WHERE o.customer_id OPERATOR(pg_catalog.=) f.customer_id
 			   AND o.program_id OPERATOR(pg_catalog.=) f.program_id
 			   AND o.source_id OPERATOR(pg_catalog.=) f.source_id
