@@ -149,15 +149,7 @@ typedef struct OrderState
 static bool
 OrdersHaveLotNo(void)
 {
-	static uint32 generation = 0;
-	static bool has = false;
-
-	if (generation != LoyaltyTablesGeneration())
-	{
-		has = get_attnum(LoyaltyTableOid(LY_ORDER), "lot_no") != InvalidAttrNumber;
-		generation = LoyaltyTablesGeneration();
-	}
-	return has;
+	return LoyaltyTableHasColumn(LY_ORDER, "lot_no");
 }
 
 static HTAB *source_cache = NULL;

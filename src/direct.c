@@ -190,6 +190,46 @@ LoyaltyTablesGeneration(void)
 	return tables_generation;
 }
 
+/*
+ * Whether one of the tables has the column: a database not yet updated to
+ * the release that added it has not, and the library keeps serving it.
+ * Kept per backend until the tables change; a handful of columns are asked
+ * about, each by a literal name.
+ */
+bool
+LoyaltyTableHasColumn(LoyaltyTable which, const char *column)
+{
+	static struct
+	{
+		LoyaltyTable which;
+		const char *column;
+		uint32		generation;
+		bool		has;
+	}			known[8];
+	static int	nknown = 0;
+	uint32		generation = LoyaltyTablesGeneration();
+	int			i;
+
+	for (i = 0; i < nknown; i++)
+		if (known[i].which == which && strcmp(known[i].column, column) == 0)
+			break;
+	if (i == nknown)
+	{
+		if (nknown == lengthof(known))
+			elog(ERROR, "too many column checks");
+		known[i].which = which;
+		known[i].column = column;
+		known[i].generation = 0;	/* never: generations start at 1 */
+		nknown++;
+	}
+	if (known[i].generation != generation)
+	{
+		known[i].has = get_attnum(table_oids[which], column) != InvalidAttrNumber;
+		known[i].generation = generation;
+	}
+	return known[i].has;
+}
+
 /* The OID of one of the loyalty tables. */
 Oid
 LoyaltyTableOid(LoyaltyTable which)

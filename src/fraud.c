@@ -74,15 +74,7 @@ FraudInvalidate(Datum arg, Oid relid)
 bool
 LoyaltyHasFraud(void)
 {
-	static uint32 generation = 0;
-	static bool has = false;
-
-	if (generation != LoyaltyTablesGeneration())
-	{
-		has = get_attnum(LoyaltyTableOid(LY_ACCOUNT), "fraud_state") != InvalidAttrNumber;
-		generation = LoyaltyTablesGeneration();
-	}
-	return has;
+	return LoyaltyTableHasColumn(LY_ACCOUNT, "fraud_state");
 }
 
 /* Read a program's checks through SPI into rules. */

@@ -138,6 +138,7 @@ typedef struct DirectWriter
 
 extern Oid	LoyaltyTableOid(LoyaltyTable which);
 extern uint32 LoyaltyTablesGeneration(void);
+extern bool LoyaltyTableHasColumn(LoyaltyTable which, const char *column);
 extern Oid	LoyaltyDataOwner(void);
 extern DirectWriter *DirectBegin(void);
 extern void DirectEnd(DirectWriter *w);
