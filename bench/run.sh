@@ -27,6 +27,9 @@
 #   BENCH_TRACK [1]           0: track neither table (checks the harness alone,
 #                             e.g. while loyalty.track_orders() does not work)
 #   BENCH_FRAUD [1]           0: leave out the table with every fraud check on
+#   BENCH_FLOOR [1]           0: leave out the floor: an untracked table whose
+#                             INSERTs also write one order record per order
+#                             in the same statement (no trigger, no loyalty)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . test/lib.sh
@@ -40,7 +43,8 @@ BENCH_NO_BUILD=${BENCH_NO_BUILD:-0}
 BENCH_TRACK=${BENCH_TRACK:-1}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
 BENCH_FRAUD=${BENCH_FRAUD:-1}
-export BENCH_SECONDS BENCH_ROUNDS BENCH_BULK_ROWS BENCH_BULK_ROUNDS BENCH_BULK_TIMEOUT BENCH_TRACK BENCH_PROFILE BENCH_FRAUD
+BENCH_FLOOR=${BENCH_FLOOR:-1}
+export BENCH_SECONDS BENCH_ROUNDS BENCH_BULK_ROWS BENCH_BULK_ROUNDS BENCH_BULK_TIMEOUT BENCH_TRACK BENCH_PROFILE BENCH_FRAUD BENCH_FLOOR
 
 # The pgbench scripts draw customers from random(1, 10000).
 CUSTOMERS=10000
@@ -179,6 +183,11 @@ setup() {
 		);
 		CREATE TABLE orders_plain (LIKE orders_tracked INCLUDING ALL);
 		CREATE TABLE orders_fraud (LIKE orders_tracked INCLUDING ALL);
+		-- The floor: orders_floor's INSERTs also write one row per order into
+		-- floor_record, shaped and keyed like loyalty.order_accrual, in the
+		-- same statement (bench/pgbench/insert_floor.sql, bulk_insert).
+		CREATE TABLE orders_floor (LIKE orders_tracked INCLUDING ALL);
+		CREATE TABLE floor_record (LIKE loyalty.order_accrual INCLUDING ALL);
 		SELECT code FROM loyalty.create_program('bench', 'Benchmark', 'VND', 10, 100000,
 			return_days => 0);
 		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $CUSTOMERS) c;
@@ -229,21 +238,23 @@ settle() {
 	q "CHECKPOINT" >/dev/null
 }
 
-# Side names in run order for round $1: alternate which side goes first
-# (with the fraud side, rotate the three).
-round_order() {
-	if [ "$BENCH_FRAUD" = 1 ]; then
-		case $(($1 % 3)) in
-			1) echo "tracked plain fraud" ;;
-			2) echo "plain fraud tracked" ;;
-			*) echo "fraud tracked plain" ;;
-		esac
-	elif [ $(($1 % 2)) -eq 1 ]; then echo "tracked plain"; else echo "plain tracked"; fi
-}
-
 # Every side, in the order of the report.
 all_sides() {
-	if [ "$BENCH_FRAUD" = 1 ]; then echo "tracked plain fraud"; else echo "tracked plain"; fi
+	local sides="tracked plain"
+	[ "$BENCH_FRAUD" != 1 ] || sides="$sides fraud"
+	[ "$BENCH_FLOOR" != 1 ] || sides="$sides floor"
+	echo "$sides"
+}
+
+# Side names in run order for round $1: the sides rotate, so each goes first
+# in turn (with two sides: odd rounds tracked first, even rounds untracked).
+round_order() {
+	local sides=($(all_sides)) n i out=()
+	n=${#sides[@]}
+	for i in $(seq 0 $((n - 1))); do
+		out+=("${sides[$(((i + $1 - 1) % n))]}")
+	done
+	echo "${out[*]}"
 }
 
 # 1 and 2: single-row INSERTs, alternating, BENCH_ROUNDS rounds per side.
@@ -255,13 +266,17 @@ measure_inserts() {
 		pgbench_tps "bench/pgbench/insert_$side.sql" "$WARMUP_SECONDS" >/dev/null
 	done
 	ins_tps_tracked=() ins_tps_plain=() ins_us_tracked=() ins_us_plain=()
-	ins_tps_fraud=() ins_us_fraud=()
+	ins_tps_fraud=() ins_us_fraud=() ins_tps_floor=() ins_us_floor=()
 	for r in $(seq "$BENCH_ROUNDS"); do
 		for side in $(round_order "$r"); do
 			settle
 			q "SELECT pg_stat_statements_reset()" >/dev/null
 			tps=$(pgbench_tps "bench/pgbench/insert_$side.sql" "$BENCH_SECONDS")
-			us=$(pgss_mean_us "INSERT INTO orders_$side ")
+			if [ "$side" = floor ]; then
+				us=$(pgss_mean_us "WITH o AS (INSERT INTO orders_floor ")
+			else
+				us=$(pgss_mean_us "INSERT INTO orders_$side ")
+			fi
 			tps=$(fmt "$tps" 1)
 			printf '   round %d  %-7s  %10.1f TPS  %8.1f us/INSERT (server)\n' "$r" "$side" "$tps" "$us"
 			[ "$BENCH_PROFILE" != 1 ] || print_top_statements
@@ -278,15 +293,23 @@ measure_inserts() {
 # fresh order ids.
 bulk_insert() {
 	local rows=$2 base out rc=0
-	q "TRUNCATE orders_tracked, orders_plain, orders_fraud"
+	local sql
+	q "TRUNCATE orders_tracked, orders_plain, orders_fraud, orders_floor"
 	settle
 	base=$(q "SELECT nextval('bench_ids')")
 	q "SELECT setval('bench_ids', $base + $rows)" >/dev/null
-	out=$(PGOPTIONS="-c statement_timeout=${BENCH_BULK_TIMEOUT}s" \
-		psql -X -v ON_ERROR_STOP=1 -c '\timing on' -c "
-		INSERT INTO orders_$1 (id, customer_id, total)
+	sql="INSERT INTO orders_$1 (id, customer_id, total)
 		SELECT $base + g, 1 + (g * 7919) % $CUSTOMERS, 10000 + (g * 104729) % 1990001
-		  FROM generate_series(1::bigint, $rows) g" 2>&1) || rc=$?
+		  FROM generate_series(1::bigint, $rows) g"
+	# The floor: the same rows, and one order record each (as insert_floor.sql).
+	[ "$1" != floor ] || sql="WITH o AS ($sql RETURNING id, customer_id, total, created_at)
+		INSERT INTO floor_record (customer_id, program_id, source_id, order_key, state, amount,
+		                          net_amount, points, earned_points, first_purchase, ordered_at)
+		SELECT customer_id, 1, 1, id::text, 'active', total, total, (total / 10000)::bigint,
+		       (total / 10000)::bigint, false, created_at
+		  FROM o"
+	out=$(PGOPTIONS="-c statement_timeout=${BENCH_BULK_TIMEOUT}s" \
+		psql -X -v ON_ERROR_STOP=1 -c '\timing on' -c "$sql" 2>&1) || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		if grep -q 'statement timeout' <<<"$out"; then
 			echo timeout
@@ -315,8 +338,10 @@ measure_bulk() {
 	bulk_warm_plain=$(bulk_insert plain "$WARMUP_BULK_ROWS")
 	bulk_warm_fraud=n/a
 	[ "$BENCH_FRAUD" != 1 ] || bulk_warm_fraud=$(bulk_insert fraud "$WARMUP_BULK_ROWS")
+	bulk_warm_floor=n/a
+	[ "$BENCH_FLOOR" != 1 ] || bulk_warm_floor=$(bulk_insert floor "$WARMUP_BULK_ROWS")
 	echo "   warm-up of $WARMUP_BULK_ROWS rows: tracked $(bulk_label "$bulk_warm_tracked"), untracked $(bulk_label "$bulk_warm_plain"), with fraud checks $(bulk_label "$bulk_warm_fraud")"
-	bulk_s_tracked=() bulk_s_plain=() bulk_s_fraud=()
+	bulk_s_tracked=() bulk_s_plain=() bulk_s_fraud=() bulk_s_floor=()
 	for r in $(seq "$BENCH_BULK_ROUNDS"); do
 		for side in $(round_order "$r"); do
 			[ -z "${stopped[$side]:-}" ] || continue
@@ -329,7 +354,7 @@ measure_bulk() {
 			if [ "$s" = timeout ]; then
 				stopped[$side]=1
 				echo "   (orders_$side is not run again: one run already took longer than BENCH_BULK_TIMEOUT=$BENCH_BULK_TIMEOUT s)"
-			elif [ "$side" != plain ] && [ "$tracking" = 1 ] && [ "$added" -eq 0 ]; then
+			elif [ "$side" != plain ] && [ "$side" != floor ] && [ "$tracking" = 1 ] && [ "$added" -eq 0 ]; then
 				die "the tracked INSERT ... SELECT recorded no order in loyalty.order_accrual"
 			fi
 			eval "bulk_s_$side+=(\"\$s\")"
@@ -425,9 +450,9 @@ report() {
 		| 3 | INSERT ... SELECT of $(group "$BENCH_BULK_ROWS") orders: time | $t_cell | $p_cell | $r3 | at most 2.5 | $v3 |
 		| 4 | loyalty.redeem(), 2 clients: TPS | $(fmt "$(median "${redeem_tps[@]}")" 0) | | | none | $(fmt "$(median "${redeem_us[@]}")" 1) µs server time per call |$est
 
-		Figures are medians of the rounds; rounds alternate between the tables
-		(odd rounds run the tracked table first, even rounds the untracked one; with
-		the fraud table, the three rotate), and
+		Figures are medians of the rounds; rounds rotate the tables, so that each
+		goes first in turn (with two: odd rounds run the tracked table first, even
+		rounds the untracked one), and
 		every measured run starts after VACUUM ANALYZE and CHECKPOINT.
 		Both tables have the same shape and indexes; \`orders_tracked\` is tracked by
 		\`loyalty.track_orders()\` with its currency, channel, status and created_at
@@ -518,7 +543,47 @@ report_fraud() {
 		Per round (all checks): TPS ${ins_tps_fraud[*]}; µs per INSERT ${ins_us_fraud[*]};
 		INSERT ... SELECT seconds ${bulk_s_fraud[*]} (warm-up $bulk_warm_fraud);
 		redeem TPS ${redeem_fraud_tps[*]}; µs per redeem ${redeem_fraud_us[*]}.
-		Rounds rotate the three tables (tracked, untracked, all checks).
+		Rounds rotate the tables (tracked, untracked, all checks, floor).
+	EOF
+}
+
+# With BENCH_FLOOR=1: the floor section of the report.  orders_floor is not
+# tracked: its INSERT statements also write one row per order into
+# floor_record, shaped and keyed like loyalty.order_accrual, in the same
+# statement.  Recording each order once is the least any accrual must write
+# ("the same order never earns twice" needs the order key on record), before
+# any balance, lot or ledger entry, and without a trigger: no implementation
+# can cost less than this, so the floor's ratios bound what the targets can ask.
+report_floor() {
+	local f_tps p_tps t_tps f_us p_us t_us f_bulk p_bulk t_bulk r1 r2 r3
+	f_tps=$(median "${ins_tps_floor[@]}") p_tps=$(median "${ins_tps_plain[@]}") t_tps=$(median "${ins_tps_tracked[@]}")
+	f_us=$(median "${ins_us_floor[@]}") p_us=$(median "${ins_us_plain[@]}") t_us=$(median "${ins_us_tracked[@]}")
+	f_bulk=$(bulk_median "${bulk_s_floor[@]}") p_bulk=$(bulk_median "${bulk_s_plain[@]}")
+	t_bulk=$(bulk_median "${bulk_s_tracked[@]}")
+	r1=$(ratio "$f_tps" "$p_tps") r2=$(ratio "$f_us" "$p_us")
+	if [ "$f_bulk" = timeout ] || [ "$p_bulk" = timeout ]; then r3=n/a; else r3=$(ratio "$f_bulk" "$p_bulk"); fi
+	cat <<-EOF
+
+		## The floor: one order record per order, no trigger
+
+		\`orders_floor\` is not tracked. Each of its INSERT statements also writes,
+		in the same statement (\`WITH o AS (INSERT ... RETURNING ...) INSERT INTO
+		floor_record ...\`), one row per order into \`floor_record\`, a table shaped
+		and keyed like \`loyalty.order_accrual\`. Keeping each order key on record
+		is the least any accrual must write, since the same order must never
+		earn twice; this floor has no trigger, no member lookup, no balance, no
+		lot and no ledger entry. No implementation of the accrual issue can cost
+		less than this, so where the floor's ratio misses a target, that
+		target cannot be met on this machine by any design that records orders.
+
+		| # | measure | floor | untracked | tracked | floor / untracked | target |
+		|---|---|---:|---:|---:|---:|---|
+		| 1 | single-row INSERT: TPS | $(fmt "$f_tps" 0) | $(fmt "$p_tps" 0) | $(fmt "$t_tps" 0) | $r1 | at least 0.6 |
+		| 2 | server time per INSERT | $(fmt "$f_us" 1) µs | $(fmt "$p_us" 1) µs | $(fmt "$t_us" 1) µs | $r2 | at most 2.0 |
+		| 3 | INSERT ... SELECT of $(group "$BENCH_BULK_ROWS") orders | $(bulk_label "$f_bulk") | $(bulk_label "$p_bulk") | $(bulk_label "$t_bulk") | $r3 | at most 2.5 |
+
+		Per round (floor): TPS ${ins_tps_floor[*]}; µs per INSERT ${ins_us_floor[*]};
+		INSERT ... SELECT seconds ${bulk_s_floor[*]} (warm-up $bulk_warm_floor).
 	EOF
 }
 
@@ -576,6 +641,7 @@ run_in_cluster() {
 		fraud_flags=$(q "SELECT count(*) FROM loyalty.fraud_flag")
 		report_fraud >>"$BENCH_OUT"
 	fi
+	[ "$BENCH_FLOOR" != 1 ] || report_floor >>"$BENCH_OUT"
 }
 
 # A TCP port nobody listens on, for the throwaway cluster: pg_virtualenv -t
