@@ -381,10 +381,18 @@ BEGIN
 END
 $$;
 
--- The identity checks for one member and one identity (card, phone or
--- e-mail) that the members in sharers (this one included) have in common.
+-- The identity checks for one member who has just been given an identity:
+-- a card, or the hash of a phone or e-mail.  Who shares it is counted after
+-- a transaction-level lock on the identity, taken by everyone who gives it
+-- to a member: of two members given the same phone at once, the second
+-- waits for the first to commit and then counts both, so a threshold is
+-- never crossed unseen (under READ COMMITTED, where each statement sees
+-- what committed before it; under REPEATABLE READ the second counts what
+-- its snapshot shows).  The lock is an advisory lock on the program and a
+-- hash of the identity: an application's own advisory locks may at worst
+-- wait briefly on it.
 CREATE FUNCTION @extschema@.check_shared_identity(customer_id bigint, program_id integer,
-	kind text, sharers bigint[])
+	kind text, card @extschema@.card, hash bytea)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -392,10 +400,28 @@ AS $$
 DECLARE
 	shared		@extschema@.fraud_check;
 	selfref		@extschema@.fraud_check;
-	n			integer := pg_catalog.cardinality(sharers);
+	sharers		bigint[];
+	n			integer;
 	referrer	bigint;
 	r			record;
 BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(check_shared_identity.program_id,
+		pg_catalog.hashtext(kind OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||)
+			COALESCE(check_shared_identity.card::text,
+					 pg_catalog.encode(check_shared_identity.hash, 'hex'))));
+	IF kind OPERATOR(pg_catalog.=) 'card' THEN
+		sharers := ARRAY(SELECT x.customer_id FROM @extschema@.member x
+						  WHERE x.card OPERATOR(@extschema@.=) check_shared_identity.card
+							AND x.program_id OPERATOR(pg_catalog.=) check_shared_identity.program_id
+						  ORDER BY x.customer_id);
+	ELSE
+		sharers := ARRAY(SELECT x.customer_id FROM @extschema@.member_identity x
+						  WHERE x.program_id OPERATOR(pg_catalog.=) check_shared_identity.program_id
+							AND x.kind OPERATOR(pg_catalog.=) check_shared_identity.kind
+							AND x.hash OPERATOR(pg_catalog.=) check_shared_identity.hash
+						  ORDER BY x.customer_id);
+	END IF;
+	n := pg_catalog.cardinality(sharers);
 	SELECT c.* INTO shared FROM @extschema@.fraud_check c
 	 WHERE c.program_id OPERATOR(pg_catalog.=) check_shared_identity.program_id
 	   AND c.check_name OPERATOR(pg_catalog.=) 'shared_identity';
@@ -463,11 +489,7 @@ BEGIN
 		   AND @extschema@.has_identity_checks(m.program_id)
 		 ORDER BY m.customer_id, m.program_id
 	LOOP
-		PERFORM @extschema@.check_shared_identity(r.customer_id, r.program_id, 'card',
-			ARRAY(SELECT x.customer_id FROM @extschema@.member x
-				   WHERE x.card OPERATOR(@extschema@.=) r.card
-					 AND x.program_id OPERATOR(pg_catalog.=) r.program_id
-				   ORDER BY x.customer_id));
+		PERFORM @extschema@.check_shared_identity(r.customer_id, r.program_id, 'card', r.card, NULL);
 	END LOOP;
 	RETURN NULL;
 END
@@ -483,11 +505,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF @extschema@.has_identity_checks(NEW.program_id) THEN
-		PERFORM @extschema@.check_shared_identity(NEW.customer_id, NEW.program_id, 'card',
-			ARRAY(SELECT x.customer_id FROM @extschema@.member x
-				   WHERE x.card OPERATOR(@extschema@.=) NEW.card
-					 AND x.program_id OPERATOR(pg_catalog.=) NEW.program_id
-				   ORDER BY x.customer_id));
+		PERFORM @extschema@.check_shared_identity(NEW.customer_id, NEW.program_id, 'card', NEW.card, NULL);
 	END IF;
 	RETURN NULL;
 END
@@ -588,16 +606,11 @@ BEGIN
 		FOR i IN 1 .. 2 LOOP
 			CONTINUE WHEN NOT kinds[i] OPERATOR(pg_catalog.=) ANY (changed);
 			PERFORM @extschema@.check_shared_identity(existing.customer_id, existing.program_id,
-				kinds[i],
-				ARRAY(SELECT x.customer_id FROM @extschema@.member_identity x
-					   JOIN @extschema@.member_identity me
-						 ON me.program_id OPERATOR(pg_catalog.=) x.program_id
-						AND me.kind OPERATOR(pg_catalog.=) x.kind
-						AND me.hash OPERATOR(pg_catalog.=) x.hash
-					  WHERE me.customer_id OPERATOR(pg_catalog.=) existing.customer_id
-						AND me.program_id OPERATOR(pg_catalog.=) existing.program_id
-						AND me.kind OPERATOR(pg_catalog.=) kinds[i]
-					  ORDER BY x.customer_id));
+				kinds[i], NULL,
+				(SELECT me.hash FROM @extschema@.member_identity me
+				  WHERE me.customer_id OPERATOR(pg_catalog.=) existing.customer_id
+					AND me.program_id OPERATOR(pg_catalog.=) existing.program_id
+					AND me.kind OPERATOR(pg_catalog.=) kinds[i]));
 		END LOOP;
 	END IF;
 	SELECT m.* INTO result FROM @extschema@.member m
@@ -811,7 +824,7 @@ COMMENT ON FUNCTION @extschema@.record_flag(bigint, integer, bigint, text, text,
 	IS 'internal: write a numbered fraud flag and its fraud_flagged event';
 COMMENT ON FUNCTION @extschema@.raise_flag(bigint, integer, text, bigint, bigint, text, jsonb)
 	IS 'internal: number and write a fraud flag under the member''s account lock';
-COMMENT ON FUNCTION @extschema@.check_shared_identity(bigint, integer, text, bigint[])
+COMMENT ON FUNCTION @extschema@.check_shared_identity(bigint, integer, text, @extschema@.card, bytea)
 	IS 'internal: the shared_identity and self_referral checks of one member and identity';
 COMMENT ON FUNCTION @extschema@.has_identity_checks(integer)
 	IS 'internal: whether a program has an identity check on';
@@ -828,7 +841,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.review(text, bigint, bigint, text, text, text),
 	@extschema@.record_flag(bigint, integer, bigint, text, text, bigint, bigint, text, integer, text, bigint, bigint, bigint, timestamptz, jsonb),
 	@extschema@.raise_flag(bigint, integer, text, bigint, bigint, text, jsonb),
-	@extschema@.check_shared_identity(bigint, integer, text, bigint[]),
+	@extschema@.check_shared_identity(bigint, integer, text, @extschema@.card, bytea),
 	@extschema@.has_identity_checks(integer),
 	@extschema@.check_new_members(),
 	@extschema@.check_card_change(),
