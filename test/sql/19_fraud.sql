@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(140);
+SELECT plan(144);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -598,6 +598,46 @@ SELECT is((SELECT count(*) FROM loyalty.fraud_queue),
 	'the queue shows every open flag');
 SELECT is((SELECT count(*) FROM loyalty.fraud_queue), 19::bigint, '19 flags are open');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify() finds no inconsistency');
+
+-- 11b. Every check on at once, and a month of honest traffic in a second
+-- program: no flag, every point earned.  Two households that share nothing,
+-- a friend referred with their own e-mail, orders every other day with two
+-- of the same price a day apart, one refund before any redemption, and a
+-- redemption a month after enrolling.
+SELECT code FROM loyalty.create_program('calm', 'Calm', 'EUR', 1, 1);
+CREATE TABLE calm_orders (id text PRIMARY KEY, customer bigint NOT NULL, amount numeric NOT NULL,
+	status text NOT NULL DEFAULT 'paid', ordered_at timestamptz NOT NULL);
+SELECT source_id FROM loyalty.track_orders('calm_orders', 'calm', 'customer', 'id', 'amount',
+	status_column => 'status', ordered_at_column => 'ordered_at', refund_statuses => ARRAY['refunded']);
+SELECT count(*) FROM (
+	SELECT loyalty.set_fraud_check('calm', c.check_name, c.action, c.threshold)
+	  FROM (VALUES ('order_velocity', 'hold', NULL::bigint), ('points_per_day', 'hold', 500),
+				   ('duplicate_order', 'flag', NULL), ('redemptions_per_day', 'reject', NULL),
+				   ('redeemed_points_per_day', 'reject', 500), ('account_takeover', 'reject', NULL),
+				   ('return_farming', 'flag', NULL), ('refund_after_redeem', 'flag', NULL),
+				   ('shared_identity', 'flag', NULL), ('self_referral', 'flag', NULL)) c (check_name, action, threshold)) x;
+SELECT is((SELECT count(*) FROM loyalty.fraud_check WHERE program_id = loyalty.program_id('calm')
+			AND action <> 'off'), 10::bigint, 'every available check is on in program calm');
+SELECT customer_id FROM loyalty.enroll('calm', 901, card => '6042000000000031'::loyalty.card);
+SELECT customer_id FROM loyalty.set_identity('calm', 901, email => 'anna@example.net', phone => '+33 6 12 34 56 78');
+SELECT customer_id FROM loyalty.enroll('calm', 902, referred_by => 901, card => '6042000000000049'::loyalty.card);
+SELECT customer_id FROM loyalty.set_identity('calm', 902, email => 'ben@example.net', phone => '+33 6 98 76 54 32');
+UPDATE loyalty.member SET enrolled_at = now() - interval '31 days', profile_changed_at = now() - interval '31 days'
+ WHERE program_id = loyalty.program_id('calm');
+INSERT INTO calm_orders (id, customer, amount, ordered_at)
+SELECT 'c' || c || '-' || g, c, CASE WHEN g IN (4, 5) THEN 42 ELSE 20 + g END,
+	   now() - interval '30 days' + g * interval '2 days'
+  FROM generate_series(1, 14) g, (VALUES (901), (902)) m (c);
+UPDATE calm_orders SET status = 'refunded' WHERE id = 'c901-3';
+SELECT results_eq($$SELECT points FROM loyalty.redeem('calm', 901, 100)$$, $$VALUES (-100::bigint)$$,
+	'with every check on, an honest redemption goes through');
+SELECT is((SELECT count(*) FROM loyalty.fraud_flag WHERE program_id = loyalty.program_id('calm')), 0::bigint,
+	'a month of honest traffic with every check on raises no flag');
+SELECT results_eq(
+	$$SELECT customer_id, available, pending FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('calm') ORDER BY customer_id$$,
+	$$VALUES (901::bigint, 297::bigint, 0::bigint), (902, 420, 0)$$,
+	'and nothing is held: every point of the month is available (less the refund and the redemption)');
 
 -- 12. Privileges: only the administrator reviews; nobody but the
 -- administrator reads hashes.
