@@ -418,3 +418,139 @@ COMMENT ON COLUMN @extschema@.fraud_queue.order_key IS 'the tracked order that t
 COMMENT ON COLUMN @extschema@.fraud_queue.held_points IS 'points still held by the flag (0 for flags, or once refunded)';
 COMMENT ON COLUMN @extschema@.fraud_queue.detail IS 'what else the check recorded (e.g. the other members sharing an identity)';
 COMMENT ON COLUMN @extschema@.fraud_queue.created_at IS 'when the flag was raised';
+
+--
+-- Materialized versions of the views that aggregate a whole program
+-- (points_flow, liability, effectiveness, retention, tier_distribution):
+-- <view>_mv has the view's columns as of the last refresh, plus
+-- refreshed_at.  On 1,000,000 members and 20,000,000 ledger entries these
+-- views take seconds to minutes (bench/README.md, "Business views at
+-- scale"); their _mv answers in milliseconds.  The per-member views
+-- (member_summary, member_effectiveness, category_affinity) and fraud_queue
+-- stay plain only: read by member, they answer at once.
+--
+-- loyalty.refresh_business_views() refreshes them with REFRESH MATERIALIZED
+-- VIEW CONCURRENTLY (each has a unique index for it): readers keep the old
+-- rows until the new ones are in, and the writers of orders, earnings and
+-- redemptions are not blocked (the refresh reads the tables like any
+-- query).  They are created with the data of the moment (empty in a fresh
+-- install); pg_dump does not dump an extension's materialized views or
+-- their rows, so after a restore they are empty until the next refresh.
+--
+CREATE MATERIALIZED VIEW @extschema@.points_flow_mv AS
+	SELECT v.program, v.granularity, v.period_start, v.entries, v.earned, v.redeemed,
+		   v.expired, v.adjusted, v.reversed, v.voided, v.net,
+		   pg_catalog.now() AS refreshed_at
+	  FROM @extschema@.points_flow v;
+CREATE UNIQUE INDEX points_flow_mv_key ON @extschema@.points_flow_mv (program, granularity, period_start);
+
+CREATE MATERIALIZED VIEW @extschema@.liability_mv AS
+	SELECT v.program, v.currency, v.point_value, v.outstanding, v.pending, v.due,
+		   v.within_30d, v.within_90d, v.within_365d, v.later, v.never, v.debt,
+		   v.outstanding_value, v.breakage, v.breakage_12m,
+		   pg_catalog.now() AS refreshed_at
+	  FROM @extschema@.liability v;
+CREATE UNIQUE INDEX liability_mv_key ON @extschema@.liability_mv (program);
+
+CREATE MATERIALIZED VIEW @extschema@.effectiveness_mv AS
+	SELECT v.program, v.months, v.members, v.orders_per_member_month_before,
+		   v.orders_per_member_month_after, v.spend_per_member_month_before,
+		   v.spend_per_member_month_after, v.avg_order_before, v.avg_order_after,
+		   pg_catalog.now() AS refreshed_at
+	  FROM @extschema@.effectiveness v;
+CREATE UNIQUE INDEX effectiveness_mv_key ON @extschema@.effectiveness_mv (program);
+
+CREATE MATERIALIZED VIEW @extschema@.retention_mv AS
+	SELECT v.program, v.cohort, v.members, v.retained_1m, v.retained_3m, v.retained_6m,
+		   v.retained_12m,
+		   pg_catalog.now() AS refreshed_at
+	  FROM @extschema@.retention v;
+CREATE UNIQUE INDEX retention_mv_key ON @extschema@.retention_mv (program, cohort);
+
+CREATE MATERIALIZED VIEW @extschema@.tier_distribution_mv AS
+	SELECT v.program, v.tier, v.members, v.share,
+		   pg_catalog.now() AS refreshed_at
+	  FROM @extschema@.tier_distribution v;
+CREATE UNIQUE INDEX tier_distribution_mv_key ON @extschema@.tier_distribution_mv (program, tier);
+
+-- Each _mv column says what its view's column says.
+DO $$
+DECLARE
+	v			text;
+	col			record;
+BEGIN
+	FOREACH v IN ARRAY ARRAY['points_flow', 'liability', 'effectiveness', 'retention', 'tier_distribution'] LOOP
+		FOR col IN
+			SELECT a.attname, pg_catalog.col_description(a.attrelid, a.attnum) AS comment
+			  FROM pg_catalog.pg_attribute a
+			 WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.format('@extschema@.%I', v)::regclass
+			   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		LOOP
+			EXECUTE pg_catalog.format('COMMENT ON COLUMN @extschema@.%I.%I IS %L',
+				v OPERATOR(pg_catalog.||) '_mv', col.attname, col.comment);
+		END LOOP;
+		EXECUTE pg_catalog.format('COMMENT ON COLUMN @extschema@.%I.refreshed_at IS %L',
+			v OPERATOR(pg_catalog.||) '_mv',
+			'when these rows were computed: the start of the last loyalty.refresh_business_views() that refreshed them');
+	END LOOP;
+END
+$$;
+COMMENT ON MATERIALIZED VIEW @extschema@.points_flow_mv IS
+	'loyalty.points_flow as of refreshed_at (materialized: refresh with loyalty.refresh_business_views()); read this one for reports over a program''s history';
+COMMENT ON MATERIALIZED VIEW @extschema@.liability_mv IS
+	'loyalty.liability as of refreshed_at (materialized: refresh with loyalty.refresh_business_views())';
+COMMENT ON MATERIALIZED VIEW @extschema@.effectiveness_mv IS
+	'loyalty.effectiveness as of refreshed_at (materialized: refresh with loyalty.refresh_business_views())';
+COMMENT ON MATERIALIZED VIEW @extschema@.retention_mv IS
+	'loyalty.retention as of refreshed_at (materialized: refresh with loyalty.refresh_business_views())';
+COMMENT ON MATERIALIZED VIEW @extschema@.tier_distribution_mv IS
+	'loyalty.tier_distribution as of refreshed_at (materialized: refresh with loyalty.refresh_business_views())';
+
+-- Refresh one materialized business view (by its name or its view's, e.g.
+-- 'liability' or 'liability_mv') or, with NULL, all of them; returns one row
+-- per view refreshed, with how long it took.  Concurrently (writers and
+-- readers go on), except for a view never filled, which a plain refresh
+-- fills.  Two refreshes of the same view run one after the other.
+CREATE FUNCTION @extschema@.refresh_business_views(view text DEFAULT NULL)
+RETURNS TABLE (matview text, refreshed_at timestamptz, took interval)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	known		text[] := ARRAY['points_flow', 'liability', 'effectiveness', 'retention', 'tier_distribution'];
+	wanted		text[];
+	v			text;
+	started		timestamptz;
+BEGIN
+	IF view IS NULL THEN
+		wanted := known;
+	ELSIF pg_catalog.regexp_replace(view, '_mv$', '') OPERATOR(pg_catalog.=) ANY (known) THEN
+		wanted := ARRAY[pg_catalog.regexp_replace(view, '_mv$', '')];
+	ELSE
+		RAISE EXCEPTION 'unknown materialized business view "%"', view
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Known: %s (or the same names with _mv).',
+					pg_catalog.array_to_string(known, ', ')),
+				  HINT = 'Give one of them, or NULL to refresh them all.';
+	END IF;
+	FOREACH v IN ARRAY wanted LOOP
+		started := pg_catalog.clock_timestamp();
+		IF (SELECT c.relispopulated FROM pg_catalog.pg_class c
+			 WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.format('@extschema@.%I', v OPERATOR(pg_catalog.||) '_mv')::regclass) THEN
+			EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW CONCURRENTLY @extschema@.%I',
+				v OPERATOR(pg_catalog.||) '_mv');
+		ELSE
+			EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW @extschema@.%I',
+				v OPERATOR(pg_catalog.||) '_mv');
+		END IF;
+		matview := v OPERATOR(pg_catalog.||) '_mv';
+		refreshed_at := pg_catalog.now();
+		took := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_business_views(text) IS
+	'refresh the materialized business views (points_flow_mv, liability_mv, effectiveness_mv, retention_mv, tier_distribution_mv), one by name or all with NULL, concurrently with writes; returns each one refreshed and how long it took';
+REVOKE ALL ON FUNCTION @extschema@.refresh_business_views(text) FROM PUBLIC;

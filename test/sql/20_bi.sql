@@ -22,7 +22,7 @@
 --   program empty: no members.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(51);
+SELECT plan(76);
 
 SELECT code FROM loyalty.create_program('bi', 'BI shop', 'USD', 1, 1);
 SELECT code FROM loyalty.create_program('empty', 'Empty', 'EUR', 1, 1);
@@ -220,7 +220,8 @@ SELECT is_empty('SELECT * FROM loyalty.fraud_queue', 'fraud_queue: no open flags
 SELECT is(
 	(SELECT array_agg(v ORDER BY v) FROM unnest(ARRAY['member_summary', 'tier_distribution', 'points_flow',
 		'liability', 'member_effectiveness', 'effectiveness', 'retention', 'category_affinity',
-		'fraud_queue']) v
+		'fraud_queue', 'points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv',
+		'tier_distribution_mv']) v
 	  WHERE obj_description(('loyalty.' || v)::regclass, 'pg_class') IS NULL),
 	NULL, 'every business view has a comment');
 SELECT is(
@@ -228,7 +229,8 @@ SELECT is(
 	   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 	  WHERE c.relnamespace = 'loyalty'::regnamespace
 		AND c.relname IN ('member_summary', 'tier_distribution', 'points_flow', 'liability',
-			'member_effectiveness', 'effectiveness', 'retention', 'category_affinity', 'fraud_queue')
+			'member_effectiveness', 'effectiveness', 'retention', 'category_affinity', 'fraud_queue',
+			'points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv', 'tier_distribution_mv')
 		AND a.attnum > 0 AND NOT a.attisdropped
 		AND col_description(c.oid, a.attnum) IS NULL),
 	NULL, 'every column of every business view has a comment');
@@ -257,6 +259,79 @@ SELECT is((SELECT available FROM loyalty.member_summary WHERE program = 'bi' AND
 SELECT throws_ok('SELECT birthday FROM loyalty.member', '42501', NULL, 'as loyalty_bi: no member table (birthday, card)');
 SELECT throws_ok($$SELECT loyalty.set_point_value('bi', 1)$$, '42501', NULL, 'as loyalty_bi: cannot set the point value');
 SELECT throws_ok($$SELECT loyalty.redeem('bi', 1, 1)$$, '42501', NULL, 'as loyalty_bi: cannot redeem');
+RESET ROLE;
+
+--
+-- Materialized versions: the same numbers as the live views as of their
+-- refresh, and not before; refreshed by name or all at once, by the
+-- administrator; read by BI.
+--
+SELECT is((SELECT count(*) FROM loyalty.liability_mv), 0::bigint,
+	'liability_mv: empty until refreshed (created with the extension, before any program)');
+SELECT results_eq(
+	$$SELECT matview, refreshed_at = now(), took >= '0'::interval FROM loyalty.refresh_business_views()$$,
+	$$VALUES ('points_flow_mv', true, true), ('liability_mv', true, true), ('effectiveness_mv', true, true),
+		('retention_mv', true, true), ('tier_distribution_mv', true, true)$$,
+	'refresh_business_views(): refreshes all five, returns each');
+SELECT results_eq(
+	$$SELECT program, granularity, period_start, entries, earned, redeemed, expired, adjusted, reversed,
+			 voided, net FROM loyalty.points_flow_mv ORDER BY 1, 2, 3$$,
+	$$SELECT * FROM loyalty.points_flow ORDER BY 1, 2, 3$$,
+	'points_flow_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, currency, point_value, outstanding, pending, due, within_30d, within_90d, within_365d,
+			 later, never, debt, outstanding_value, breakage, breakage_12m FROM loyalty.liability_mv ORDER BY 1$$,
+	$$SELECT * FROM loyalty.liability ORDER BY 1$$,
+	'liability_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, months, members, orders_per_member_month_before, orders_per_member_month_after,
+			 spend_per_member_month_before, spend_per_member_month_after, avg_order_before, avg_order_after
+		FROM loyalty.effectiveness_mv ORDER BY 1$$,
+	$$SELECT * FROM loyalty.effectiveness ORDER BY 1$$,
+	'effectiveness_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, cohort, members, retained_1m, retained_3m, retained_6m, retained_12m
+		FROM loyalty.retention_mv ORDER BY 1, 2$$,
+	$$SELECT * FROM loyalty.retention ORDER BY 1, 2$$,
+	'retention_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, tier, members, share FROM loyalty.tier_distribution_mv ORDER BY 1, 2$$,
+	$$SELECT * FROM loyalty.tier_distribution ORDER BY 1, 2$$,
+	'tier_distribution_mv: the live view''s rows');
+SELECT is((SELECT count(*) FROM loyalty.points_flow_mv WHERE program = 'bi'), 2::bigint,
+	'points_flow_mv: bi has one day and one month (every entry is written now)');
+SELECT is((SELECT outstanding FROM loyalty.liability_mv WHERE program = 'bi'), 450::bigint,
+	'liability_mv: the 450 points outstanding');
+SELECT is((SELECT array_agg(tier || ':' || members ORDER BY tier) FROM loyalty.tier_distribution_mv WHERE program = 'bi'),
+	ARRAY['gold:0', 'none:2', 'silver:1'], 'tier_distribution_mv: one silver, two without a tier');
+-- A change shows in the live view at once, in the materialized one after
+-- its refresh only.
+SELECT entry_no FROM loyalty.adjust('bi', 2, 10, 'late bonus');
+SELECT is((SELECT outstanding FROM loyalty.liability WHERE program = 'bi'), 460::bigint,
+	'liability: the 10 new points at once');
+SELECT is((SELECT outstanding FROM loyalty.liability_mv WHERE program = 'bi'), 450::bigint,
+	'liability_mv: still as of the last refresh');
+SELECT results_eq($$SELECT matview FROM loyalty.refresh_business_views('liability')$$,
+	$$VALUES ('liability_mv')$$, 'refresh_business_views(''liability''): that one only');
+SELECT is((SELECT outstanding FROM loyalty.liability_mv WHERE program = 'bi'), 460::bigint,
+	'liability_mv: the 10 new points after the refresh');
+SELECT results_eq($$SELECT matview FROM loyalty.refresh_business_views('points_flow_mv')$$,
+	$$VALUES ('points_flow_mv')$$, 'refresh_business_views() takes the _mv name too');
+SELECT is((SELECT adjusted FROM loyalty.points_flow_mv WHERE program = 'bi' AND granularity = 'month'), 15::bigint,
+	'points_flow_mv: both adjustments after the refresh');
+SELECT throws_ok($$SELECT * FROM loyalty.refresh_business_views('member_summary')$$, '22023',
+	'unknown materialized business view "member_summary"', 'refresh_business_views(): a plain view is refused');
+SELECT throws_ok($$SELECT * FROM loyalty.refresh_business_views('liability_mv; DROP TABLE loyalty.ledger')$$, '22023',
+	'unknown materialized business view "liability_mv; DROP TABLE loyalty.ledger"',
+	'refresh_business_views(): a hostile name is refused');
+SELECT table_privs_are('loyalty', v, 'loyalty_bi', ARRAY['SELECT'], 'BI reads ' || v)
+  FROM unnest(ARRAY['points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv',
+	'tier_distribution_mv']) v;
+SELECT function_privs_are('loyalty', 'refresh_business_views', ARRAY['text'], 'loyalty_bi', ARRAY[]::text[],
+	'BI cannot refresh');
+SET ROLE loyalty_admin;
+SELECT is((SELECT count(*) FROM loyalty.refresh_business_views()), 5::bigint,
+	'as loyalty_admin: refresh_business_views() refreshes the five');
 RESET ROLE;
 
 SELECT * FROM finish();
