@@ -22,7 +22,7 @@
 --   program empty: no members.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(76);
+SELECT plan(81);
 
 SELECT code FROM loyalty.create_program('bi', 'BI shop', 'USD', 1, 1);
 SELECT code FROM loyalty.create_program('empty', 'Empty', 'EUR', 1, 1);
@@ -221,7 +221,7 @@ SELECT is(
 	(SELECT array_agg(v ORDER BY v) FROM unnest(ARRAY['member_summary', 'tier_distribution', 'points_flow',
 		'liability', 'member_effectiveness', 'effectiveness', 'retention', 'category_affinity',
 		'fraud_queue', 'points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv',
-		'tier_distribution_mv']) v
+		'tier_distribution_mv', 'member_effectiveness_mv', 'category_affinity_mv']) v
 	  WHERE obj_description(('loyalty.' || v)::regclass, 'pg_class') IS NULL),
 	NULL, 'every business view has a comment');
 SELECT is(
@@ -230,7 +230,8 @@ SELECT is(
 	  WHERE c.relnamespace = 'loyalty'::regnamespace
 		AND c.relname IN ('member_summary', 'tier_distribution', 'points_flow', 'liability',
 			'member_effectiveness', 'effectiveness', 'retention', 'category_affinity', 'fraud_queue',
-			'points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv', 'tier_distribution_mv')
+			'points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv', 'tier_distribution_mv',
+			'member_effectiveness_mv', 'category_affinity_mv')
 		AND a.attnum > 0 AND NOT a.attisdropped
 		AND col_description(c.oid, a.attnum) IS NULL),
 	NULL, 'every column of every business view has a comment');
@@ -271,8 +272,9 @@ SELECT is((SELECT count(*) FROM loyalty.liability_mv), 0::bigint,
 SELECT results_eq(
 	$$SELECT matview, refreshed_at = now(), took >= '0'::interval FROM loyalty.refresh_business_views()$$,
 	$$VALUES ('points_flow_mv', true, true), ('liability_mv', true, true), ('effectiveness_mv', true, true),
-		('retention_mv', true, true), ('tier_distribution_mv', true, true)$$,
-	'refresh_business_views(): refreshes all five, returns each');
+		('retention_mv', true, true), ('tier_distribution_mv', true, true),
+		('member_effectiveness_mv', true, true), ('category_affinity_mv', true, true)$$,
+	'refresh_business_views(): refreshes all seven, returns each');
 SELECT results_eq(
 	$$SELECT program, granularity, period_start, entries, earned, redeemed, expired, adjusted, reversed,
 			 voided, net FROM loyalty.points_flow_mv ORDER BY 1, 2, 3$$,
@@ -298,6 +300,19 @@ SELECT results_eq(
 	$$SELECT program, tier, members, share FROM loyalty.tier_distribution_mv ORDER BY 1, 2$$,
 	$$SELECT * FROM loyalty.tier_distribution ORDER BY 1, 2$$,
 	'tier_distribution_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, customer_id, enrolled_at, months, orders_before, spend_before, orders_after, spend_after,
+			 orders_per_month_before, orders_per_month_after, avg_order_before, avg_order_after, complete
+		FROM loyalty.member_effectiveness_mv ORDER BY 1, 2$$,
+	$$SELECT * FROM loyalty.member_effectiveness ORDER BY 1, 2$$,
+	'member_effectiveness_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, customer_id, category, orders, spend, share FROM loyalty.category_affinity_mv ORDER BY 1, 2, 3$$,
+	$$SELECT * FROM loyalty.category_affinity ORDER BY 1, 2, 3$$,
+	'category_affinity_mv: the live view''s rows');
+SELECT is((SELECT array_agg(customer_id || ':' || spend_after ORDER BY spend_after DESC, customer_id)
+			 FROM loyalty.member_effectiveness_mv WHERE program = 'bi'),
+	ARRAY['1:150.00', '2:0', '3:0'], 'member_effectiveness_mv: members ranked by spend after enrolling');
 SELECT is((SELECT count(*) FROM loyalty.points_flow_mv WHERE program = 'bi'), 2::bigint,
 	'points_flow_mv: bi has one day and one month (every entry is written now)');
 SELECT is((SELECT outstanding FROM loyalty.liability_mv WHERE program = 'bi'), 450::bigint,
@@ -326,12 +341,12 @@ SELECT throws_ok($$SELECT * FROM loyalty.refresh_business_views('liability_mv; D
 	'refresh_business_views(): a hostile name is refused');
 SELECT table_privs_are('loyalty', v, 'loyalty_bi', ARRAY['SELECT'], 'BI reads ' || v)
   FROM unnest(ARRAY['points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv',
-	'tier_distribution_mv']) v;
+	'tier_distribution_mv', 'member_effectiveness_mv', 'category_affinity_mv']) v;
 SELECT function_privs_are('loyalty', 'refresh_business_views', ARRAY['text'], 'loyalty_bi', ARRAY[]::text[],
 	'BI cannot refresh');
 SET ROLE loyalty_admin;
-SELECT is((SELECT count(*) FROM loyalty.refresh_business_views()), 5::bigint,
-	'as loyalty_admin: refresh_business_views() refreshes the five');
+SELECT is((SELECT count(*) FROM loyalty.refresh_business_views()), 7::bigint,
+	'as loyalty_admin: refresh_business_views() refreshes the seven');
 RESET ROLE;
 
 SELECT * FROM finish();
