@@ -22,7 +22,7 @@
 --   program empty: no members.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(81);
+SELECT plan(84);
 
 SELECT code FROM loyalty.create_program('bi', 'BI shop', 'USD', 1, 1);
 SELECT code FROM loyalty.create_program('empty', 'Empty', 'EUR', 1, 1);
@@ -348,6 +348,29 @@ SET ROLE loyalty_admin;
 SELECT is((SELECT count(*) FROM loyalty.refresh_business_views()), 7::bigint,
 	'as loyalty_admin: refresh_business_views() refreshes the seven');
 RESET ROLE;
+
+--
+-- An inactivity program: the member's points lapse 12 months after the
+-- last activity, moved (as superuser) to 15 days from now.
+--
+SELECT code FROM loyalty.create_program('idle', 'Idle', 'USD', 1, 1);
+SELECT code FROM loyalty.set_expiry_policy('idle', 'inactivity', 12);
+SELECT customer_id FROM loyalty.enroll('idle', 1);
+SELECT entry_no FROM loyalty.earn('idle', 1, 100, 'welcome');
+UPDATE loyalty.account SET last_activity_at = now() + interval '15 days' - interval '12 months'
+ WHERE program_id = loyalty.program_id('idle');
+SELECT results_eq(
+	$$SELECT outstanding, due, within_30d, within_90d, later, never FROM loyalty.liability WHERE program = 'idle'$$,
+	$$VALUES (100::bigint, 0::bigint, 100::bigint, 0::bigint, 0::bigint, 0::bigint)$$,
+	'liability: the points of an inactive member lapse within 30 days');
+SELECT results_eq(
+	$$SELECT expiring_30d, next_expiry_at BETWEEN now() + interval '14 days' AND now() + interval '16 days'
+		FROM loyalty.member_summary WHERE program = 'idle' AND customer_id = 1$$,
+	$$VALUES (100::bigint, true)$$,
+	'member_summary: the inactive member''s 100 points expire in about 15 days');
+SELECT matview FROM loyalty.refresh_business_views('liability');
+SELECT is((SELECT within_30d FROM loyalty.liability_mv WHERE program = 'idle'), 100::bigint,
+	'liability_mv: the lapse too, after a refresh');
 
 SELECT * FROM finish();
 ROLLBACK;
