@@ -110,3 +110,11 @@ GRANT SELECT ON loyalty.member_summary, loyalty.points_flow, loyalty.liability,
 	loyalty.category_affinity
 TO loyalty_bi;
 GRANT EXECUTE ON FUNCTION loyalty.set_point_value(text, numeric) TO loyalty_admin;
+
+-- Materialized business views (0.3.0): BI reads them; the administrator
+-- (or a pg_cron job run as the administrator) refreshes them.
+GRANT SELECT ON loyalty.points_flow_mv, loyalty.liability_mv, loyalty.effectiveness_mv,
+	loyalty.retention_mv, loyalty.tier_distribution_mv, loyalty.member_effectiveness_mv,
+	loyalty.category_affinity_mv
+TO loyalty_bi;
+GRANT EXECUTE ON FUNCTION loyalty.refresh_business_views(text) TO loyalty_admin;

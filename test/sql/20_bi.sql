@@ -22,7 +22,7 @@
 --   program empty: no members.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(51);
+SELECT plan(84);
 
 SELECT code FROM loyalty.create_program('bi', 'BI shop', 'USD', 1, 1);
 SELECT code FROM loyalty.create_program('empty', 'Empty', 'EUR', 1, 1);
@@ -220,7 +220,8 @@ SELECT is_empty('SELECT * FROM loyalty.fraud_queue', 'fraud_queue: no open flags
 SELECT is(
 	(SELECT array_agg(v ORDER BY v) FROM unnest(ARRAY['member_summary', 'tier_distribution', 'points_flow',
 		'liability', 'member_effectiveness', 'effectiveness', 'retention', 'category_affinity',
-		'fraud_queue']) v
+		'fraud_queue', 'points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv',
+		'tier_distribution_mv', 'member_effectiveness_mv', 'category_affinity_mv']) v
 	  WHERE obj_description(('loyalty.' || v)::regclass, 'pg_class') IS NULL),
 	NULL, 'every business view has a comment');
 SELECT is(
@@ -228,7 +229,9 @@ SELECT is(
 	   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 	  WHERE c.relnamespace = 'loyalty'::regnamespace
 		AND c.relname IN ('member_summary', 'tier_distribution', 'points_flow', 'liability',
-			'member_effectiveness', 'effectiveness', 'retention', 'category_affinity', 'fraud_queue')
+			'member_effectiveness', 'effectiveness', 'retention', 'category_affinity', 'fraud_queue',
+			'points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv', 'tier_distribution_mv',
+			'member_effectiveness_mv', 'category_affinity_mv')
 		AND a.attnum > 0 AND NOT a.attisdropped
 		AND col_description(c.oid, a.attnum) IS NULL),
 	NULL, 'every column of every business view has a comment');
@@ -258,6 +261,116 @@ SELECT throws_ok('SELECT birthday FROM loyalty.member', '42501', NULL, 'as loyal
 SELECT throws_ok($$SELECT loyalty.set_point_value('bi', 1)$$, '42501', NULL, 'as loyalty_bi: cannot set the point value');
 SELECT throws_ok($$SELECT loyalty.redeem('bi', 1, 1)$$, '42501', NULL, 'as loyalty_bi: cannot redeem');
 RESET ROLE;
+
+--
+-- Materialized versions: the same numbers as the live views as of their
+-- refresh, and not before; refreshed by name or all at once, by the
+-- administrator; read by BI.
+--
+SELECT is((SELECT count(*) FROM loyalty.liability_mv), 0::bigint,
+	'liability_mv: empty until refreshed (created with the extension, before any program)');
+SELECT results_eq(
+	$$SELECT matview, refreshed_at = now(), took >= '0'::interval FROM loyalty.refresh_business_views()$$,
+	$$VALUES ('points_flow_mv', true, true), ('liability_mv', true, true), ('effectiveness_mv', true, true),
+		('retention_mv', true, true), ('tier_distribution_mv', true, true),
+		('member_effectiveness_mv', true, true), ('category_affinity_mv', true, true)$$,
+	'refresh_business_views(): refreshes all seven, returns each');
+SELECT results_eq(
+	$$SELECT program, granularity, period_start, entries, earned, redeemed, expired, adjusted, reversed,
+			 voided, net FROM loyalty.points_flow_mv ORDER BY 1, 2, 3$$,
+	$$SELECT * FROM loyalty.points_flow ORDER BY 1, 2, 3$$,
+	'points_flow_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, currency, point_value, outstanding, pending, due, within_30d, within_90d, within_365d,
+			 later, never, debt, outstanding_value, breakage, breakage_12m FROM loyalty.liability_mv ORDER BY 1$$,
+	$$SELECT * FROM loyalty.liability ORDER BY 1$$,
+	'liability_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, months, members, orders_per_member_month_before, orders_per_member_month_after,
+			 spend_per_member_month_before, spend_per_member_month_after, avg_order_before, avg_order_after
+		FROM loyalty.effectiveness_mv ORDER BY 1$$,
+	$$SELECT * FROM loyalty.effectiveness ORDER BY 1$$,
+	'effectiveness_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, cohort, members, retained_1m, retained_3m, retained_6m, retained_12m
+		FROM loyalty.retention_mv ORDER BY 1, 2$$,
+	$$SELECT * FROM loyalty.retention ORDER BY 1, 2$$,
+	'retention_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, tier, members, share FROM loyalty.tier_distribution_mv ORDER BY 1, 2$$,
+	$$SELECT * FROM loyalty.tier_distribution ORDER BY 1, 2$$,
+	'tier_distribution_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, customer_id, enrolled_at, months, orders_before, spend_before, orders_after, spend_after,
+			 orders_per_month_before, orders_per_month_after, avg_order_before, avg_order_after, complete
+		FROM loyalty.member_effectiveness_mv ORDER BY 1, 2$$,
+	$$SELECT * FROM loyalty.member_effectiveness ORDER BY 1, 2$$,
+	'member_effectiveness_mv: the live view''s rows');
+SELECT results_eq(
+	$$SELECT program, customer_id, category, orders, spend, share FROM loyalty.category_affinity_mv ORDER BY 1, 2, 3$$,
+	$$SELECT * FROM loyalty.category_affinity ORDER BY 1, 2, 3$$,
+	'category_affinity_mv: the live view''s rows');
+SELECT is((SELECT array_agg(customer_id || ':' || spend_after ORDER BY spend_after DESC, customer_id)
+			 FROM loyalty.member_effectiveness_mv WHERE program = 'bi'),
+	ARRAY['1:150.00', '2:0', '3:0'], 'member_effectiveness_mv: members ranked by spend after enrolling');
+SELECT is((SELECT count(*) FROM loyalty.points_flow_mv WHERE program = 'bi'), 2::bigint,
+	'points_flow_mv: bi has one day and one month (every entry is written now)');
+SELECT is((SELECT outstanding FROM loyalty.liability_mv WHERE program = 'bi'), 450::bigint,
+	'liability_mv: the 450 points outstanding');
+SELECT is((SELECT array_agg(tier || ':' || members ORDER BY tier) FROM loyalty.tier_distribution_mv WHERE program = 'bi'),
+	ARRAY['gold:0', 'none:2', 'silver:1'], 'tier_distribution_mv: one silver, two without a tier');
+-- A change shows in the live view at once, in the materialized one after
+-- its refresh only.
+SELECT entry_no FROM loyalty.adjust('bi', 2, 10, 'late bonus');
+SELECT is((SELECT outstanding FROM loyalty.liability WHERE program = 'bi'), 460::bigint,
+	'liability: the 10 new points at once');
+SELECT is((SELECT outstanding FROM loyalty.liability_mv WHERE program = 'bi'), 450::bigint,
+	'liability_mv: still as of the last refresh');
+SELECT results_eq($$SELECT matview FROM loyalty.refresh_business_views('liability')$$,
+	$$VALUES ('liability_mv')$$, 'refresh_business_views(''liability''): that one only');
+SELECT is((SELECT outstanding FROM loyalty.liability_mv WHERE program = 'bi'), 460::bigint,
+	'liability_mv: the 10 new points after the refresh');
+SELECT results_eq($$SELECT matview FROM loyalty.refresh_business_views('points_flow_mv')$$,
+	$$VALUES ('points_flow_mv')$$, 'refresh_business_views() takes the _mv name too');
+SELECT is((SELECT adjusted FROM loyalty.points_flow_mv WHERE program = 'bi' AND granularity = 'month'), 15::bigint,
+	'points_flow_mv: both adjustments after the refresh');
+SELECT throws_ok($$SELECT * FROM loyalty.refresh_business_views('member_summary')$$, '22023',
+	'unknown materialized business view "member_summary"', 'refresh_business_views(): a plain view is refused');
+SELECT throws_ok($$SELECT * FROM loyalty.refresh_business_views('liability_mv; DROP TABLE loyalty.ledger')$$, '22023',
+	'unknown materialized business view "liability_mv; DROP TABLE loyalty.ledger"',
+	'refresh_business_views(): a hostile name is refused');
+SELECT table_privs_are('loyalty', v, 'loyalty_bi', ARRAY['SELECT'], 'BI reads ' || v)
+  FROM unnest(ARRAY['points_flow_mv', 'liability_mv', 'effectiveness_mv', 'retention_mv',
+	'tier_distribution_mv', 'member_effectiveness_mv', 'category_affinity_mv']) v;
+SELECT function_privs_are('loyalty', 'refresh_business_views', ARRAY['text'], 'loyalty_bi', ARRAY[]::text[],
+	'BI cannot refresh');
+SET ROLE loyalty_admin;
+SELECT is((SELECT count(*) FROM loyalty.refresh_business_views()), 7::bigint,
+	'as loyalty_admin: refresh_business_views() refreshes the seven');
+RESET ROLE;
+
+--
+-- An inactivity program: the member's points lapse 12 months after the
+-- last activity, moved (as superuser) to 15 days from now.
+--
+SELECT code FROM loyalty.create_program('idle', 'Idle', 'USD', 1, 1);
+SELECT code FROM loyalty.set_expiry_policy('idle', 'inactivity', 12);
+SELECT customer_id FROM loyalty.enroll('idle', 1);
+SELECT entry_no FROM loyalty.earn('idle', 1, 100, 'welcome');
+UPDATE loyalty.account SET last_activity_at = now() + interval '15 days' - interval '12 months'
+ WHERE program_id = loyalty.program_id('idle');
+SELECT results_eq(
+	$$SELECT outstanding, due, within_30d, within_90d, later, never FROM loyalty.liability WHERE program = 'idle'$$,
+	$$VALUES (100::bigint, 0::bigint, 100::bigint, 0::bigint, 0::bigint, 0::bigint)$$,
+	'liability: the points of an inactive member lapse within 30 days');
+SELECT results_eq(
+	$$SELECT expiring_30d, next_expiry_at BETWEEN now() + interval '14 days' AND now() + interval '16 days'
+		FROM loyalty.member_summary WHERE program = 'idle' AND customer_id = 1$$,
+	$$VALUES (100::bigint, true)$$,
+	'member_summary: the inactive member''s 100 points expire in about 15 days');
+SELECT matview FROM loyalty.refresh_business_views('liability');
+SELECT is((SELECT within_30d FROM loyalty.liability_mv WHERE program = 'idle'), 100::bigint,
+	'liability_mv: the lapse too, after a refresh');
 
 SELECT * FROM finish();
 ROLLBACK;
