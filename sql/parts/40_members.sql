@@ -61,7 +61,11 @@ BEGIN
 END
 $$;
 
--- Return a member row for update, or raise unknown member.
+-- Return a member row for update, or raise unknown member.  Takes the
+-- member's account row first, as the order path and every balance change do
+-- (account, then member): the identity checks number their flags on the
+-- account row, which after the member row would deadlock with an order
+-- (test/specs/identity_race.spec).
 CREATE FUNCTION @extschema@.lock_member(program text, customer_id bigint)
 RETURNS @extschema@.member
 LANGUAGE plpgsql
@@ -74,6 +78,10 @@ BEGIN
 	IF lock_member.customer_id IS NULL THEN
 		RAISE EXCEPTION 'customer_id must not be null' USING ERRCODE = '22004';
 	END IF;
+	PERFORM FROM @extschema@.account a
+	 WHERE a.customer_id OPERATOR(pg_catalog.=) lock_member.customer_id
+	   AND a.program_id OPERATOR(pg_catalog.=) pid
+	   FOR NO KEY UPDATE;
 	SELECT m.* INTO result FROM @extschema@.member m
 	 WHERE m.customer_id OPERATOR(pg_catalog.=) lock_member.customer_id
 	   AND m.program_id OPERATOR(pg_catalog.=) pid

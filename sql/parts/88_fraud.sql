@@ -322,40 +322,6 @@ AS $$
 			'threshold', threshold, 'reference', reference, 'held_points', held_points)));
 $$;
 
--- lock_member() (update_member(), set_identity(), set_member_status()) takes
--- the member's account row first, as the order path and every balance change
--- do (account, then member): the identity checks number their flags on the
--- account row, which after the member row would deadlock with an order
--- (test/specs/identity_race.spec).  Replaced here so that a fresh install
--- and the update get the same function.
-CREATE OR REPLACE FUNCTION @extschema@.lock_member(program text, customer_id bigint)
-RETURNS @extschema@.member
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	pid			integer := @extschema@.program_id(lock_member.program);
-	result		@extschema@.member;
-BEGIN
-	IF lock_member.customer_id IS NULL THEN
-		RAISE EXCEPTION 'customer_id must not be null' USING ERRCODE = '22004';
-	END IF;
-	PERFORM FROM @extschema@.account a
-	 WHERE a.customer_id OPERATOR(pg_catalog.=) lock_member.customer_id
-	   AND a.program_id OPERATOR(pg_catalog.=) pid
-	   FOR NO KEY UPDATE;
-	SELECT m.* INTO result FROM @extschema@.member m
-	 WHERE m.customer_id OPERATOR(pg_catalog.=) lock_member.customer_id
-	   AND m.program_id OPERATOR(pg_catalog.=) pid
-	   FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown member % in program "%"', lock_member.customer_id, lock_member.program
-			USING ERRCODE = 'LY002', HINT = 'Enroll the customer first with loyalty.enroll().';
-	END IF;
-	RETURN result;
-END
-$$;
-
 -- Flag a member from SQL (the identity checks): number the flag under the
 -- member's account lock and write it.  Returns the flag number.
 CREATE FUNCTION @extschema@.raise_flag(customer_id bigint, program_id integer, check_name text,
