@@ -48,6 +48,27 @@ have_matview() {
 	[ -n "$(psql -X -At -c "SELECT 1 FROM pg_class WHERE relname = '$1' AND relnamespace = 'loyalty'::regnamespace")" ]
 }
 
+# One program's last 12 months, from the plain views ($1 = "") or from
+# their materialized versions ($1 = _mv).
+program_queries() {
+	local mv=$1
+	time_query "points_flow$mv: one program, 12 months by month" \
+		"SELECT * FROM loyalty.points_flow$mv WHERE program = 'bi_usd' AND granularity = 'month'
+		   AND period_start >= date_trunc('month', now()) - interval '11 months'"
+	time_query "points_flow$mv: one program, last 30 days by day" \
+		"SELECT * FROM loyalty.points_flow$mv WHERE program = 'bi_usd' AND granularity = 'day'
+		   AND period_start > current_date - 30"
+	time_query "liability$mv: one program" \
+		"SELECT * FROM loyalty.liability$mv WHERE program = 'bi_usd'"
+	time_query "effectiveness$mv: one program" \
+		"SELECT * FROM loyalty.effectiveness$mv WHERE program = 'bi_usd'"
+	time_query "retention$mv: one program, last 12 cohorts" \
+		"SELECT * FROM loyalty.retention$mv WHERE program = 'bi_usd'
+		   AND cohort >= date_trunc('month', now()) - interval '11 months'"
+	time_query "tier_distribution$mv: one program" \
+		"SELECT * FROM loyalty.tier_distribution$mv WHERE program = 'bi_usd'"
+}
+
 run_queries() {
 	local member
 	member=$(psql -X -At -c "SELECT customer_id FROM loyalty.member
@@ -63,22 +84,7 @@ run_queries() {
 		"SELECT * FROM loyalty.category_affinity WHERE program = 'bi_usd' AND customer_id = $member"
 	time_query "fraud_queue: one member" \
 		"SELECT * FROM loyalty.fraud_queue WHERE program = 'bi_usd' AND customer_id = $member"
-	# One program's last 12 months.
-	time_query "points_flow: one program, 12 months by month" \
-		"SELECT * FROM loyalty.points_flow WHERE program = 'bi_usd' AND granularity = 'month'
-		   AND period_start >= date_trunc('month', now()) - interval '11 months'"
-	time_query "points_flow: one program, last 30 days by day" \
-		"SELECT * FROM loyalty.points_flow WHERE program = 'bi_usd' AND granularity = 'day'
-		   AND period_start > current_date - 30"
-	time_query "liability: one program" \
-		"SELECT * FROM loyalty.liability WHERE program = 'bi_usd'"
-	time_query "effectiveness: one program" \
-		"SELECT * FROM loyalty.effectiveness WHERE program = 'bi_usd'"
-	time_query "retention: one program, last 12 cohorts" \
-		"SELECT * FROM loyalty.retention WHERE program = 'bi_usd'
-		   AND cohort >= date_trunc('month', now()) - interval '11 months'"
-	time_query "tier_distribution: one program" \
-		"SELECT * FROM loyalty.tier_distribution WHERE program = 'bi_usd'"
+	program_queries ""
 	# Top 100.
 	time_query "member_summary: top 100 by available" \
 		"SELECT * FROM loyalty.member_summary WHERE program = 'bi_usd' ORDER BY available DESC LIMIT 100"
@@ -102,21 +108,7 @@ run_matview_queries() {
 		RUNS=1 time_query "refresh_business_views('$v') (concurrently)" \
 			"SELECT loyalty.refresh_business_views('$v')"
 	done
-	time_query "points_flow_mv: one program, 12 months by month" \
-		"SELECT * FROM loyalty.points_flow_mv WHERE program = 'bi_usd' AND granularity = 'month'
-		   AND period_start >= date_trunc('month', now()) - interval '11 months'"
-	time_query "points_flow_mv: one program, last 30 days by day" \
-		"SELECT * FROM loyalty.points_flow_mv WHERE program = 'bi_usd' AND granularity = 'day'
-		   AND period_start > current_date - 30"
-	time_query "liability_mv: one program" \
-		"SELECT * FROM loyalty.liability_mv WHERE program = 'bi_usd'"
-	time_query "effectiveness_mv: one program" \
-		"SELECT * FROM loyalty.effectiveness_mv WHERE program = 'bi_usd'"
-	time_query "retention_mv: one program, last 12 cohorts" \
-		"SELECT * FROM loyalty.retention_mv WHERE program = 'bi_usd'
-		   AND cohort >= date_trunc('month', now()) - interval '11 months'"
-	time_query "tier_distribution_mv: one program" \
-		"SELECT * FROM loyalty.tier_distribution_mv WHERE program = 'bi_usd'"
+	program_queries _mv
 	if have_matview member_effectiveness_mv; then
 		time_query "member_effectiveness_mv: top 100 by spend after" \
 			"SELECT * FROM loyalty.member_effectiveness_mv WHERE program = 'bi_usd' ORDER BY spend_after DESC LIMIT 100"
