@@ -426,14 +426,15 @@ BEGIN
 END
 $$;
 
--- Whether a program has an identity check on.
+-- Whether a program (NULL: any program) has an identity check on.
 CREATE FUNCTION @extschema@.has_identity_checks(program_id integer)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT EXISTS (SELECT FROM @extschema@.fraud_check c
-					WHERE c.program_id OPERATOR(pg_catalog.=) has_identity_checks.program_id
+					WHERE (has_identity_checks.program_id IS NULL
+						   OR c.program_id OPERATOR(pg_catalog.=) has_identity_checks.program_id)
 					  AND c.check_name OPERATOR(pg_catalog.=) ANY (ARRAY['shared_identity', 'self_referral']))
 $$;
 
@@ -448,8 +449,7 @@ DECLARE
 BEGIN
 	-- Most databases have no identity check on: then enrolment pays one
 	-- look at the (small) check table, not a join per new member.
-	IF NOT EXISTS (SELECT FROM @extschema@.fraud_check c
-					WHERE c.check_name OPERATOR(pg_catalog.=) ANY (ARRAY['shared_identity', 'self_referral'])) THEN
+	IF NOT @extschema@.has_identity_checks(NULL) THEN
 		RETURN NULL;
 	END IF;
 	FOR r IN
@@ -799,7 +799,7 @@ COMMENT ON FUNCTION @extschema@.raise_flag(bigint, integer, text, bigint, bigint
 COMMENT ON FUNCTION @extschema@.check_shared_identity(bigint, integer, text, @extschema@.card, bytea)
 	IS 'internal: the shared_identity and self_referral checks of one member and identity';
 COMMENT ON FUNCTION @extschema@.has_identity_checks(integer)
-	IS 'internal: whether a program has an identity check on';
+	IS 'internal: whether a program (NULL: any program) has an identity check on';
 COMMENT ON FUNCTION @extschema@.check_new_members()
 	IS 'internal: the card checks of newly enrolled members';
 COMMENT ON FUNCTION @extschema@.check_card_change()
