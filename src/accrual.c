@@ -149,7 +149,7 @@ typedef struct OrderState
 static bool
 OrdersHaveLotNo(void)
 {
-	return LoyaltyTableHasColumn(LY_ORDER, "lot_no");
+	return LoyaltyHasColumn("order_accrual", "lot_no");
 }
 
 static HTAB *source_cache = NULL;

@@ -53,6 +53,17 @@ static Oid	table_oids[LY_NUM_TABLES];
 static Oid	data_owner;
 static uint32 tables_generation = 1;
 
+/* The columns LoyaltyHasColumn() was asked about (below). */
+static struct
+{
+	const char *table;
+	const char *column;
+	Oid			relid;
+	bool		valid;
+	bool		has;
+}			known_columns[8];
+static int	nknown_columns = 0;
+
 static void
 InvalidateTables(Datum arg, Oid relid)
 {
@@ -65,6 +76,9 @@ InvalidateTables(Datum arg, Oid relid)
 		tables_valid = false;
 		tables_generation++;
 	}
+	for (int i = 0; i < nknown_columns; i++)
+		if (relid == InvalidOid || relid == known_columns[i].relid)
+			known_columns[i].valid = false;
 }
 
 /* Look the tables up, once per backend and again after they change. */
@@ -182,52 +196,41 @@ UseCompiledExpressions(DirectWriter *w)
 	}
 }
 
-/* A number that changes whenever the tables' definitions may have changed. */
-uint32
-LoyaltyTablesGeneration(void)
-{
-	LoadTables();
-	return tables_generation;
-}
-
 /*
- * Whether one of the tables has the column: a database not yet updated to
- * the release that added it has not, and the library keeps serving it.
- * Kept per backend until the tables change; a handful of columns are asked
- * about, each by a literal name.
+ * Whether a table of the extension has the column: a database not yet
+ * updated to the release that added it has not, and the library keeps
+ * serving it.  Kept per backend until a relcache invalidation of that table
+ * (ALTER EXTENSION UPDATE adds columns with ALTER TABLE); a handful of
+ * columns are asked about, each by a literal name.
  */
 bool
-LoyaltyTableHasColumn(LoyaltyTable which, const char *column)
+LoyaltyHasColumn(const char *table, const char *column)
 {
-	static struct
-	{
-		LoyaltyTable which;
-		const char *column;
-		uint32		generation;
-		bool		has;
-	}			known[8];
-	static int	nknown = 0;
-	uint32		generation = LoyaltyTablesGeneration();
 	int			i;
 
-	for (i = 0; i < nknown; i++)
-		if (known[i].which == which && strcmp(known[i].column, column) == 0)
+	LoadTables();				/* registers the invalidation callback */
+	for (i = 0; i < nknown_columns; i++)
+		if (strcmp(known_columns[i].table, table) == 0 &&
+			strcmp(known_columns[i].column, column) == 0)
 			break;
-	if (i == nknown)
+	if (i == nknown_columns)
 	{
-		if (nknown == lengthof(known))
+		if (nknown_columns == lengthof(known_columns))
 			elog(ERROR, "too many column checks");
-		known[i].which = which;
-		known[i].column = column;
-		known[i].generation = 0;	/* never: generations start at 1 */
-		nknown++;
+		known_columns[i].table = table;
+		known_columns[i].column = column;
+		known_columns[i].valid = false;
+		nknown_columns++;
 	}
-	if (known[i].generation != generation)
+	if (!known_columns[i].valid)
 	{
-		known[i].has = get_attnum(table_oids[which], column) != InvalidAttrNumber;
-		known[i].generation = generation;
+		Oid			relid = get_relname_relid(table, get_namespace_oid("loyalty", false));
+
+		known_columns[i].relid = relid;
+		known_columns[i].has = OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
+		known_columns[i].valid = true;
 	}
-	return known[i].has;
+	return known_columns[i].has;
 }
 
 /* The OID of one of the loyalty tables. */

@@ -74,7 +74,7 @@ FraudInvalidate(Datum arg, Oid relid)
 bool
 LoyaltyHasFraud(void)
 {
-	return LoyaltyTableHasColumn(LY_ACCOUNT, "fraud_state");
+	return LoyaltyHasColumn("account", "fraud_state");
 }
 
 /* Read a program's checks through SPI into rules. */

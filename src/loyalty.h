@@ -137,8 +137,7 @@ typedef struct DirectWriter
 } DirectWriter;
 
 extern Oid	LoyaltyTableOid(LoyaltyTable which);
-extern uint32 LoyaltyTablesGeneration(void);
-extern bool LoyaltyTableHasColumn(LoyaltyTable which, const char *column);
+extern bool LoyaltyHasColumn(const char *table, const char *column);
 extern Oid	LoyaltyDataOwner(void);
 extern DirectWriter *DirectBegin(void);
 extern void DirectEnd(DirectWriter *w);

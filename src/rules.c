@@ -574,19 +574,14 @@ LoyaltyTierPolicyFor(int32 program_id)
 bool
 LoyaltyHasTiers(void)
 {
-	Oid			nsp = get_namespace_oid("loyalty", false);
-
-	return get_attnum(get_relname_relid("program", nsp), "tier_basis") != InvalidAttrNumber &&
-		get_attnum(get_relname_relid("account", nsp), "qualifying") != InvalidAttrNumber;
+	return LoyaltyHasColumn("program", "tier_basis") && LoyaltyHasColumn("account", "qualifying");
 }
 
 /* Whether the database has 0.3.0's expiry (an older one, before its update, has not). */
 bool
 LoyaltyHasExpiry(void)
 {
-	Oid			nsp = get_namespace_oid("loyalty", false);
-
-	return get_attnum(get_relname_relid("program", nsp), "expiry_policy") != InvalidAttrNumber;
+	return LoyaltyHasColumn("program", "expiry_policy");
 }
 
 /*
