@@ -542,7 +542,7 @@ EvalScan(TierEvaluation *ev, const MemberKey *keys, int nkeys)
 			m = &ev->moves[ev->nmoves++];
 			m->key = key;
 			m->tid = slot->tts_tid;
-			m->from_tier = from >= 0 ? ep->policy.tiers[from].code : pstrdup(tier);
+			m->from_tier = from >= 0 ? ep->policy.tiers[from].code : (tier ? pstrdup(tier) : NULL);
 			m->to_tier = to >= 0 ? ep->policy.tiers[to].code : NULL;
 			m->up = to > from;
 			m->payload = EvalPayload(ev, m->from_tier, m->to_tier);

@@ -5,7 +5,7 @@
 -- spend in minor units, tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(122);
+SELECT plan(125);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -446,6 +446,25 @@ SELECT results_eq($$SELECT payload, count(*) FROM loyalty.event
 SELECT ok((SELECT array_agg(customer_id ORDER BY event_id) = array_agg(customer_id ORDER BY customer_id)
 	 FROM loyalty.event WHERE program_id = loyalty.program_id('many')),
 	'written in key order, the order the members are locked in');
+
+-- Members with no tier yet who qualify when tiers are first defined: the
+-- evaluation moves them up from no tier (it once crashed the server here,
+-- copying the missing tier's name).
+SELECT code FROM loyalty.create_program('late', 'Late', 'VND', 10, 100000);
+SELECT count(*) FROM (SELECT loyalty.enroll('late', c) FROM generate_series(31, 32) c) e;
+SELECT entry_no FROM loyalty.earn('late', 31, 300, 'welcome');
+SELECT tier_basis FROM loyalty.set_tier_policy('late', 'points');
+SELECT code FROM loyalty.set_tier('late', 'silver', 'Silver', 200);
+SELECT results_eq($$SELECT customer_id, tier FROM loyalty.account
+	 WHERE program_id = loyalty.program_id('late') ORDER BY 1$$,
+	$$VALUES (31::bigint, NULL::text), (32, NULL)$$, 'defining a tier moves nobody by itself');
+SELECT results_eq($$SELECT upgraded, downgraded FROM loyalty.evaluate_tiers()$$,
+	$$VALUES (1::bigint, 0::bigint)$$, 'the evaluation moves the member with 300 points up from no tier');
+SELECT results_eq($$SELECT a.tier, e.payload FROM loyalty.account a
+	 JOIN loyalty.event e ON e.customer_id = a.customer_id AND e.program_id = a.program_id
+	 WHERE a.program_id = loyalty.program_id('late') AND e.kind = 'tier_changed'$$,
+	$$VALUES ('silver', '{"from": null, "to": "silver", "reason": "evaluation"}'::jsonb)$$,
+	'member 31 is silver, with an event from no tier');
 
 SELECT * FROM finish();
 ROLLBACK;
