@@ -138,6 +138,7 @@ typedef struct OrderState
 	bool		has_lot;
 	int64		lot_no;			/* the lot that received its points (0.2.0 on) */
 	bool		voided;			/* a fraud review voided it: it never earns again */
+	bool		held;			/* a fraud check holds its points until review */
 } OrderState;
 
 /*
@@ -605,7 +606,7 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 {
 	static SPIPlanPtr plans[2][2];
 	bool		v2 = OrdersHaveLotNo();
-	bool		fraud = LoyaltyHasFraud();	/* voided_at comes with the fraud checks */
+	bool		fraud = LoyaltyHasFraud();	/* voided_at, held come with the fraud checks */
 	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
 	Datum		values[4];
 	HeapTuple	tuple;
@@ -622,7 +623,7 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 								  "  AND source_id OPERATOR(pg_catalog.=) $3"
 								  "  AND order_key OPERATOR(pg_catalog.=) $4",
 								  v2 ? "lot_no" : "NULL::bigint",
-								  fraud ? "voided_at IS NOT NULL" : "false"),
+								  fraud ? "voided_at IS NOT NULL, held" : "false, false"),
 								  4, argtypes);
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(src->program_id);
@@ -649,6 +650,7 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	o->net_amount = DatumGetNumericCopy(SPI_getbinval(tuple, desc, 7, &isnull));
 	o->ordered_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
 	o->voided = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
+	o->held = DatumGetBool(SPI_getbinval(tuple, desc, 10, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -737,6 +739,7 @@ typedef struct OrderChange
 	int64		lot_remaining;
 	bool		lot_pending;
 	bool		lot_held;		/* pending until a fraud review releases it */
+	bool		held;			/* the order's points are held afterwards */
 	TimestampTz lot_available_at;
 	bool		lot_expires;	/* the new lot expires by date */
 	TimestampTz lot_expires_at;
@@ -762,7 +765,7 @@ typedef struct OrderChange
 	int64		last_flag_no;
 } OrderChange;
 
-#define WRITE_NARGS 34
+#define WRITE_NARGS 35
 
 /* A text parameter, or a SQL NULL. */
 static inline void
@@ -822,7 +825,7 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,	/* $23-$29 entry */
 		TIMESTAMPTZOID,			/* $30 when the new lot expires */
 		TEXTOID, TEXTOID,		/* $31-$32 qualifying window, new tier */
-		BYTEAOID, INT8OID		/* $33-$34 fraud state, last flag */
+		BYTEAOID, INT8OID, BOOLOID	/* $33-$35 fraud state, last flag, order held */
 	};
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
@@ -844,15 +847,15 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  " ord AS ("
 								  " INSERT INTO loyalty.order_accrual AS o (customer_id, program_id,"
 								  "  source_id, order_key, state, amount, net_amount, points,"
-								  "  earned_points, first_purchase, channel, category, ordered_at%s)"
-								  " VALUES ($1, $2, $3, $4, $14, $15, $16, $17, $18, $19, $20, $21, $22%s)"
+								  "  earned_points, first_purchase, channel, category, ordered_at%s%s)"
+								  " VALUES ($1, $2, $3, $4, $14, $15, $16, $17, $18, $19, $20, $21, $22%s%s)"
 								  " ON CONFLICT (customer_id, program_id, source_id, order_key)"
 								  " DO UPDATE SET state = EXCLUDED.state, amount = EXCLUDED.amount,"
 								  "  net_amount = EXCLUDED.net_amount, points = EXCLUDED.points,"
 								  "  earned_points = EXCLUDED.earned_points,"
 								  "  first_purchase = EXCLUDED.first_purchase,"
 								  "  channel = EXCLUDED.channel, category = EXCLUDED.category,"
-								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now()%s)"
+								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now()%s%s)"
 								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
 								  "  points, pending_points, available_after, pending_after, reason,"
 								  "  reference, actor, db_role, detail, expires_at)"
@@ -863,9 +866,11 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  tiers ? TIER_SET_CLAUSE("$31", "$32") : "",
 								  fraud ? ", fraud_state = COALESCE($33, fraud_state),"
 								  " last_flag_no = COALESCE($34, last_flag_no)" : "",
-								  v2 ? ", lot_no" : "",
+								  v2 ? ", lot_no" : "", fraud ? ", held" : "",
 								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
-								  v2 ? ", lot_no = COALESCE(EXCLUDED.lot_no, o.lot_no)" : ""),
+								  fraud ? ", $35" : "",
+								  v2 ? ", lot_no = COALESCE(EXCLUDED.lot_no, o.lot_no)" : "",
+								  fraud ? ", held = EXCLUDED.held" : ""),
 								  WRITE_NARGS, argtypes);
 	plan = plans[v2][tiers][fraud];
 
@@ -907,6 +912,7 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	nulls[32] = c->fraud ? ' ' : 'n';
 	values[33] = Int64GetDatum(c->last_flag_no);
 	nulls[33] = c->fraud ? ' ' : 'n';
+	values[34] = BoolGetDatum(c->held);
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
@@ -1285,15 +1291,20 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		c.lot_held = !live && target > 0 && LoyaltyFraudHolds(hits, nhits);
 	}
 
+	/* A hold lasts until review() releases or voids it. */
+	c.held = live ? o.held : c.lot_held;
+
 	/*
 	 * What the order counts toward a tier now, less what it counted: at the
-	 * month of its original order time.
+	 * month of its original order time.  Held or voided, it counts nothing;
+	 * review() counts a released one.
 	 */
 	LoyaltyTierInit(&ts, src->program_id, m.has_tiers, m.tier, m.qualifying);
 	if (ts.enabled)
 	{
-		qualifying = LoyaltyOrderQualifying(src->program_id, target, net);
-		if (live)
+		if (!c.held && !o.voided)
+			qualifying = LoyaltyOrderQualifying(src->program_id, target, net);
+		if (live && !o.held && !o.voided)
 			qualifying -= LoyaltyOrderQualifying(src->program_id, o.points, o.net_amount);
 	}
 
@@ -1422,7 +1433,7 @@ typedef enum InsertColumn
 	E_DETAIL, E_EXPIRES_AT, E_CREATED_AT,
 	O_CUSTOMER, O_PROGRAM, O_SOURCE, O_ORDER_KEY, O_STATE, O_AMOUNT, O_NET_AMOUNT,
 	O_POINTS, O_EARNED_POINTS, O_FIRST_PURCHASE, O_CHANNEL, O_CATEGORY, O_ORDERED_AT,
-	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO,
+	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO, O_HELD,
 	NUM_INSERT_COLUMNS
 } InsertColumn;
 
@@ -1451,7 +1462,7 @@ static const struct
 	{LY_ORDER, "net_amount"}, {LY_ORDER, "points"}, {LY_ORDER, "earned_points"},
 	{LY_ORDER, "first_purchase"}, {LY_ORDER, "channel"}, {LY_ORDER, "category"},
 	{LY_ORDER, "ordered_at"}, {LY_ORDER, "created_at"}, {LY_ORDER, "updated_at"},
-	{LY_ORDER, "lot_no"},
+	{LY_ORDER, "lot_no"}, {LY_ORDER, "held"},
 };
 
 static AttrNumber insert_attnums[NUM_INSERT_COLUMNS];
@@ -1467,7 +1478,7 @@ ResolveInsertColumns(DirectWriter *w)
 	{
 		/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier and fraud columns */
 		bool		missing_ok = i == O_LOT_NO || i == A_TIER || i == A_TIER_SINCE ||
-			i == A_QUALIFYING || i == A_FRAUD_STATE || i == A_LAST_FLAG_NO;
+			i == A_QUALIFYING || i == A_FRAUD_STATE || i == A_LAST_FLAG_NO || i == O_HELD;
 
 		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
 										 insert_columns[i].name, missing_ok);
@@ -1905,8 +1916,11 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		ndirect++;
 		if (r->points > 0)
 			lifetime_earned = LoyaltyAddPoints(lifetime_earned, r->points, "lifetime earned points");
-		/* The next order of the statement earns at the tier this one reaches. */
-		if (ts.enabled)
+		/*
+		 * The next order of the statement earns at the tier this one reaches;
+		 * a held order counts toward none until review() releases it.
+		 */
+		if (ts.enabled && !hold)
 			LoyaltyTierAdd(&ts, r->facts.ordered_at,
 						   LoyaltyOrderQualifying(src->program_id, r->points, r->facts.amount));
 		if (r->points <= 0)
@@ -1959,6 +1973,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			Put(w, O_UPDATED_AT, TimestampTzGetDatum(now));
 			if (r->lot && insert_attnums[O_LOT_NO] != InvalidAttrNumber)
 				Put(w, O_LOT_NO, Int64GetDatum(r->lot->lot_no));
+			if (insert_attnums[O_HELD] != InvalidAttrNumber)
+				Put(w, O_HELD, BoolGetDatum(r->lot != NULL && r->lot->held));
 			DirectInsert(w, order);
 		}
 

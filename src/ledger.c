@@ -474,8 +474,11 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	nulls[17] = lot_pending ? ' ' : 'n';
 	values[18] = Int64GetDatum(spend);
 	values[19] = CStringGetTextDatum(req->db_role);
-	/* Earned points count toward the tier; adjustments and redemptions never. */
-	if (req->kind == ENTRY_EARN)
+	/*
+	 * Earned points count toward the tier, held ones once review() releases
+	 * them; adjustments and redemptions never.
+	 */
+	if (req->kind == ENTRY_EARN && !req->held)
 		LoyaltyTierAddEarned(&acct->tier, GetCurrentTransactionStartTimestamp(), req->points);
 	LoyaltyTierParams(&acct->tier, values, nulls, 20);
 	values[22] = BoolGetDatum(req->held && lot_points > 0);

@@ -18,6 +18,10 @@
  * goes to the month of its original ordered_at, so a refund takes back
  * exactly what the order brought, and nothing once that month has left the
  * window.  Redemptions, expiry and adjustments never change the totals.
+ * Points a fraud check holds count toward no tier while held (an order's
+ * order_accrual.held, an earning's held lot): review() counts them when it
+ * releases them (count_released, below), and a void leaves nothing to take
+ * back.
  *
  * The total as of a moment t is the sum of the months
  *	rolling			the tier_months months ending with t's month
@@ -54,6 +58,7 @@
 
 #include "loyalty.h"
 
+PG_FUNCTION_INFO_V1(loyalty_count_released);
 PG_FUNCTION_INFO_V1(loyalty_evaluate_tiers);
 
 /* window.c: the text form of a window (PG_FUNCTION_INFO_V1 exports it). */
@@ -250,6 +255,86 @@ LoyaltyTierChanged(int32 program_id, int64 customer_id, const char *from_tier,
 {
 	(void) LoyaltyEmitEvent(program_id, customer_id, "tier_changed",
 							TierChangedPayload(from_tier, to_tier, reason));
+}
+
+/*
+ * count_released(customer_id, program_id, at, points, net_amount): points a
+ * fraud check held counted toward no tier; review() released them, so they
+ * count now, at the month of at (the order time, or when an earning was
+ * made), and move the member up as the order or earning would have:
+ * an order's by the program's basis from its points and net amount now, an
+ * earning's (net_amount NULL) on the points basis only.  review() holds the
+ * account row lock and runs as the extension owner.
+ */
+Datum
+loyalty_count_released(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr read_plan = NULL;
+	static SPIPlanPtr write_plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int64		customer_id;
+	int32		program_id;
+	TimestampTz at;
+	int64		points;
+	LoyaltyTierState ts;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		elog(ERROR, "count_released: only net_amount may be null");
+	customer_id = PG_GETARG_INT64(0);
+	program_id = PG_GETARG_INT32(1);
+	at = PG_GETARG_TIMESTAMPTZ(2);
+	points = PG_GETARG_INT64(3);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* The tier rules load through SPI. */
+	if (!LoyaltyTierPolicyFor(program_id)->enabled)
+	{
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+	if (read_plan == NULL)
+		read_plan = LoyaltyPreparePlan("SELECT tier, qualifying FROM loyalty.account"
+									   " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+									   "  AND program_id OPERATOR(pg_catalog.=) $2",
+									   2, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(program_id);
+	if (SPI_execute_plan(read_plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "member %lld has no account", (long long) customer_id);
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	d = SPI_getbinval(tuple, desc, 2, &isnull);
+	LoyaltyTierInit(&ts, program_id, true, SPI_getvalue(tuple, desc, 1),
+					isnull ? NULL : (LoyaltyWindow *) DatumGetPointer(d));
+
+	if (PG_ARGISNULL(4))
+		LoyaltyTierAddEarned(&ts, at, points);
+	else
+		LoyaltyTierAdd(&ts, at, LoyaltyOrderQualifying(program_id, points, PG_GETARG_NUMERIC(4)));
+
+	if (ts.window_changed)
+	{
+		if (write_plan == NULL)
+			write_plan = LoyaltyPreparePlan("UPDATE loyalty.account SET updated_at = pg_catalog.now()"
+											TIER_SET_CLAUSE("$3", "$4")
+											" WHERE customer_id OPERATOR(pg_catalog.=) $1"
+											"  AND program_id OPERATOR(pg_catalog.=) $2",
+											4, argtypes);
+		LoyaltyTierParams(&ts, values, nulls, 2);
+		if (SPI_execute_plan(write_plan, values, nulls, false, 0) != SPI_OK_UPDATE ||
+			SPI_processed != 1)
+			elog(ERROR, "tier update of member %lld failed", (long long) customer_id);
+	}
+	if (LoyaltyTierMoved(&ts))
+		LoyaltyTierChanged(program_id, customer_id, ts.tier_before, ts.tier, "qualified");
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /*

@@ -5,7 +5,8 @@
 --
 -- How it works (src/tier.c, README.md "Tiers"):
 --   * every order, and every earn(), adds its qualifying amount to the
---     member's account.qualifying, a loyalty.window of monthly buckets, at
+--     member's account.qualifying (a fraud hold's only when review()
+--     releases it), a loyalty.window of monthly buckets, at
 --     the order's month in the program's time zone; a refund, a lower amount
 --     or a delete takes it back from that same month;
 --   * inside the order's transaction, a member whose total as of the order
@@ -82,10 +83,24 @@ COMMENT ON COLUMN @extschema@.account.tier_paid_until IS
 COMMENT ON COLUMN @extschema@.account.qualifying IS
 	'qualifying amounts by month (points, spend in minor units, or orders) over the last 24 months; NULL until the first one';
 
+-- What a fraud check holds counts toward no tier until a review releases it
+-- (88_fraud.sql holds and reviews, src/accrual.c keeps these): an order
+-- qualifies while it is neither held nor voided.  An order whose held points
+-- a review voided never earns again: neither an amount correction nor a
+-- re-insert after a delete.
+ALTER TABLE @extschema@.order_accrual
+	ADD COLUMN held boolean NOT NULL DEFAULT false,
+	ADD COLUMN voided_at timestamptz;
+COMMENT ON COLUMN @extschema@.order_accrual.held IS
+	'a fraud check holds the order''s points until a review; a held order counts toward no tier until released';
+COMMENT ON COLUMN @extschema@.order_accrual.voided_at IS
+	'when a fraud review voided the order''s held points (NULL: never); a voided order earns nothing more and counts toward no tier';
+
 -- Rebuild the qualifying windows of a program's members from their history,
 -- by the program's current basis: the orders of the last 24 months (their
 -- points, their net amounts, or 1 each while the net amount is above 0) and,
--- on the points basis, the points of earn().  For a change of basis, and for
+-- on the points basis, the points of earn(); what a fraud check holds, or a
+-- review voided, does not count.  For a change of basis, and for
 -- the update from 0.2.0, whose members have history but no windows yet; the
 -- order paths never rescan history.  The caller holds the program's account
 -- rows locked, so no order of theirs is half counted.  Returns the number of
@@ -111,7 +126,8 @@ AS $$
 				   ELSE (o.net_amount OPERATOR(pg_catalog.>) 0)::integer
 			   END AS amount
 		  FROM p JOIN @extschema@.order_accrual o ON o.program_id OPERATOR(pg_catalog.=) p.program_id
-		 WHERE o.ordered_at OPERATOR(pg_catalog.>=)
+		 WHERE NOT o.held AND o.voided_at IS NULL
+		   AND o.ordered_at OPERATOR(pg_catalog.>=)
 			   pg_catalog.timezone(p.time_zone, p.this_month OPERATOR(pg_catalog.-) '23 months'::interval)
 		UNION ALL
 		SELECT l.customer_id, pg_catalog.date_trunc('month', pg_catalog.timezone(p.time_zone, l.earned_at)),
@@ -122,6 +138,10 @@ AS $$
 								   AND e.entry_no OPERATOR(pg_catalog.=) l.lot_no
 		 WHERE p.tier_basis OPERATOR(pg_catalog.=) 'points' AND l.source_id IS NULL
 		   AND e.kind OPERATOR(pg_catalog.=) 'earn'
+		   -- Not held or voided: an earning that entered pending has a release
+		   -- time once it is releasable; a held one has none, and a voided one
+		   -- keeps none (review()).
+		   AND (e.pending_points OPERATOR(pg_catalog.=) 0 OR l.available_at IS NOT NULL)
 		   AND l.earned_at OPERATOR(pg_catalog.>=)
 			   pg_catalog.timezone(p.time_zone, p.this_month OPERATOR(pg_catalog.-) '23 months'::interval)
 	), by_month AS (

@@ -119,11 +119,8 @@ COMMENT ON COLUMN @extschema@.account.fraud_state IS
 	'internal: recent orders, earnings and redemptions for the fraud checks (fixed size; NULL until a check runs)';
 COMMENT ON COLUMN @extschema@.account.last_flag_no IS 'number of the member''s last fraud flag';
 
--- An order whose held points a review voided never earns again (src/accrual.c):
--- neither an amount correction nor a re-insert after a delete.
-ALTER TABLE @extschema@.order_accrual ADD COLUMN voided_at timestamptz;
-COMMENT ON COLUMN @extschema@.order_accrual.voided_at IS
-	'when a fraud review voided the order''s held points (NULL: never); a voided order earns nothing more';
+-- order_accrual.held and voided_at, which the reviews below set, come with
+-- the tiers (85_tiers.sql), whose rebuild of the qualifying totals reads them.
 
 -- A review decision is a ledger entry of its own kind (a void or a dismissal).
 ALTER TABLE @extschema@.ledger DROP CONSTRAINT ledger_kind_check;
@@ -592,6 +589,14 @@ BEGIN
 END
 $$;
 
+-- Points a fraud check held counted toward no tier (src/accrual.c,
+-- src/ledger.c); review() counts them when it releases them.
+CREATE FUNCTION @extschema@.count_released(customer_id bigint, program_id integer,
+	at timestamptz, points bigint, net_amount numeric)
+RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'loyalty_count_released';
+
 -- Decide on a flag: release or void its held points, or dismiss it.  One
 -- ledger entry per decision, with the reviewer.
 CREATE FUNCTION @extschema@.review(program text, customer_id bigint, flag_no bigint,
@@ -606,13 +611,14 @@ DECLARE
 	f			@extschema@.fraud_flag;
 	lot			@extschema@.lot;
 	who			text := COALESCE(review.actor, SESSION_USER::text);
-	held		bigint := 0;
+	held_now	bigint := 0;
 	repay		bigint := 0;
 	d_avail		bigint := 0;
 	d_pending	bigint := 0;
 	kind		text := 'review';
 	later		boolean := false;
 	new_status	text;
+	released	record;
 	result		@extschema@.fraud_flag;
 BEGIN
 	IF review.customer_id IS NULL THEN
@@ -680,14 +686,14 @@ BEGIN
 		   AND l.lot_no OPERATOR(pg_catalog.=) f.lot_no;
 		-- A refund may have taken some or all of the held points already.
 		IF lot.pending AND lot.available_at IS NULL THEN
-			held := lot.remaining;
+			held_now := lot.remaining;
 		END IF;
-		IF held OPERATOR(pg_catalog.>) 0 AND review.decision OPERATOR(pg_catalog.=) 'dismiss' THEN
+		IF held_now OPERATOR(pg_catalog.>) 0 AND review.decision OPERATOR(pg_catalog.=) 'dismiss' THEN
 			RAISE EXCEPTION 'fraud flag % holds points', f.flag_no USING ERRCODE = '22023',
 				HINT = 'Decide on them with release or void.';
 		END IF;
 		-- Nothing left to decide on: a release or void would change nothing.
-		IF held OPERATOR(pg_catalog.=) 0 AND review.decision OPERATOR(pg_catalog.<>) 'dismiss' THEN
+		IF held_now OPERATOR(pg_catalog.=) 0 AND review.decision OPERATOR(pg_catalog.<>) 'dismiss' THEN
 			RAISE EXCEPTION 'fraud flag % holds no points any more', f.flag_no
 				USING ERRCODE = '55000',
 					  DETAIL = 'A refund took the held points back.',
@@ -707,15 +713,33 @@ BEGIN
 		ELSE
 			kind := 'release';
 			-- Released points repay a debt first, as every release does.
-			repay := LEAST(held, GREATEST(OPERATOR(pg_catalog.-) acct.available, 0));
+			repay := LEAST(held_now, GREATEST(OPERATOR(pg_catalog.-) acct.available, 0));
 			UPDATE @extschema@.lot l SET pending = false, available_at = pg_catalog.now(),
 				remaining = l.remaining OPERATOR(pg_catalog.-) repay
 			 WHERE l.customer_id OPERATOR(pg_catalog.=) f.customer_id
 			   AND l.program_id OPERATOR(pg_catalog.=) f.program_id
 			   AND l.lot_no OPERATOR(pg_catalog.=) f.lot_no
 			   AND l.pending AND l.available_at IS NULL;
-			d_avail := held;
-			d_pending := OPERATOR(pg_catalog.-) held;
+			d_avail := held_now;
+			d_pending := OPERATOR(pg_catalog.-) held_now;
+		END IF;
+		-- Held, the points counted toward no tier; released, they count now,
+		-- at the month of the order (or earning), and may move the member up.
+		IF f.order_key IS NOT NULL THEN
+			UPDATE @extschema@.order_accrual o SET held = false, updated_at = pg_catalog.now()
+			 WHERE o.customer_id OPERATOR(pg_catalog.=) f.customer_id
+			   AND o.program_id OPERATOR(pg_catalog.=) f.program_id
+			   AND o.source_id OPERATOR(pg_catalog.=) f.source_id
+			   AND o.order_key OPERATOR(pg_catalog.=) f.order_key
+			   AND o.held
+			RETURNING o.ordered_at, o.points, o.net_amount INTO released;
+			IF FOUND THEN
+				PERFORM @extschema@.count_released(f.customer_id, f.program_id,
+					released.ordered_at, released.points, released.net_amount);
+			END IF;
+		ELSE
+			PERFORM @extschema@.count_released(f.customer_id, f.program_id, lot.earned_at,
+				lot.points, NULL);
 		END IF;
 	ELSIF review.decision OPERATOR(pg_catalog.=) 'void' THEN
 		new_status := 'voided';
@@ -724,12 +748,12 @@ BEGIN
 		   AND l.program_id OPERATOR(pg_catalog.=) f.program_id
 		   AND l.lot_no OPERATOR(pg_catalog.=) f.lot_no
 		   AND l.pending AND l.available_at IS NULL;
-		d_pending := OPERATOR(pg_catalog.-) held;
+		d_pending := OPERATOR(pg_catalog.-) held_now;
 		-- The order no longer holds the points: a later refund takes nothing.
 		IF f.order_key IS NOT NULL THEN
-			UPDATE @extschema@.order_accrual o SET
-				points = GREATEST(o.points OPERATOR(pg_catalog.-) held, 0),
-				earned_points = GREATEST(o.earned_points OPERATOR(pg_catalog.-) held, 0),
+			UPDATE @extschema@.order_accrual o SET held = false,
+				points = GREATEST(o.points OPERATOR(pg_catalog.-) held_now, 0),
+				earned_points = GREATEST(o.earned_points OPERATOR(pg_catalog.-) held_now, 0),
 				voided_at = pg_catalog.now(), updated_at = pg_catalog.now()
 			 WHERE o.customer_id OPERATOR(pg_catalog.=) f.customer_id
 			   AND o.program_id OPERATOR(pg_catalog.=) f.program_id
@@ -756,7 +780,7 @@ BEGIN
 			f.check_name, review.note),
 		f.reference, who, SESSION_USER,
 		pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('flag_no', f.flag_no,
-			'check', f.check_name, 'decision', review.decision, 'held_points', held,
+			'check', f.check_name, 'decision', review.decision, 'held_points', held_now,
 			'repaid_debt', NULLIF(repay, 0),
 			'available_at', CASE WHEN later THEN f.release_at END)));
 
@@ -798,6 +822,8 @@ COMMENT ON FUNCTION @extschema@.raise_flag(bigint, integer, text, bigint, bigint
 	IS 'internal: number and write a fraud flag under the member''s account lock';
 COMMENT ON FUNCTION @extschema@.check_shared_identity(bigint, integer, text, @extschema@.card, bytea)
 	IS 'internal: the shared_identity and self_referral checks of one member and identity';
+COMMENT ON FUNCTION @extschema@.count_released(bigint, integer, timestamptz, bigint, numeric)
+	IS 'internal: count released held points toward the member''s tier (net_amount NULL: an earning, not an order)';
 COMMENT ON FUNCTION @extschema@.has_identity_checks(integer)
 	IS 'internal: whether a program (NULL: any program) has an identity check on';
 COMMENT ON FUNCTION @extschema@.check_new_members()
@@ -815,6 +841,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.raise_flag(bigint, integer, text, bigint, bigint, text, jsonb),
 	@extschema@.check_shared_identity(bigint, integer, text, @extschema@.card, bytea),
 	@extschema@.has_identity_checks(integer),
+	@extschema@.count_released(bigint, integer, timestamptz, bigint, numeric),
 	@extschema@.check_new_members(),
 	@extschema@.check_card_change(),
 	@extschema@.identity_hash(integer, text, text)

@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(144);
+SELECT plan(157);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -638,6 +638,91 @@ SELECT results_eq(
 	   WHERE program_id = loyalty.program_id('calm') ORDER BY customer_id$$,
 	$$VALUES (901::bigint, 297::bigint, 0::bigint), (902, 420, 0)$$,
 	'and nothing is held: every point of the month is available (less the refund and the redemption)');
+
+-- 11c. Held points count toward no tier until a review releases them: a
+-- held burst cannot lift a member, a void leaves nothing to take back, and a
+-- rebuild of the qualifying totals agrees.  Silver at 100 points, gold at
+-- 300; more than 150 points a day holds.
+SELECT code FROM loyalty.create_program('tiered', 'Tiered', 'EUR', 1, 1);
+SELECT code FROM loyalty.set_tier('tiered', 'silver', 'Silver', 100);
+SELECT code FROM loyalty.set_tier('tiered', 'gold', 'Gold', 300);
+SELECT action FROM loyalty.set_fraud_check('tiered', 'points_per_day', 'hold', 150);
+CREATE TABLE tiered_orders (id text PRIMARY KEY, customer bigint NOT NULL, amount numeric NOT NULL);
+SELECT source_id FROM loyalty.track_orders('tiered_orders', 'tiered', 'customer', 'id', 'amount');
+SELECT count(loyalty.enroll('tiered', c)) FROM generate_series(951, 953) c;
+INSERT INTO tiered_orders VALUES ('t1', 951, 80);
+INSERT INTO tiered_orders VALUES ('t2', 951, 100);
+SELECT results_eq(
+	$$SELECT a.tier, a.pending, p.qualifying, o.held FROM loyalty.account a,
+		loyalty.tier_progress('tiered', 951) p, loyalty.order_accrual o
+	   WHERE a.customer_id = 951 AND a.program_id = loyalty.program_id('tiered')
+	     AND o.customer_id = 951 AND o.order_key = 't2'$$,
+	$$VALUES (NULL::text, 100::bigint, 80::numeric, true)$$,
+	'a held order counts toward no tier: 80 qualifying, not 180, and no silver');
+UPDATE tiered_orders SET amount = 60 WHERE id = 't2';
+SELECT results_eq(
+	$$SELECT a.pending, p.qualifying FROM loyalty.account a, loyalty.tier_progress('tiered', 951) p
+	   WHERE a.customer_id = 951 AND a.program_id = loyalty.program_id('tiered')$$,
+	$$VALUES (60::bigint, 80::numeric)$$,
+	'a partial refund of a held order takes its points, and no qualifying points it never gave');
+SELECT status FROM loyalty.review('tiered', 951, 1, 'release', 'known customer');
+SELECT results_eq(
+	$$SELECT a.tier, a.available, p.qualifying, o.held
+		FROM loyalty.account a, loyalty.tier_progress('tiered', 951) p, loyalty.order_accrual o
+	   WHERE a.customer_id = 951 AND a.program_id = loyalty.program_id('tiered')
+	     AND o.customer_id = 951 AND o.order_key = 't2'$$,
+	$$VALUES ('silver'::text, 140::bigint, 140::numeric, false)$$,
+	'released, the order counts (80 + 60) and moves the member up to silver at once');
+SELECT results_eq(
+	$$SELECT payload FROM loyalty.event WHERE kind = 'tier_changed' AND customer_id = 951$$,
+	$$VALUES ('{"from": null, "to": "silver", "reason": "qualified"}'::jsonb)$$,
+	'the release writes the tier_changed event');
+-- One statement of two orders takes the statement path; the second is held.
+INSERT INTO tiered_orders VALUES ('t3', 952, 90), ('t4', 952, 220);
+SELECT results_eq(
+	$$SELECT a.tier, a.available, a.pending, p.qualifying FROM loyalty.account a,
+		loyalty.tier_progress('tiered', 952) p
+	   WHERE a.customer_id = 952 AND a.program_id = loyalty.program_id('tiered')$$,
+	$$VALUES (NULL::text, 90::bigint, 220::bigint, 90::numeric)$$,
+	'on the statement path too a held order counts toward no tier (310 would reach gold)');
+SELECT status FROM loyalty.review('tiered', 952, 1, 'void', 'card testing');
+SELECT results_eq(
+	$$SELECT a.tier, a.pending, p.qualifying, o.held, o.voided_at IS NOT NULL
+		FROM loyalty.account a, loyalty.tier_progress('tiered', 952) p, loyalty.order_accrual o
+	   WHERE a.customer_id = 952 AND a.program_id = loyalty.program_id('tiered')
+	     AND o.customer_id = 952 AND o.order_key = 't4'$$,
+	$$VALUES (NULL::text, 0::bigint, 90::numeric, false, true)$$,
+	'voided, the order never counted and still does not');
+UPDATE tiered_orders SET amount = 0 WHERE id = 't4';
+SELECT is((SELECT qualifying FROM loyalty.tier_progress('tiered', 952)), 90::numeric,
+	'a refund of the voided order takes nothing from the qualifying total');
+-- A held earn() counts on its release, at the month it was earned.
+SELECT results_eq($$SELECT pending_points FROM loyalty.earn('tiered', 953, 200, 'goodwill')$$,
+	$$VALUES (200::bigint)$$, 'an earning above the daily limit is held');
+SELECT results_eq(
+	$$SELECT a.tier, p.qualifying FROM loyalty.account a, loyalty.tier_progress('tiered', 953) p
+	   WHERE a.customer_id = 953 AND a.program_id = loyalty.program_id('tiered')$$,
+	$$VALUES (NULL::text, 0::numeric)$$, 'a held earning counts toward no tier');
+SELECT status FROM loyalty.review('tiered', 953, 1, 'release', 'agreed with support');
+SELECT results_eq(
+	$$SELECT a.tier, p.qualifying
+		FROM loyalty.account a, loyalty.tier_progress('tiered', 953) p
+	   WHERE a.customer_id = 953 AND a.program_id = loyalty.program_id('tiered')$$,
+	$$VALUES ('silver'::text, 200::numeric)$$,
+	'released, the earning counts and moves the member up');
+-- Rebuilding the totals from history (a change of basis) counts the same:
+-- on orders, 951 has two, 952 one (the voided one is out), 953 none.
+SELECT tier_basis FROM loyalty.set_tier_policy('tiered', 'orders');
+SELECT results_eq(
+	$$SELECT c, (SELECT qualifying FROM loyalty.tier_progress('tiered', c)) FROM unnest(ARRAY[951, 952, 953]::bigint[]) c$$,
+	$$VALUES (951::bigint, 2::numeric), (952, 1), (953, 0)$$,
+	'rebuilt on the orders basis: held and voided orders do not count');
+SELECT tier_basis FROM loyalty.set_tier_policy('tiered', 'points');
+SELECT results_eq(
+	$$SELECT c, (SELECT qualifying FROM loyalty.tier_progress('tiered', c)) FROM unnest(ARRAY[951, 952, 953]::bigint[]) c$$,
+	$$VALUES (951::bigint, 140::numeric), (952, 90), (953, 200)$$,
+	'rebuilt on the points basis: the same totals the order paths and reviews kept');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify() finds no inconsistency after the reviews');
 
 -- 12. Privileges: only the administrator reviews; nobody but the
 -- administrator reads hashes.
