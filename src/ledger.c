@@ -237,6 +237,13 @@ ReleaseDuePoints(int32 program_id, LedgerRequest *req, AccountState *acct)
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 
+	/*
+	 * The pending lots hold exactly the pending balance (verify() checks
+	 * it): with none pending there is nothing to release, and no need to
+	 * look through every lot of the member.
+	 */
+	if (acct->pending <= 0)
+		return;
 	if (probe == NULL)
 		probe = LoyaltyPreparePlan(
 								   "SELECT 1 FROM loyalty.lot"
