@@ -10,6 +10,7 @@
 #        (default 20 10000 1000).  BENCH_NO_BUILD=1 uses the installed build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. bench/lib.sh
 
 # Earn $3 lots for customers $1 + 1 .. $1 + $2: one INSERT statement per lot.
 earn_lots() {
@@ -37,13 +38,9 @@ redeem_round() {
 
 if [ "${1:-}" = --in-cluster ]; then
 	seconds=$2 few=$3 many=$4
+	bench_program 12
 	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL
 		CREATE EXTENSION pg_stat_statements;
-		CREATE EXTENSION loyalty;
-		SELECT count(*) FROM loyalty.create_program('bench', 'Bench', 'VND', 10, 100000);
-		SELECT count(*) FROM loyalty.set_expiry_policy('bench', 'rolling', 12);
-		CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, total numeric(14,2));
-		SELECT count(*) FROM loyalty.track_orders('orders', 'bench', 'customer_id', 'id', 'total');
 		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $few) c;
 		SELECT count(loyalty.enroll('bench', 100000 + c)) FROM generate_series(1, $many) c;
 	SQL

@@ -532,23 +532,16 @@ static const struct
 static AttrNumber spend_attnums[NUM_SPEND_COLUMNS];
 static uint32 spend_attnums_generation = 0;
 
-/* Set a column of the row being built for its table; NULL text stays NULL. */
+/* Set a column of the row being built for its table. */
 static inline void
 SetColumn(DirectWriter *w, SpendColumn col, Datum value)
 {
 	DirectSet(&w->tables[spend_columns[col].table], spend_attnums[col], value);
 }
 
-static inline void
-SetText(DirectWriter *w, SpendColumn col, const char *value)
-{
-	if (value)
-		SetColumn(w, col, CStringGetTextDatum(value));
-}
-
 /* Take points from the member's spendable lots, oldest-expiring first; returns what they gave. */
 static int64
-TakeFromLots(DirectWriter *w, ScanKey member, int64 spend)
+SpendFromLots(DirectWriter *w, ScanKey member, int64 spend)
 {
 	DirectTable *lot = &w->tables[LY_LOT];
 	int64		taken = 0;
@@ -615,7 +608,7 @@ WriteSpending(int32 program_id, LedgerRequest *req, AccountState *acct, BalanceC
 			 (long long) req->customer_id);
 
 	/* The lots must cover exactly what the balance said could be spent. */
-	taken = TakeFromLots(w, keys, c->spend);
+	taken = SpendFromLots(w, keys, c->spend);
 	if (taken != c->spend)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -641,16 +634,18 @@ WriteSpending(int32 program_id, LedgerRequest *req, AccountState *acct, BalanceC
 	SetColumn(w, E_CUSTOMER, Int64GetDatum(req->customer_id));
 	SetColumn(w, E_PROGRAM, Int32GetDatum(program_id));
 	SetColumn(w, E_ENTRY_NO, Int64GetDatum(c->entry_no));
-	SetText(w, E_KIND, kind_names[req->kind]);
+	SetColumn(w, E_KIND, CStringGetTextDatum(kind_names[req->kind]));
 	SetColumn(w, E_POINTS, Int64GetDatum(c->delta_available));
 	SetColumn(w, E_PENDING_POINTS, Int64GetDatum(c->delta_pending));
 	SetColumn(w, E_AVAILABLE_AFTER, Int64GetDatum(c->available));
 	SetColumn(w, E_PENDING_AFTER, Int64GetDatum(c->pending));
-	SetText(w, E_REASON, req->reason);
-	SetText(w, E_REFERENCE, req->reference);
-	SetText(w, E_IDEMPOTENCY_KEY, req->idempotency_key);
-	SetText(w, E_ACTOR, req->actor);
-	SetText(w, E_DB_ROLE, req->db_role);
+	SetColumn(w, E_REASON, CStringGetTextDatum(req->reason));
+	if (req->reference)
+		SetColumn(w, E_REFERENCE, CStringGetTextDatum(req->reference));
+	if (req->idempotency_key)
+		SetColumn(w, E_IDEMPOTENCY_KEY, CStringGetTextDatum(req->idempotency_key));
+	SetColumn(w, E_ACTOR, CStringGetTextDatum(req->actor));
+	SetColumn(w, E_DB_ROLE, CStringGetTextDatum(req->db_role));
 	SetColumn(w, E_CREATED_AT, TimestampTzGetDatum(now));
 	DirectInsert(w, ledger);
 	row = ExecFetchSlotHeapTupleDatum(ledger->row);
