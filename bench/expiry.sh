@@ -8,17 +8,13 @@
 # EXPIRY_FLOOR=1 first times, and rolls back, the member-level writes alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. bench/lib.sh
 
 if [ "${1:-}" = --in-cluster ]; then
 	members=$2 per=$3
-	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL
-		CREATE EXTENSION loyalty;
-		SELECT count(*) FROM loyalty.create_program('bench', 'Bench', 'VND', 10, 100000);
-		SELECT count(*) FROM loyalty.set_expiry_policy('bench', 'rolling', 1);
-		CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, total numeric(14,2));
-		SELECT count(*) FROM loyalty.track_orders('orders', 'bench', 'customer_id', 'id', 'total');
-		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $members) c;
-	SQL
+	bench_program 1
+	psql -X -q -v ON_ERROR_STOP=1 -c \
+		"SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $members) c" >/dev/null
 	for r in $(seq 0 $((per - 1))); do
 		psql -X -q -v ON_ERROR_STOP=1 -c \
 			"INSERT INTO orders SELECT $r::bigint * $members + c, c, 1000000 FROM generate_series(1, $members) c"

@@ -329,6 +329,7 @@ DirectBegin(void)
 		t->pkey = index_open(pkey, TableLockMode(i));
 		InitDirtySnapshot(t->dirty);
 		t->scan = NULL;
+		t->walk = NULL;
 	}
 	UseCompiledExpressions(w);
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
@@ -351,6 +352,8 @@ DirectEnd(DirectWriter *w)
 
 		if (t->scan)
 			index_endscan(t->scan);
+		if (t->walk)
+			index_endscan(t->walk);
 		index_close(t->pkey, NoLock);
 		ExecCloseIndices(t->rri);
 		table_close(t->rel, NoLock);
@@ -358,6 +361,35 @@ DirectEnd(DirectWriter *w)
 	ExecResetTupleTable(w->estate->es_tupleTable, true);
 	FreeExecutorState(w->estate);
 	pfree(w);
+}
+
+/*
+ * The next row of an index scan of t, left in t->found; false at the end.
+ * Waits for a transaction in progress that is inserting or changing the
+ * row, and then starts the scan over from keys.
+ */
+static bool
+NextSettledRow(DirectTable *t, IndexScanDesc scan, ScanKey keys, int nkeys)
+{
+	/* The scan lives as long as the writer, whatever context the caller is in. */
+	MemoryContext old = MemoryContextSwitchTo(t->found->tts_mcxt);
+	bool		found;
+
+	for (;;)
+	{
+		TransactionId xwait;
+
+		found = index_getnext_slot(scan, ForwardScanDirection, t->found);
+		if (!found)
+			break;
+		xwait = TransactionIdIsValid(t->dirty.xmin) ? t->dirty.xmin : t->dirty.xmax;
+		if (!TransactionIdIsValid(xwait))
+			break;
+		XactLockTableWait(xwait, t->rel, &t->found->tts_tid, XLTW_None);
+		index_rescan(scan, keys, nkeys, NULL, 0);
+	}
+	MemoryContextSwitchTo(old);
+	return found;
 }
 
 /*
@@ -369,27 +401,57 @@ DirectEnd(DirectWriter *w)
 bool
 DirectFind(DirectTable *t, ScanKey keys, int nkeys)
 {
-	/* The scan lives as long as the writer, whatever context the caller is in. */
 	MemoryContext old = MemoryContextSwitchTo(t->found->tts_mcxt);
-	bool		found;
 
 	if (t->scan == NULL)
 		t->scan = index_beginscan(t->rel, t->pkey, &t->dirty, nkeys, 0);
-	for (;;)
-	{
-		TransactionId xwait;
-
-		index_rescan(t->scan, keys, nkeys, NULL, 0);
-		found = index_getnext_slot(t->scan, ForwardScanDirection, t->found);
-		if (!found)
-			break;
-		xwait = TransactionIdIsValid(t->dirty.xmin) ? t->dirty.xmin : t->dirty.xmax;
-		if (!TransactionIdIsValid(xwait))
-			break;
-		XactLockTableWait(xwait, t->rel, &t->found->tts_tid, XLTW_None);
-	}
+	index_rescan(t->scan, keys, nkeys, NULL, 0);
 	MemoryContextSwitchTo(old);
-	return found;
+	return NextSettledRow(t, t->scan, keys, nkeys);
+}
+
+/*
+ * Start a walk over the rows of t in the order of one of its indexes (named:
+ * a partial index walks only the rows it holds), from the first row whose
+ * leading index columns match keys; DirectWalkNext returns the rows one by
+ * one.  keys must stay valid until the walk ends, at the next DirectWalk on
+ * t or at DirectEnd.
+ */
+void
+DirectWalk(DirectTable *t, const char *index, ScanKey keys, int nkeys)
+{
+	MemoryContext old = MemoryContextSwitchTo(t->found->tts_mcxt);
+	Relation	irel = NULL;
+
+	for (int i = 0; i < t->rri->ri_NumIndices && irel == NULL; i++)
+		if (strcmp(RelationGetRelationName(t->rri->ri_IndexRelationDescs[i]), index) == 0)
+			irel = t->rri->ri_IndexRelationDescs[i];
+	if (irel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index \"%s\" of loyalty.%s is missing", index,
+						RelationGetRelationName(t->rel)),
+				 errhint("Reinstall or update the extension: ALTER EXTENSION loyalty UPDATE.")));
+	if (t->walk != NULL)
+		index_endscan(t->walk);
+	t->walk = index_beginscan(t->rel, irel, &t->dirty, nkeys, 0);
+	t->walk_keys = keys;
+	t->walk_nkeys = nkeys;
+	index_rescan(t->walk, keys, nkeys, NULL, 0);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The next row of the walk, left in t->found; false at its end.  Like
+ * DirectFind it sees committed rows and all of our own, so a row the caller
+ * changed so that it left the index is not returned again.  After waiting
+ * for a transaction in progress that is writing a row, the walk starts over:
+ * rows it returned and that are still in the index come again.
+ */
+bool
+DirectWalkNext(DirectTable *t)
+{
+	return NextSettledRow(t, t->walk, t->walk_keys, t->walk_nkeys);
 }
 
 /* The error SELECT ... FOR UPDATE raises under REPEATABLE READ for a changed row. */

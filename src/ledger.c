@@ -9,12 +9,15 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "executor/tuptable.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 
 #include "loyalty.h"
@@ -70,7 +73,7 @@ typedef struct AccountState
 	TimestampTz changed_at;		/* enrolment or the last profile change */
 } AccountState;
 
-#define APPLY_NARGS 25
+#define APPLY_NARGS 24
 
 /* Read an optional text argument, or NULL. */
 static inline char *
@@ -234,6 +237,13 @@ ReleaseDuePoints(int32 program_id, LedgerRequest *req, AccountState *acct)
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 
+	/*
+	 * The pending lots hold exactly the pending balance (verify() checks
+	 * it): with none pending there is nothing to release, and no need to
+	 * look through every lot of the member.
+	 */
+	if (acct->pending <= 0)
+		return;
 	if (probe == NULL)
 		probe = LoyaltyPreparePlan(
 								   "SELECT 1 FROM loyalty.lot"
@@ -270,12 +280,13 @@ SameLabel(const char *a, const char *b)
 }
 
 /*
- * Look up an earlier entry with the same idempotency key.  Returns it when the
- * request repeats it exactly; raises a conflict when the key was used for a
- * different request; returns NULL when the key is new.
+ * Look up an earlier entry with the same idempotency key.  Returns true and
+ * the entry's row when the request repeats it exactly; raises a conflict
+ * when the key was used for a different request; returns false when the
+ * key is new.
  */
-static HeapTuple
-FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
+static bool
+FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points, Datum *row)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[3] = {INT8OID, INT4OID, TEXTOID};
@@ -290,7 +301,7 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 	bool		isnull;
 
 	if (req->idempotency_key == NULL)
-		return NULL;
+		return false;
 	if (plan == NULL)
 		plan = LoyaltyPreparePlan(
 								  "SELECT l, l.kind, l.points, l.pending_points, l.reference, l.reason"
@@ -305,7 +316,7 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "idempotency lookup failed");
 	if (SPI_processed == 0)
-		return NULL;
+		return false;
 
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -327,60 +338,56 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points)
 						   kind, (long long) i64abs(points + pending_points), reason,
 						   reference ? reference : ""),
 				 errhint("Use a new key for a new request, or repeat the original request unchanged.")));
-	return tuple;
+	*row = SPI_getbinval(tuple, desc, 1, &isnull);
+	return true;
 }
 
-/* Write the account, the lots and the ledger entry in one statement. */
-static HeapTuple
-ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
+/* What a request does to the member's account, worked out before writing. */
+typedef struct BalanceChange
 {
-	static SPIPlanPtr plans[2][2];
-	bool		tiers = acct->tier.enabled;
-	bool		fraud = acct->has_fraud;
-	static Oid	argtypes[APPLY_NARGS] = {
-		INT8OID, INT4OID, INT8OID, INT8OID, INT8OID,	/* $1-$5 */
-		INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID,	/* $6-$10 */
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $11-$15 */
-		INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID,	/* $16-$20 */
-		TEXTOID, TEXTOID,		/* $21-$22 qualifying window, new tier */
-		BOOLOID, BYTEAOID, INT8OID	/* $23-$25 held, fraud state, last flag */
-	};
-	Datum		values[APPLY_NARGS];
-	char		nulls[APPLY_NARGS];
-	int64		entry_no;
-	int64		available = acct->available;
-	int64		pending = acct->pending;
-	int64		earned = acct->lifetime_earned;
-	int64		redeemed = acct->lifetime_redeemed;
-	int64		delta_available = 0;
-	int64		delta_pending = 0;
-	int64		lot_points = 0;
-	int64		lot_remaining = 0;
-	int64		spend = 0;
-	bool		lot_pending = false;
-	bool		isnull;
+	int64		entry_no;		/* of the new ledger entry */
+	int64		available;		/* the balances after the change */
+	int64		pending;
+	int64		earned;
+	int64		redeemed;
+	int64		delta_available;	/* the entry's points and pending points */
+	int64		delta_pending;
+	int64		spend;			/* taken from the lots */
+	int64		lot_points;		/* of the new lot, if any */
+	int64		lot_remaining;
+	bool		lot_pending;
+} BalanceChange;
 
+/* Work out the change of a request; raises insufficient points. */
+static void
+ComputeChange(LedgerRequest *req, AccountState *acct, BalanceChange *c)
+{
+	memset(c, 0, sizeof(*c));
 	if (acct->last_entry_no == PG_INT64_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("member has reached the largest number of ledger entries")));
-	entry_no = acct->last_entry_no + 1;
+	c->entry_no = acct->last_entry_no + 1;
+	c->available = acct->available;
+	c->pending = acct->pending;
+	c->earned = acct->lifetime_earned;
+	c->redeemed = acct->lifetime_redeemed;
 
 	if (req->kind == ENTRY_REDEEM || (req->kind == ENTRY_ADJUST && req->points < 0))
 	{
-		spend = req->kind == ENTRY_REDEEM ? req->points : -req->points;
-		if (available < spend)
+		c->spend = req->kind == ENTRY_REDEEM ? req->points : -req->points;
+		if (c->available < c->spend)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOYALTY_INSUFFICIENT_POINTS),
 					 errmsg("insufficient points: %lld available, %lld requested",
-							(long long) available, (long long) spend),
-					 pending > 0 ?
+							(long long) c->available, (long long) c->spend),
+					 c->pending > 0 ?
 					 errdetail("Pending points (%lld) cannot be spent until they are released.",
-							   (long long) pending) : 0));
-		delta_available = -spend;
-		available -= spend;
+							   (long long) c->pending) : 0));
+		c->delta_available = -c->spend;
+		c->available -= c->spend;
 		if (req->kind == ENTRY_REDEEM)
-			redeemed = LoyaltyAddPoints(redeemed, spend, "lifetime redeemed points");
+			c->redeemed = LoyaltyAddPoints(c->redeemed, c->spend, "lifetime redeemed points");
 	}
 	else if (req->has_pending || req->held)
 	{
@@ -390,23 +397,46 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 		 * releases them, which then keeps pending_until (the flag's
 		 * release_at).
 		 */
-		LoyaltyCheckNewTotal(available, pending, req->points);
-		delta_pending = req->points;
-		pending = LoyaltyAddPoints(pending, req->points, "the pending balance");
-		earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
-		lot_points = lot_remaining = req->points;
-		lot_pending = req->has_pending && !req->held;
+		LoyaltyCheckNewTotal(c->available, c->pending, req->points);
+		c->delta_pending = req->points;
+		c->pending = LoyaltyAddPoints(c->pending, req->points, "the pending balance");
+		c->earned = LoyaltyAddPoints(c->earned, req->points, "lifetime earned points");
+		c->lot_points = c->lot_remaining = req->points;
+		c->lot_pending = req->has_pending && !req->held;
 	}
 	else
 	{
-		LoyaltyCheckNewTotal(available, pending, req->points);
-		delta_available = req->points;
-		lot_points = req->points;
-		lot_remaining = LoyaltySpendableOfEarned(available, req->points);
-		available = LoyaltyAddPoints(available, req->points, "the available balance");
+		LoyaltyCheckNewTotal(c->available, c->pending, req->points);
+		c->delta_available = req->points;
+		c->lot_points = req->points;
+		c->lot_remaining = LoyaltySpendableOfEarned(c->available, req->points);
+		c->available = LoyaltyAddPoints(c->available, req->points, "the available balance");
 		if (req->kind == ENTRY_EARN)
-			earned = LoyaltyAddPoints(earned, req->points, "lifetime earned points");
+			c->earned = LoyaltyAddPoints(c->earned, req->points, "lifetime earned points");
 	}
+}
+
+/*
+ * Write an earning or a positive adjustment: the account, the new lot and
+ * the ledger entry in one statement.  Returns the ledger row.
+ */
+static Datum
+WriteEarning(int32 program_id, LedgerRequest *req, AccountState *acct, BalanceChange *c)
+{
+	static SPIPlanPtr plans[2][2];
+	bool		tiers = acct->tier.enabled;
+	bool		fraud = acct->has_fraud;
+	static Oid	argtypes[APPLY_NARGS] = {
+		INT8OID, INT4OID, INT8OID, INT8OID, INT8OID,	/* $1-$5 */
+		INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID,	/* $6-$10 */
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,	/* $11-$15 */
+		INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID,	/* $16-$19 */
+		TEXTOID, TEXTOID,		/* $20-$21 qualifying window, new tier */
+		BOOLOID, BYTEAOID, INT8OID	/* $22-$24 held, fraud state, last flag */
+	};
+	Datum		values[APPLY_NARGS];
+	char		nulls[APPLY_NARGS];
+	bool		isnull;
 
 	if (plans[tiers][fraud] == NULL)
 		plans[tiers][fraud] = LoyaltyPreparePlan(psprintf(
@@ -419,46 +449,29 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 								  " new_lot AS ("
 								  " INSERT INTO loyalty.lot (customer_id, program_id, lot_no, points,"
 								  "  remaining, pending, earned_at, available_at, expires_at)"
-								  " SELECT $1, $2, $3, $16, $17, $18 IS NOT NULL OR $23,"
+								  " SELECT $1, $2, $3, $16, $17, $18 IS NOT NULL OR $22,"
 								  "  pg_catalog.now(), $18, $15"
-								  " WHERE $16 OPERATOR(pg_catalog.>) 0),"
-								  " spent AS ("
-								  " UPDATE loyalty.lot l"
-								  " SET remaining = l.remaining OPERATOR(pg_catalog.-) t.take"
-								  " FROM (SELECT s.lot_no, LEAST(s.remaining,"
-								  "   $19 OPERATOR(pg_catalog.-) (s.running OPERATOR(pg_catalog.-) s.remaining)) AS take"
-								  "  FROM (SELECT lot_no, remaining,"
-								  "    (pg_catalog.sum(remaining) OVER (ORDER BY expires_at NULLS LAST, lot_no))::bigint AS running"
-								  "   FROM loyalty.lot"
-								  "   WHERE customer_id OPERATOR(pg_catalog.=) $1"
-								  "    AND program_id OPERATOR(pg_catalog.=) $2"
-								  "    AND remaining OPERATOR(pg_catalog.>) 0 AND NOT pending"
-								  "    AND $19 OPERATOR(pg_catalog.>) 0) s"
-								  "  WHERE s.running OPERATOR(pg_catalog.-) s.remaining OPERATOR(pg_catalog.<) $19) t"
-								  " WHERE l.customer_id OPERATOR(pg_catalog.=) $1"
-								  "  AND l.program_id OPERATOR(pg_catalog.=) $2"
-								  "  AND l.lot_no OPERATOR(pg_catalog.=) t.lot_no"
-								  " RETURNING t.take)"
+								  " WHERE $16 OPERATOR(pg_catalog.>) 0)"
 								  " INSERT INTO loyalty.ledger AS e (customer_id, program_id, entry_no, kind,"
 								  "  points, pending_points, available_after, pending_after, reason,"
 								  "  reference, idempotency_key, actor, db_role, expires_at)"
-								  " VALUES ($1, $2, $3, $10, $8, $9, $4, $5, $11, $12, $13, $14, $20, $15)"
-								  " RETURNING e, (SELECT COALESCE(pg_catalog.sum(take), 0)::bigint FROM spent)",
-								  tiers ? TIER_SET_CLAUSE("$21", "$22") : "",
-								  fraud ? ", fraud_state = COALESCE($24, fraud_state), last_flag_no = $25"
+								  " VALUES ($1, $2, $3, $10, $8, $9, $4, $5, $11, $12, $13, $14, $19, $15)"
+								  " RETURNING e",
+								  tiers ? TIER_SET_CLAUSE("$20", "$21") : "",
+								  fraud ? ", fraud_state = COALESCE($23, fraud_state), last_flag_no = $24"
 								  : ""),
 								  APPLY_NARGS, argtypes);
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(req->customer_id);
 	values[1] = Int32GetDatum(program_id);
-	values[2] = Int64GetDatum(entry_no);
-	values[3] = Int64GetDatum(available);
-	values[4] = Int64GetDatum(pending);
-	values[5] = Int64GetDatum(earned);
-	values[6] = Int64GetDatum(redeemed);
-	values[7] = Int64GetDatum(delta_available);
-	values[8] = Int64GetDatum(delta_pending);
+	values[2] = Int64GetDatum(c->entry_no);
+	values[3] = Int64GetDatum(c->available);
+	values[4] = Int64GetDatum(c->pending);
+	values[5] = Int64GetDatum(c->earned);
+	values[6] = Int64GetDatum(c->redeemed);
+	values[7] = Int64GetDatum(c->delta_available);
+	values[8] = Int64GetDatum(c->delta_pending);
 	values[9] = CStringGetTextDatum(kind_names[req->kind]);
 	values[10] = CStringGetTextDatum(req->reason);
 	values[11] = req->reference ? CStringGetTextDatum(req->reference) : (Datum) 0;
@@ -467,41 +480,180 @@ ApplyRequest(int32 program_id, LedgerRequest *req, AccountState *acct)
 	nulls[12] = req->idempotency_key ? ' ' : 'n';
 	values[13] = CStringGetTextDatum(req->actor);
 	values[14] = TimestampTzGetDatum(req->expires_at);
-	nulls[14] = req->has_expires && lot_points > 0 ? ' ' : 'n';
-	values[15] = Int64GetDatum(lot_points);
-	values[16] = Int64GetDatum(lot_remaining);
+	nulls[14] = req->has_expires && c->lot_points > 0 ? ' ' : 'n';
+	values[15] = Int64GetDatum(c->lot_points);
+	values[16] = Int64GetDatum(c->lot_remaining);
 	values[17] = TimestampTzGetDatum(req->pending_until);
-	nulls[17] = lot_pending ? ' ' : 'n';
-	values[18] = Int64GetDatum(spend);
-	values[19] = CStringGetTextDatum(req->db_role);
+	nulls[17] = c->lot_pending ? ' ' : 'n';
+	values[18] = CStringGetTextDatum(req->db_role);
 	/*
 	 * Earned points count toward the tier, held ones once review() releases
-	 * them; adjustments and redemptions never.
+	 * them; adjustments never.
 	 */
 	if (req->kind == ENTRY_EARN && !req->held)
 		LoyaltyTierAddEarned(&acct->tier, GetCurrentTransactionStartTimestamp(), req->points);
-	LoyaltyTierParams(&acct->tier, values, nulls, 20);
-	values[22] = BoolGetDatum(req->held && lot_points > 0);
-	values[23] = acct->fraud_changed ? LoyaltyFraudStateDatum(&acct->fraud) : (Datum) 0;
-	nulls[23] = acct->fraud_changed ? ' ' : 'n';
-	values[24] = Int64GetDatum(acct->last_flag_no);
+	LoyaltyTierParams(&acct->tier, values, nulls, 19);
+	values[21] = BoolGetDatum(req->held && c->lot_points > 0);
+	values[22] = acct->fraud_changed ? LoyaltyFraudStateDatum(&acct->fraud) : (Datum) 0;
+	nulls[22] = acct->fraud_changed ? ' ' : 'n';
+	values[23] = Int64GetDatum(acct->last_flag_no);
 
 	if (SPI_execute_plan(plans[tiers][fraud], values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "ledger write failed");
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+}
+
+/* The columns a spending writes, numbered once per table definition. */
+typedef enum SpendColumn
+{
+	A_AVAILABLE, A_LIFETIME_REDEEMED, A_LAST_ENTRY_NO, A_LAST_ACTIVITY_AT, A_UPDATED_AT,
+	A_FRAUD_STATE, A_LAST_FLAG_NO,
+	L_REMAINING, L_PENDING,
+	E_CUSTOMER, E_PROGRAM, E_ENTRY_NO, E_KIND, E_POINTS, E_PENDING_POINTS,
+	E_AVAILABLE_AFTER, E_PENDING_AFTER, E_REASON, E_REFERENCE, E_IDEMPOTENCY_KEY,
+	E_ACTOR, E_DB_ROLE, E_CREATED_AT,
+	NUM_SPEND_COLUMNS
+} SpendColumn;
+
+static const struct
+{
+	LoyaltyTable table;
+	const char *name;
+}			spend_columns[NUM_SPEND_COLUMNS] = {
+	{LY_ACCOUNT, "available"}, {LY_ACCOUNT, "lifetime_redeemed"},
+	{LY_ACCOUNT, "last_entry_no"}, {LY_ACCOUNT, "last_activity_at"},
+	{LY_ACCOUNT, "updated_at"}, {LY_ACCOUNT, "fraud_state"}, {LY_ACCOUNT, "last_flag_no"},
+	{LY_LOT, "remaining"}, {LY_LOT, "pending"},
+	{LY_LEDGER, "customer_id"}, {LY_LEDGER, "program_id"}, {LY_LEDGER, "entry_no"},
+	{LY_LEDGER, "kind"}, {LY_LEDGER, "points"}, {LY_LEDGER, "pending_points"},
+	{LY_LEDGER, "available_after"}, {LY_LEDGER, "pending_after"}, {LY_LEDGER, "reason"},
+	{LY_LEDGER, "reference"}, {LY_LEDGER, "idempotency_key"}, {LY_LEDGER, "actor"},
+	{LY_LEDGER, "db_role"}, {LY_LEDGER, "created_at"},
+};
+
+static AttrNumber spend_attnums[NUM_SPEND_COLUMNS];
+static uint32 spend_attnums_generation = 0;
+
+/* Set a column of the row being built for its table. */
+static inline void
+SetColumn(DirectWriter *w, SpendColumn col, Datum value)
+{
+	DirectSet(&w->tables[spend_columns[col].table], spend_attnums[col], value);
+}
+
+/* Take points from the member's spendable lots, oldest-expiring first; returns what they gave. */
+static int64
+SpendFromLots(DirectWriter *w, ScanKey member, int64 spend)
+{
+	DirectTable *lot = &w->tables[LY_LOT];
+	int64		taken = 0;
+
+	/*
+	 * lot_spend_idx holds the lots with points left, in spending order
+	 * (expires_at NULLS LAST, lot_no).  A lot emptied here leaves the index;
+	 * only the last lot keeps points, and the walk ends with it.
+	 */
+	DirectWalk(lot, "lot_spend_idx", member, 2);
+	while (taken < spend && DirectWalkNext(lot))
+	{
+		bool		isnull;
+		int64		remaining = DatumGetInt64(slot_getattr(lot->found, spend_attnums[L_REMAINING],
+														   &isnull));
+		int64		take;
+
+		if (remaining <= 0 ||
+			DatumGetBool(slot_getattr(lot->found, spend_attnums[L_PENDING], &isnull)))
+			continue;
+		take = Min(remaining, spend - taken);
+		DirectCopyFound(lot);
+		SetColumn(w, L_REMAINING, Int64GetDatum(remaining - take));
+		DirectUpdate(w, lot);
+		taken += take;
+	}
+	return taken;
+}
+
+/*
+ * Write a redemption or a negative adjustment without SPI: the account, the
+ * lots it takes from and the ledger entry, through the direct writer (whose
+ * checks and index predicates are compiled once per backend).  The account
+ * row is locked already.  Returns the ledger row.
+ */
+static Datum
+WriteSpending(int32 program_id, LedgerRequest *req, AccountState *acct, BalanceChange *c)
+{
+	DirectWriter *w;
+	DirectTable *account;
+	DirectTable *ledger;
+	ScanKeyData keys[2];
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		taken;
+	Datum		row;
+
+	/* What this transaction wrote through SPI so far is seen, and locked, below. */
+	CommandCounterIncrement();
+	w = DirectBegin();
+	account = &w->tables[LY_ACCOUNT];
+	ledger = &w->tables[LY_LEDGER];
+	if (spend_attnums_generation != w->generation)
+	{
+		for (int i = 0; i < NUM_SPEND_COLUMNS; i++)
+			spend_attnums[i] = DirectColumn(&w->tables[spend_columns[i].table],
+											spend_columns[i].name,
+											i == A_FRAUD_STATE || i == A_LAST_FLAG_NO);
+		spend_attnums_generation = w->generation;
+	}
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(req->customer_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(program_id));
+	if (!DirectLock(account, keys, 2))
+		elog(ERROR, "the locked account row of member %lld was not found",
+			 (long long) req->customer_id);
 
 	/* The lots must cover exactly what the balance said could be spent. */
-	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
-									&isnull)) != spend)
+	taken = SpendFromLots(w, keys, c->spend);
+	if (taken != c->spend)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("the member's lots do not cover the available balance"),
 				 errdetail("Spending %lld points took %lld from lots.",
-						   (long long) spend,
-						   (long long) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-																   SPI_tuptable->tupdesc, 2, &isnull))),
+						   (long long) c->spend, (long long) taken),
 				 errhint("Run loyalty.verify() to find the inconsistency.")));
-	return SPI_tuptable->vals[0];
+
+	/* Redemptions leave the tier alone; pending and earned points do not change. */
+	DirectCopyFound(account);
+	SetColumn(w, A_AVAILABLE, Int64GetDatum(c->available));
+	SetColumn(w, A_LIFETIME_REDEEMED, Int64GetDatum(c->redeemed));
+	SetColumn(w, A_LAST_ENTRY_NO, Int64GetDatum(c->entry_no));
+	SetColumn(w, A_LAST_ACTIVITY_AT, TimestampTzGetDatum(now));
+	SetColumn(w, A_UPDATED_AT, TimestampTzGetDatum(now));
+	if (acct->fraud_changed)
+		SetColumn(w, A_FRAUD_STATE, LoyaltyFraudStateDatum(&acct->fraud));
+	if (acct->has_fraud)
+		SetColumn(w, A_LAST_FLAG_NO, Int64GetDatum(acct->last_flag_no));
+	DirectUpdate(w, account);
+
+	DirectNewRow(ledger);
+	SetColumn(w, E_CUSTOMER, Int64GetDatum(req->customer_id));
+	SetColumn(w, E_PROGRAM, Int32GetDatum(program_id));
+	SetColumn(w, E_ENTRY_NO, Int64GetDatum(c->entry_no));
+	SetColumn(w, E_KIND, CStringGetTextDatum(kind_names[req->kind]));
+	SetColumn(w, E_POINTS, Int64GetDatum(c->delta_available));
+	SetColumn(w, E_PENDING_POINTS, Int64GetDatum(c->delta_pending));
+	SetColumn(w, E_AVAILABLE_AFTER, Int64GetDatum(c->available));
+	SetColumn(w, E_PENDING_AFTER, Int64GetDatum(c->pending));
+	SetColumn(w, E_REASON, CStringGetTextDatum(req->reason));
+	if (req->reference)
+		SetColumn(w, E_REFERENCE, CStringGetTextDatum(req->reference));
+	if (req->idempotency_key)
+		SetColumn(w, E_IDEMPOTENCY_KEY, CStringGetTextDatum(req->idempotency_key));
+	SetColumn(w, E_ACTOR, CStringGetTextDatum(req->actor));
+	SetColumn(w, E_DB_ROLE, CStringGetTextDatum(req->db_role));
+	SetColumn(w, E_CREATED_AT, TimestampTzGetDatum(now));
+	DirectInsert(w, ledger);
+	row = ExecFetchSlotHeapTupleDatum(ledger->row);
+	DirectEnd(w);
+	return row;
 }
 
 /* Apply one checked request as the extension owner and return its ledger row. */
@@ -510,11 +662,10 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 {
 	LoyaltyUserSwitch sw;
 	AccountState acct;
-	bool		isnull;
 	int32		program_id;
-	HeapTuple	tuple;
 	Datum		result;
 	int64		signed_points;
+	BalanceChange change;
 	const FraudRules *rules = NULL;
 	FraudHit	hits[FRAUD_MAX_HITS];
 	int			nhits = 0;
@@ -529,8 +680,7 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 	program_id = LoyaltyLookupProgram(req->program);
 	LockAccount(program_id, req, &acct);
 
-	tuple = FindRepeatedRequest(program_id, req, signed_points);
-	if (tuple == NULL)
+	if (!FindRepeatedRequest(program_id, req, signed_points, &result))
 	{
 		if (req->kind == ENTRY_REDEEM || (req->kind == ENTRY_ADJUST && req->points < 0))
 			ReleaseDuePoints(program_id, req, &acct);
@@ -565,10 +715,13 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 			first_flag = acct.last_flag_no + 1;
 			acct.last_flag_no = LoyaltyAddPoints(acct.last_flag_no, nhits, "the flag number");
 		}
-		tuple = ApplyRequest(program_id, req, &acct);
+		ComputeChange(req, &acct, &change);
+		if (change.spend > 0)
+			result = WriteSpending(program_id, req, &acct, &change);
+		else
+			result = WriteEarning(program_id, req, &acct, &change);
 	}
-	/* Column 1 is the whole ledger row; copy it out of SPI memory. */
-	result = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull);
+	/* The whole ledger row: copy it out of SPI memory. */
 	result = SPI_datumTransfer(result, false, -1);
 	/* After the copy: the flags' and events' inserts replace SPI_tuptable. */
 	for (int i = 0; i < nhits; i++)

@@ -125,6 +125,9 @@ typedef struct DirectTable
 	TupleTableSlot *found;		/* the row the last DirectFind/DirectLock found */
 	Relation	pkey;			/* the primary key index */
 	IndexScanDesc scan;			/* lookups by primary key */
+	IndexScanDesc walk;			/* the walk of DirectWalk, or NULL */
+	ScanKey		walk_keys;
+	int			walk_nkeys;
 	SnapshotData dirty;
 } DirectTable;
 
@@ -144,6 +147,8 @@ extern void DirectEnd(DirectWriter *w);
 extern AttrNumber DirectColumn(DirectTable *t, const char *name, bool missing_ok);
 extern bool DirectFind(DirectTable *t, ScanKey keys, int nkeys);
 extern bool DirectLock(DirectTable *t, ScanKey keys, int nkeys);
+extern void DirectWalk(DirectTable *t, const char *index, ScanKey keys, int nkeys);
+extern bool DirectWalkNext(DirectTable *t);
 extern void DirectNewRow(DirectTable *t);
 extern void DirectCopyFound(DirectTable *t);
 extern void DirectInsert(DirectWriter *w, DirectTable *t);

@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(83);
+SELECT plan(95);
 
 DO $$BEGIN
 	PERFORM loyalty.create_program('p', 'VN Retail', 'VND', 10, 100000);
@@ -285,6 +285,77 @@ SELECT results_eq(
 	$$SELECT points, available_after FROM loyalty.redeem('p', 5, 150)$$,
 	$$VALUES (-150::bigint, 50::bigint)$$,
 	'released points can be redeemed');
+
+-- Spending walks the lots in order and stops when the points are covered.
+-- Member 7 gets lots whose spending order (expires_at, then lot_no) mixes
+-- pending lots, a pending lot whose return window has passed and a lot past
+-- its expiry date; member 8 holds 400 lots of one point.  Rolled back after.
+
+SAVEPOINT many_lots;
+DO $$BEGIN
+	PERFORM loyalty.enroll('p', c) FROM generate_series(7, 8) c;
+	PERFORM loyalty.earn('p', 7, 10, expires_at => now() + interval '10 days');
+	PERFORM loyalty.earn('p', 7, 20, expires_at => now() + interval '5 days',
+						 pending_until => now() + interval '2 days');
+	PERFORM loyalty.earn('p', 7, 30, expires_at => now() + interval '7 days');
+	PERFORM loyalty.earn('p', 7, 40, expires_at => now() + interval '3 days');
+	PERFORM loyalty.earn('p', 7, 50);
+	PERFORM loyalty.earn('p', 7, 60, expires_at => now() + interval '7 days');
+	PERFORM loyalty.earn('p', 7, 70, expires_at => now() + interval '6 days',
+						 pending_until => now() + interval '1 day');
+	PERFORM loyalty.earn('p', 7, 15, expires_at => now() + interval '1 day',
+						 pending_until => now() + interval '12 hours');
+	PERFORM loyalty.earn('p', 8, 1) FROM generate_series(1, 400);
+END$$;
+-- Time passes for two lots: lot 4 is past its date, lot 7's window has passed.
+UPDATE loyalty.lot SET expires_at = now() - interval '1 day' WHERE customer_id = 7 AND lot_no = 4;
+UPDATE loyalty.lot SET available_at = now() - interval '1 hour' WHERE customer_id = 7 AND lot_no = 7;
+SELECT is(pg_temp.member_state(7),
+	'available=190 pending=105 earned=295 redeemed=0 ledger=8 lots=1:10,2:20,3:30,4:40,5:50,6:60,7:70,8:15',
+	'member 7: 190 available in lots 1, 3, 4, 5 and 6; 105 pending in lots 2, 7 and 8');
+SELECT results_eq(
+	$$SELECT entry_no, kind, points, available_after, pending_after FROM loyalty.redeem('p', 7, 150)$$,
+	$$VALUES (11::bigint, 'redeem', -150::bigint, 70::bigint, 35::bigint)$$,
+	'redeeming 150 of 220 (190, plus 70 released, less 40 expired) leaves 70 available and 35 pending');
+SELECT results_eq(
+	$$SELECT entry_no, kind, points, pending_points FROM loyalty.ledger
+	   WHERE customer_id = 7 AND entry_no > 8 ORDER BY entry_no$$,
+	$$VALUES (9::bigint, 'release', 70::bigint, -70::bigint), (10, 'expire', -40, 0),
+			 (11, 'redeem', -150, 0)$$,
+	'before spending, the due pending lot was released and the lot past its date expired');
+SELECT is(pg_temp.member_state(7),
+	'available=70 pending=35 earned=295 redeemed=150 ledger=11 lots=1:10,2:20,3:0,4:0,5:50,6:10,7:0,8:15',
+	'the 150 came from lot 7 (70, released), lot 3 (30) and 50 of lot 6 (same date, later lot): the pending lots 8 and 2 were passed over');
+SELECT results_eq(
+	$$SELECT entry_no, points, available_after, pending_after FROM loyalty.redeem('p', 7, 70)$$,
+	$$VALUES (12::bigint, -70::bigint, 0::bigint, 35::bigint)$$,
+	'redeeming exactly the 70 available leaves 0');
+SELECT is(pg_temp.member_state(7),
+	'available=0 pending=35 earned=295 redeemed=220 ledger=12 lots=1:0,2:20,3:0,4:0,5:0,6:0,7:0,8:15',
+	'the 70 emptied lot 6, lot 1 and the never-expiring lot 5; only the pending lots keep points');
+SELECT throws_ok(
+	$$SELECT loyalty.redeem('p', 7, 1)$$,
+	'LY004', 'insufficient points: 0 available, 1 requested',
+	'with only pending points left, nothing can be redeemed');
+SELECT results_eq(
+	$$SELECT entry_no, kind, points, available_after FROM loyalty.adjust('p', 8, -350, 'correction')$$,
+	$$VALUES (401::bigint, 'adjust', -350::bigint, 50::bigint)$$,
+	'member 8: a negative adjustment of 350 spans 350 lots of one point');
+SELECT results_eq(
+	$$SELECT count(*) FILTER (WHERE remaining = 0 AND lot_no <= 350),
+			 count(*) FILTER (WHERE remaining = 1 AND lot_no > 350), count(*)
+		FROM loyalty.lot WHERE customer_id = 8$$,
+	$$VALUES (350::bigint, 50::bigint, 400::bigint)$$,
+	'the 350 oldest lots are empty, the 50 newest untouched');
+SELECT results_eq(
+	$$SELECT points, available_after FROM loyalty.redeem('p', 8, 50)$$,
+	$$VALUES (-50::bigint, 0::bigint)$$,
+	'redeeming the last 50 points takes one from each remaining lot');
+SELECT is((SELECT sum(remaining) FROM loyalty.lot WHERE customer_id = 8), 0::numeric,
+	'member 8 has no points left in any lot');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$,
+	'verify finds no problem after spending across many lots');
+ROLLBACK TO SAVEPOINT many_lots;
 
 -- Statements.
 
