@@ -262,9 +262,13 @@ SELECT f.flag_no, r.status
 SELECT entry_no, kind, points, pending_points, actor, reason
   FROM loyalty.ledger WHERE customer_id = 3001 AND reason LIKE 'fraud review:%'
  ORDER BY entry_no LIMIT 3;
-\echo 'The released order is still in its 14-day return window: its 20 points stay pending'
-\echo 'until the regular release; the voided 180 are gone:'
+\echo 'The released order is still in its 14-day return window: its points stay pending'
+\echo 'until the regular release; the voided ones are gone:'
 SELECT available, pending FROM loyalty.balance('saigon-coffee', 3001);
+SELECT r.order_key, r.points, r.held, r.voided_at IS NOT NULL AS voided
+  FROM loyalty.order_accrual r
+ WHERE r.customer_id = 3001 AND r.program_id = loyalty.program_id('saigon-coffee')
+ ORDER BY r.created_at, r.order_key LIMIT 4;
 
 \echo '== 17. Business views for BI: liability, effectiveness, tier distribution'
 \echo 'One point costs the chain 100 VND when redeemed (a 1% return on "10 points per 100,000 VND"):'

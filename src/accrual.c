@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -418,25 +419,39 @@ ColumnNumeric(OrderSource *src, TupleTableSlot *slot, int col)
 	}
 }
 
-/* The order time: a timestamp without zone or a date is local to the program. */
+/* The first moment no order time may reach: 10000-01-01 UTC. */
+#define ORDER_TIME_END \
+	((TimestampTz) (date2j(10000, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+
+/*
+ * The order time: a timestamp without zone or a date is local to the
+ * program.  A time that is missing, infinite or past the year 9999 is no
+ * order time: the transaction's start stands for it.
+ */
 static TimestampTz
 ColumnTime(OrderSource *src, TupleTableSlot *slot)
 {
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz t;
 	bool		isnull;
 	Datum		d;
 	Datum		zone;
 
 	if (src->attnums[COL_ORDERED_AT] == InvalidAttrNumber)
-		return GetCurrentTransactionStartTimestamp();
+		return now;
 	d = slot_getattr(slot, src->attnums[COL_ORDERED_AT], &isnull);
 	if (isnull)
-		return GetCurrentTransactionStartTimestamp();
+		return now;
 	if (src->typids[COL_ORDERED_AT] == TIMESTAMPTZOID)
-		return DatumGetTimestampTz(d);
-	if (src->typids[COL_ORDERED_AT] == DATEOID)
-		d = DirectFunctionCall1(date_timestamp, d);
-	zone = CStringGetTextDatum(src->time_zone);
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, d));
+		t = DatumGetTimestampTz(d);
+	else
+	{
+		if (src->typids[COL_ORDERED_AT] == DATEOID)
+			d = DirectFunctionCall1(date_timestamp, d);
+		zone = CStringGetTextDatum(src->time_zone);
+		t = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, d));
+	}
+	return TIMESTAMP_NOT_FINITE(t) || t >= ORDER_TIME_END ? now : t;
 }
 
 /* Read the tracked columns of one transition row. */
@@ -1092,7 +1107,8 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key, int64 o
 /*
  * The points an order of net amount earns for a member who holds tier
  * (before the order counts toward it) under the rules; components, when not
- * NULL, receives them by rule.
+ * NULL, receives them by rule.  -1 when they would not fit in a balance: the
+ * caller records the order as a problem rather than fail the shop's write.
  */
 static int64
 EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *tier,
@@ -1100,6 +1116,8 @@ EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *
 			 EarnComponents *components)
 {
 	EarnContext ctx;
+	bool		overflowed;
+	int64		points;
 
 	ctx.program_id = src->program_id;
 	ctx.amount = net;
@@ -1111,7 +1129,66 @@ EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *
 	ctx.birthday = birthday;
 	ctx.first_purchase = first_purchase;
 	ctx.components = components;
-	return LoyaltyComputeEarn(&ctx, detail);
+	ctx.overflowed = &overflowed;
+	points = LoyaltyComputeEarn(&ctx, detail);
+	return overflowed ? -1 : points;
+}
+
+/*
+ * The points a raise of an order's amount from amount to net earns: what
+ * the rules give net less what they give amount, both priced now (the
+ * member's tier, the campaigns of the order's time), so the raise alone is
+ * priced and the bonuses the order already had are not paid twice.  The
+ * detail lists the difference by rule, and the points of earlier partial
+ * refunds (restored) that the order gets back.
+ */
+static int64
+RaisedAmountEarns(OrderSource *src, MemberState *m, OrderFacts *now, Numeric amount,
+				  Numeric net, bool first_purchase, int64 restored, StringInfo detail)
+{
+	EarnComponents before;
+	EarnComponents after;
+	int64		extra;
+	int64		listed = 0;
+	int			n = 0;
+	int64		was;
+	int64		will;
+
+	was = EarnForOrder(src, m->has_birthday, m->birthday, m->tier, now, amount,
+					   first_purchase, NULL, &before);
+	/* The rule names live in the rules cache, which the next call may reload. */
+	for (int k = 0; k < before.n; k++)
+		before.rule[k] = pstrdup(before.rule[k]);
+	will = EarnForOrder(src, m->has_birthday, m->birthday, m->tier, now, net,
+						first_purchase, NULL, &after);
+	if (will < 0)
+		return -1;				/* the new amount earns more than a balance holds */
+	extra = Max(will - Max(was, 0), 0);
+
+	appendStringInfoChar(detail, '[');
+	for (int i = 0; i < after.n && extra > 0; i++)
+	{
+		int64		diff = after.points[i];
+
+		for (int k = 0; k < before.n; k++)
+			if (strcmp(before.rule[k], after.rule[i]) == 0)
+				diff -= before.points[k];
+		if (diff == 0)
+			continue;
+		appendStringInfoString(detail, n++ > 0 ? ",{\"rule\":" : "{\"rule\":");
+		escape_json(detail, after.rule[i]);
+		appendStringInfo(detail, ",\"points\":" INT64_FORMAT "}", diff);
+		listed += diff;
+	}
+	/* What no rule of the new price names (a cap that stops biting...). */
+	if (listed != extra)
+		appendStringInfo(detail, "%s{\"rule\":\"amount change\",\"points\":" INT64_FORMAT "}",
+						 n++ > 0 ? "," : "", extra - listed);
+	if (restored > 0)
+		appendStringInfo(detail, "%s{\"rule\":\"refund undone\",\"points\":" INT64_FORMAT "}",
+						 n++ > 0 ? "," : "", restored);
+	appendStringInfoChar(detail, ']');
+	return extra;
 }
 
 /*
@@ -1200,8 +1277,14 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 								   now->currency, src->currency));
 			return;
 		}
+		if (now->refunded != NULL && !ValidAmount(now->refunded))
+		{
+			RecordProblem(src, customer_id, order_key, "invalid_amount",
+						  "the refunded amount is negative or not a finite number");
+			return;
+		}
 		net = amount;
-		if (now->refunded != NULL && !numeric_is_nan(now->refunded))
+		if (now->refunded != NULL)
 		{
 			Numeric		refunded_amount = ConvertAmount(src, now->refunded, now->currency,
 														now->ordered_at);
@@ -1218,16 +1301,31 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		state = refunded ? "reversed" : "active";
 		c.channel = now->channel;
 		c.category = now->category;
-		c.ordered_at = now->ordered_at;
+		/* An order keeps the time it was first recorded with. */
+		c.ordered_at = live ? o.ordered_at : now->ordered_at;
 
 		if (!live)
 		{
-			/* A new order (or one inserted again after its delete) earns afresh. */
-			c.first_purchase = (m.order_count == 0);
-			target = EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
-								  c.first_purchase, &detail, NULL);
+			/*
+			 * A new order (or one inserted again after its delete) earns
+			 * afresh.  One with nothing to pay (a zero amount, or cancelled
+			 * or refunded already) earns nothing, not even a fixed bonus,
+			 * and is no first purchase.
+			 */
+			bool		pays = NumCmp(net, NumFromInt64(0)) > 0;
+
+			c.first_purchase = pays && m.order_count == 0;
+			target = pays ? EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
+										 c.first_purchase, &detail, NULL) : 0;
+			if (target < 0)
+			{
+				RecordProblem(src, customer_id, order_key, "invalid_amount",
+							  "the amount earns more points than a balance can hold");
+				return;
+			}
 			c.earned_points = target;
-			c.order_count = LoyaltyAddPoints(m.order_count, 1, "the order count");
+			c.order_count = pays ? LoyaltyAddPoints(m.order_count, 1, "the order count")
+				: m.order_count;
 			amount = net;
 			c.reason = "purchase";
 		}
@@ -1239,9 +1337,19 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			if (NumCmp(net, o.amount) <= 0)
 				target = Proportion(o.earned_points, net, o.amount);
 			else
-				target = Max(o.earned_points,
-							 EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
-										  o.first_purchase, NULL, NULL));
+			{
+				int64		extra = RaisedAmountEarns(src, &m, now, o.amount, net,
+													  o.first_purchase,
+													  o.earned_points - o.points, &detail);
+
+				if (extra < 0)
+				{
+					RecordProblem(src, customer_id, order_key, "invalid_amount",
+								  "the amount earns more points than a balance can hold");
+					return;
+				}
+				target = LoyaltyAddPoints(o.earned_points, extra, "the points of one order");
+			}
 			amount = o.amount;
 			if (refunded)
 				c.reason = psprintf("order %s", now->status);
@@ -1614,7 +1722,9 @@ CompareInsertRows(const void *a, const void *b)
 static bool
 FastCandidate(OrderSource *src, OrderFacts *f)
 {
-	if (f->order_key == NULL || !ValidAmount(f->amount))
+	/* A zero amount earns nothing and is no first purchase: see ProcessOrder. */
+	if (f->order_key == NULL || !ValidAmount(f->amount) ||
+		NumCmp(f->amount, NumFromInt64(0)) == 0)
 		return false;
 	if (!InProgramCurrency(src, f->currency))
 		return false;
@@ -1887,6 +1997,13 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		r->points = EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
 								 r->facts.amount, r->first_purchase,
 								 g == NULL ? &detail : NULL, &components);
+		if (r->points < 0)
+		{
+			/* Too many points for a balance: the general path records it. */
+			order_count--;
+			r->slow = true;
+			continue;
+		}
 		r->lot = NULL;
 		r->nhits = 0;
 		if (rules != NULL)
@@ -2079,6 +2196,42 @@ InsertOrders(OrderSource *src, Tuplestorestate *store, TupleDesc desc, const cha
 	DirectEnd(w);
 }
 
+/* One changed row of an UPDATE or DELETE statement. */
+typedef struct OrderChangeRow
+{
+	bool		have_old;
+	bool		have_new;
+	OrderFacts	old_facts;
+	OrderFacts	new_facts;
+	int			seq;			/* position in the statement's chunk */
+} OrderChangeRow;
+
+/* The member whose account a changed row locks first (0 for none). */
+static int64
+ChangeRowMember(const OrderChangeRow *r)
+{
+	bool		o = r->have_old && r->old_facts.has_customer;
+	bool		n = r->have_new && r->new_facts.has_customer;
+
+	if (o && n)
+		return Min(r->old_facts.customer_id, r->new_facts.customer_id);
+	return o ? r->old_facts.customer_id : n ? r->new_facts.customer_id : 0;
+}
+
+/* Sort changed rows by member, keeping the statement order within one. */
+static int
+CompareChangeRows(const void *a, const void *b)
+{
+	const OrderChangeRow *x = (const OrderChangeRow *) a;
+	const OrderChangeRow *y = (const OrderChangeRow *) b;
+	int64		mx = ChangeRowMember(x);
+	int64		my = ChangeRowMember(y);
+
+	if (mx != my)
+		return mx < my ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
 /*
  * order_trigger(source_id): the AFTER ... FOR EACH STATEMENT trigger that
  * track_orders() attaches to an orders table.
@@ -2095,8 +2248,11 @@ loyalty_order_trigger(PG_FUNCTION_ARGS)
 	char	   *db_role;
 	TupleTableSlot *old_slot = NULL;
 	TupleTableSlot *new_slot = NULL;
+	MemoryContext chunkcxt;
 	MemoryContext rowcxt;
 	MemoryContext old;
+	OrderChangeRow *changes;
+	int			maxchanges;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
@@ -2131,35 +2287,69 @@ loyalty_order_trigger(PG_FUNCTION_ARGS)
 		new_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 		StartRows(trigdata->tg_newtable);
 	}
+	chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "loyalty order changes",
+									 ALLOCSET_DEFAULT_SIZES);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "loyalty order row",
 								   ALLOCSET_DEFAULT_SIZES);
+	maxchanges = 16;
+	changes = palloc(sizeof(OrderChangeRow) * maxchanges);
 	for (;;)
 	{
-		OrderFacts	old_facts;
-		OrderFacts	new_facts;
-		bool		have_old = old_slot && NextRow(trigdata->tg_oldtable, old_slot);
-		bool		have_new = new_slot && NextRow(trigdata->tg_newtable, new_slot);
+		int			n = 0;
 
-		if (!have_old && !have_new)
-			break;
 		/*
-		 * Each row runs in its own SPI connection: SPI calls leave the
-		 * current context at SPI's procedure context, so only SPI_finish
-		 * frees what a row allocated.
+		 * Read a chunk of changed rows, then handle them by customer, as the
+		 * INSERT path does: every statement locks members' accounts in the
+		 * same order, so two that change the same members cannot deadlock.
 		 */
-		old = MemoryContextSwitchTo(rowcxt);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (have_old)
-			ReadFacts(src, old_slot, &old_facts);
-		if (have_new)
-			ReadFacts(src, new_slot, &new_facts);
-		HandleRow(src, have_old ? &old_facts : NULL, have_new ? &new_facts : NULL, db_role);
-		SPI_finish();
+		old = MemoryContextSwitchTo(chunkcxt);
+		while (n < INSERT_CHUNK)
+		{
+			OrderChangeRow *r;
+
+			if (n == maxchanges)
+			{
+				maxchanges *= 2;
+				changes = repalloc(changes, sizeof(OrderChangeRow) * maxchanges);
+			}
+			r = &changes[n];
+
+			r->have_old = old_slot && NextRow(trigdata->tg_oldtable, old_slot);
+			r->have_new = new_slot && NextRow(trigdata->tg_newtable, new_slot);
+			if (!r->have_old && !r->have_new)
+				break;
+			if (r->have_old)
+				ReadFacts(src, old_slot, &r->old_facts);
+			if (r->have_new)
+				ReadFacts(src, new_slot, &r->new_facts);
+			r->seq = n++;
+		}
 		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
+		if (n == 0)
+			break;
+		qsort(changes, n, sizeof(OrderChangeRow), CompareChangeRows);
+		for (int i = 0; i < n; i++)
+		{
+			OrderChangeRow *r = &changes[i];
+
+			/*
+			 * Each row runs in its own SPI connection: SPI calls leave the
+			 * current context at SPI's procedure context, so only SPI_finish
+			 * frees what a row allocated.
+			 */
+			old = MemoryContextSwitchTo(rowcxt);
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			HandleRow(src, r->have_old ? &r->old_facts : NULL,
+					  r->have_new ? &r->new_facts : NULL, db_role);
+			SPI_finish();
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+		}
+		MemoryContextReset(chunkcxt);
 	}
 	MemoryContextDelete(rowcxt);
+	MemoryContextDelete(chunkcxt);
 	if (old_slot)
 		ExecDropSingleTupleTableSlot(old_slot);
 	if (new_slot)

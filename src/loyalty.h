@@ -175,6 +175,9 @@ extern int64 LoyaltyEmitEvent(int32 program_id, int64 customer_id, const char *k
 struct NumericData;
 extern int64 LoyaltyPointsForAmount(struct NumericData *amount, int64 earn_points,
 									 struct NumericData *earn_per, const char *rounding);
+extern bool LoyaltyPointsForAmountFits(struct NumericData *amount, int64 earn_points,
+									   struct NumericData *earn_per, const char *rounding,
+									   int64 *points);
 
 /* rules.c: the earning rules of a program, cached per backend */
 
@@ -200,6 +203,8 @@ typedef struct EarnContext
 	DateADT		birthday;
 	bool		first_purchase; /* the member's first order in this program */
 	EarnComponents *components; /* when not NULL, filled with the non-zero components */
+	bool	   *overflowed;		/* when not NULL, set (and 0 returned) instead of an
+								 * error when the points do not fit in a balance */
 } EarnContext;
 
 /*

@@ -66,9 +66,13 @@ NumTooBigForPoints(Numeric n)
 	return NumCmp(n, max) > 0;
 }
 
-int64
-LoyaltyPointsForAmount(Numeric amount, int64 earn_points, Numeric earn_per,
-					   const char *rounding)
+/*
+ * The points of amount at a program's base rate into *points; false (and
+ * *points 0) when they do not fit in a balance.
+ */
+bool
+LoyaltyPointsForAmountFits(Numeric amount, int64 earn_points, Numeric earn_per,
+						   const char *rounding, int64 *points)
 {
 	Numeric		points_n = NumFromInt64(earn_points);
 	Numeric		blocks;
@@ -100,12 +104,26 @@ LoyaltyPointsForAmount(Numeric amount, int64 earn_points, Numeric earn_per,
 		result = NumMul(blocks, points_n);
 	}
 
+	*points = 0;
 	if (NumTooBigForPoints(result))
+		return false;
+	*points = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(result)));
+	return true;
+}
+
+/* The points of amount at a program's base rate; an error when they do not fit. */
+int64
+LoyaltyPointsForAmount(Numeric amount, int64 earn_points, Numeric earn_per,
+					   const char *rounding)
+{
+	int64		points;
+
+	if (!LoyaltyPointsForAmountFits(amount, earn_points, earn_per, rounding, &points))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("amount earns more points than a balance can hold"),
 				 errdetail("The limit is %lld points.", (long long) PG_INT64_MAX)));
-	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(result)));
+	return points;
 }
 
 /* points_for(program, amount): the points a purchase of amount earns at base rate. */

@@ -170,10 +170,22 @@ static Oid	ProgramRelid = InvalidOid;
 static Numeric MaxPoints = NULL;
 static Numeric MinPoints = NULL;
 
-/* Raise the error for a total that does not fit in a balance. */
+/* Where the running LoyaltyComputeEarn notes an overflow instead of raising it, or NULL. */
+static bool *current_overflow = NULL;
+
+/*
+ * A total does not fit in a balance: raise the error, or note it for a
+ * caller that records it instead (the order path: a shop's INSERT never
+ * fails for loyalty's sake), which then gets 0 points.
+ */
 static void
 TooManyPoints(void)
 {
+	if (current_overflow != NULL)
+	{
+		*current_overflow = true;
+		return;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("earning rules give more points than a balance can hold"),
@@ -740,7 +752,10 @@ ScaledPoints(int64 base, Numeric extra)
 	result = NumMul(NumFromInt64(base), extra);
 	result = DatumGetNumeric(DirectFunctionCall1(numeric_floor, NumericGetDatum(result)));
 	if (NumCmp(result, MaxPoints) > 0 || NumCmp(result, MinPoints) < 0)
+	{
 		TooManyPoints();
+		return 0;
+	}
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(result)));
 }
 
@@ -821,6 +836,9 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 	int			i;
 
 	current_components = ctx->components;
+	current_overflow = ctx->overflowed;
+	if (current_overflow != NULL)
+		*current_overflow = false;
 	if (current_components)
 		current_components->n = 0;
 	CheckEarnAmount(ctx->amount);
@@ -839,6 +857,7 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 		AddComponent(detail, &ncomponents, pr->minimum->name, 0, "below minimum");
 		if (detail != NULL)
 			appendStringInfoChar(detail, ']');
+		current_overflow = NULL;
 		return 0;
 	}
 
@@ -852,7 +871,11 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 		scaled = NumMul(scaled, channel_rule->multiplier);
 	if (category_scales)
 		scaled = NumMul(scaled, category_rule->multiplier);
-	base = LoyaltyPointsForAmount(scaled, pr->earn_points, pr->earn_per, pr->rounding);
+	if (current_overflow == NULL)
+		base = LoyaltyPointsForAmount(scaled, pr->earn_points, pr->earn_per, pr->rounding);
+	else if (!LoyaltyPointsForAmountFits(scaled, pr->earn_points, pr->earn_per, pr->rounding,
+										 &base))
+		TooManyPoints();
 	total = base;
 	RecordComponent(current_components, "base", base);
 	if (detail != NULL)
@@ -942,6 +965,9 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 
 	if (detail != NULL)
 		appendStringInfoChar(detail, ']');
+	if (current_overflow != NULL && *current_overflow)
+		total = 0;
+	current_overflow = NULL;
 	return total;
 }
 
@@ -954,7 +980,7 @@ loyalty_quote(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LoyaltyUserSwitch sw;
-	EarnContext ctx;
+	EarnContext ctx = {0};
 	StringInfoData detail;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};

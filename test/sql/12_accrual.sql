@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(63);
+SELECT plan(75);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -241,6 +241,99 @@ SELECT is((SELECT count(*) FROM loyalty.member WHERE customer_id = 99)::int, 0,
 	'ignore policy: the unknown customer is not enrolled');
 SELECT results_eq($$SELECT problem FROM loyalty.accrual_problem WHERE order_key = 'B-1'$$,
 	$$VALUES ('unknown_customer')$$, 'and the ignored order is recorded');
+
+-- Odd and hostile order data never fails the shop's write and never
+-- invents points.  Program odd: 1 point per USD, a 500-point first-purchase
+-- bonus, a 50-point bonus on every order, gold at 1,000 points earning x3.
+SELECT code FROM loyalty.create_program('odd', 'Odd', 'USD', 1, 1);
+SELECT name FROM loyalty.add_earn_rule('odd', 'welcome', 'first_purchase_bonus', bonus_points => 500);
+SELECT name FROM loyalty.add_earn_rule('odd', 'every order', 'campaign_bonus', bonus_points => 50);
+SELECT code FROM loyalty.set_tier('odd', 'gold', 'Gold', 1000);
+SELECT name FROM loyalty.add_earn_rule('odd', 'gold triple', 'tier_multiplier', tier => 'gold', multiplier => 3);
+SELECT count(loyalty.enroll('odd', c)) FROM generate_series(501, 505) c;
+CREATE TABLE public.odd_orders (id bigint PRIMARY KEY, customer_id bigint, total numeric,
+	status text NOT NULL DEFAULT 'paid', refunded numeric NOT NULL DEFAULT 0,
+	created_at timestamptz NOT NULL DEFAULT now());
+SELECT 'tracked' FROM loyalty.track_orders('public.odd_orders', 'odd', 'customer_id', 'id', 'total',
+	status_column => 'status', refunded_column => 'refunded', ordered_at_column => 'created_at',
+	refund_statuses => ARRAY['refunded', 'cancelled']);
+-- A negative refunded amount would raise the net amount above the price.
+INSERT INTO odd_orders (id, customer_id, total, refunded) VALUES (1, 501, 100, -900);
+SELECT results_eq(
+	$$SELECT (loyalty.balance('odd', 501)).available, p.problem, p.detail
+		FROM loyalty.accrual_problem p WHERE p.order_key = '1'$$,
+	$$VALUES (0::bigint, 'invalid_amount'::text, 'the refunded amount is negative or not a finite number'::text)$$,
+	'a negative refunded amount earns nothing and is recorded as a problem');
+INSERT INTO odd_orders (id, customer_id, total) VALUES (2, 501, 100);
+UPDATE odd_orders SET refunded = -9900 WHERE id = 2;
+UPDATE odd_orders SET refunded = 'NaN' WHERE id = 2;
+SELECT results_eq(
+	$$SELECT o.points, (loyalty.balance('odd', 501)).available, p.occurrences
+		FROM loyalty.order_accrual o, loyalty.accrual_problem p
+	   WHERE o.order_key = '2' AND o.program_id = loyalty.program_id('odd') AND p.order_key = '2'$$,
+	$$VALUES (650::bigint, 650::bigint, 2)$$,
+	'a negative or NaN refunded amount on a known order changes nothing and is recorded');
+-- An order that is cancelled when it arrives, or costs nothing, earns no bonus.
+INSERT INTO odd_orders (id, customer_id, total, status) VALUES (3, 502, 100, 'cancelled');
+INSERT INTO odd_orders (id, customer_id, total) VALUES (4, 502, 0);
+INSERT INTO odd_orders (id, customer_id, total) VALUES (5, 502, 0), (6, 502, 0);
+SELECT results_eq(
+	$$SELECT (loyalty.balance('odd', 502)).available, a.order_count FROM loyalty.account a
+	   WHERE a.customer_id = 502 AND a.program_id = loyalty.program_id('odd')$$,
+	$$VALUES (0::bigint, 0::bigint)$$,
+	'a cancelled order and zero-amount orders (one by one or in one statement) earn no bonus');
+INSERT INTO odd_orders (id, customer_id, total) VALUES (7, 502, 100);
+SELECT is((loyalty.balance('odd', 502)).available, 650::bigint,
+	'the first order that pays still gets the first-purchase bonus: 100 + 500 + 50');
+-- Raising an order's amount prices the raise alone, at the member's tier now.
+INSERT INTO odd_orders (id, customer_id, total) VALUES (8, 503, 1000);
+SELECT results_eq(
+	$$SELECT a.tier, (loyalty.balance('odd', 503)).available FROM loyalty.account a
+	   WHERE a.customer_id = 503 AND a.program_id = loyalty.program_id('odd')$$,
+	$$VALUES ('gold'::text, 1550::bigint)$$, 'the first order makes the member gold');
+UPDATE odd_orders SET total = 1001 WHERE id = 8;
+SELECT results_eq(
+	$$SELECT e.points, e.detail FROM loyalty.ledger e
+	   WHERE e.customer_id = 503 AND e.program_id = loyalty.program_id('odd') ORDER BY e.entry_no DESC LIMIT 1$$,
+	$$VALUES (3::bigint, '[{"rule": "base", "points": 1}, {"rule": "gold triple", "points": 2}]'::jsonb)$$,
+	'a 1 USD raise at gold earns 3 points, not the whole order again, and says which rules gave them');
+UPDATE odd_orders SET total = 500 WHERE id = 8;
+UPDATE odd_orders SET total = 1001 WHERE id = 8;
+SELECT results_eq(
+	$$SELECT e.points, e.detail FROM loyalty.ledger e
+	   WHERE e.customer_id = 503 AND e.program_id = loyalty.program_id('odd') ORDER BY e.entry_no DESC LIMIT 1$$,
+	$$VALUES (778::bigint, '[{"rule": "base", "points": 1}, {"rule": "gold triple", "points": 2},
+		{"rule": "refund undone", "points": 775}]'::jsonb)$$,
+	'a raise after a partial refund gives back what the refund took, plus the raise');
+-- Order times that are infinite or past the year 9999 count as the moment of the write.
+INSERT INTO odd_orders (id, customer_id, total, created_at) VALUES (9, 504, 10, '10001-01-01');
+INSERT INTO odd_orders (id, customer_id, total, created_at) VALUES (10, 504, 10, 'infinity'), (11, 504, 10, '-infinity');
+INSERT INTO odd_orders (id, customer_id, total, created_at) VALUES (12, 504, 400, now());
+SELECT results_eq(
+	$$SELECT count(*), bool_and(ordered_at = now()) FROM loyalty.order_accrual
+	   WHERE customer_id = 504 AND program_id = loyalty.program_id('odd')$$,
+	$$VALUES (4::bigint, true)$$,
+	'orders dated in the year 10001, infinity or -infinity are recorded at the moment of the write');
+SELECT results_eq(
+	$$SELECT a.tier, p.qualifying FROM loyalty.account a, loyalty.tier_progress('odd', 504) p
+	   WHERE a.customer_id = 504 AND a.program_id = loyalty.program_id('odd')$$,
+	$$VALUES ('gold'::text, 1130::numeric)$$,
+	'and count toward the tier in this month: 560 + 60 + 60 + 450 reach gold');
+-- An amount whose points no balance can hold is a problem, not an error.
+INSERT INTO odd_orders (id, customer_id, total) VALUES (13, 505, 1e30);
+INSERT INTO odd_orders (id, customer_id, total) VALUES (14, 505, 1e30), (15, 505, 5);
+SELECT results_eq(
+	$$SELECT order_key, problem, detail FROM loyalty.accrual_problem
+	   WHERE customer_id = 505 ORDER BY order_key$$,
+	$$VALUES ('13'::text, 'invalid_amount'::text, 'the amount earns more points than a balance can hold'::text),
+			 ('14', 'invalid_amount', 'the amount earns more points than a balance can hold')$$,
+	'an amount of 1e30 earns nothing and is recorded, on both order paths');
+SELECT is((loyalty.balance('odd', 505)).available, 555::bigint,
+	'the other order of the statement earns: 5 + 500 first purchase + 50');
+-- A retyped tracked column is a broken configuration.
+ALTER TABLE odd_orders ALTER COLUMN total TYPE double precision;
+SELECT throws_ok($$INSERT INTO odd_orders (id, customer_id, total) VALUES (16, 501, 5)$$, '42P16',
+	NULL, 'a tracked column retyped to double precision makes the INSERT fail with a clear error');
 
 -- A broken configuration raises.
 ALTER TABLE orders DROP COLUMN category;
