@@ -41,6 +41,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/datetime.h"
+#include "utils/regproc.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -305,11 +306,25 @@ LoadSource(OrderSource *src, Relation rel)
 	actual = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										RelationGetRelationName(rel));
 	if (strcmp(actual, src->table_name) != 0)
+	{
+		/* Its registered name is gone: renamed or moved since tracked. */
+#if PG_VERSION_NUM >= 160000
+		List	   *names = stringToQualifiedNameList(src->table_name, NULL);
+#else
+		List	   *names = stringToQualifiedNameList(src->table_name);
+#endif
+		bool		moved = !OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names),
+														 NoLock, true));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("loyalty order source %d is registered for table %s, not %s",
 						src->source_id, src->table_name, actual),
+				 moved ?
+				 errhint("The table was renamed or moved after loyalty.track_orders(): run loyalty.untrack_orders('%s') and loyalty.track_orders() again under its new name.",
+						 actual) :
 				 errhint("Attach the trigger with loyalty.track_orders(), not by hand.")));
+	}
 
 	src->program_id = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
 	strlcpy(src->currency, SPI_getvalue(tuple, desc, 3), sizeof(src->currency));

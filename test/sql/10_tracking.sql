@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(135);
+SELECT plan(137);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -643,6 +643,21 @@ SELECT ok(
 		@> ARRAY['loyalty.order_source'::regclass, 'loyalty.order_source_id_seq'::regclass,
 				 'loyalty.exchange_rate'::regclass]::oid[],
 	'order_source, its sequence and exchange_rate are dumped by pg_dump');
+
+-- A tracked table renamed after tracking: every write says how to fix it,
+-- and untrack_orders plus track_orders under the new name do.
+CREATE TABLE public.renamed_orders (id bigint PRIMARY KEY, customer_id bigint, total numeric);
+SELECT 'tracked' FROM loyalty.track_orders('public.renamed_orders', 'us', 'customer_id', 'id', 'total');
+ALTER TABLE renamed_orders RENAME TO moved_orders;
+SELECT alike(pg_temp.error_of($$INSERT INTO moved_orders VALUES (1, 1, 10)$$),
+	'55000: loyalty order source % is registered for table public.renamed_orders, not public.moved_orders / The table was renamed or moved after loyalty.track_orders(): run loyalty.untrack_orders(''public.moved_orders'') and loyalty.track_orders() again under its new name.',
+	'a write to a renamed tracked table fails with a hint that says how to fix it');
+SELECT loyalty.untrack_orders('public.moved_orders');
+SELECT 'tracked' FROM loyalty.track_orders('public.moved_orders', 'us', 'customer_id', 'id', 'total');
+INSERT INTO moved_orders VALUES (2, 77, 10);
+SELECT is((SELECT points FROM loyalty.order_accrual WHERE order_key = '2'
+			AND source_id = (SELECT source_id FROM loyalty.order_source WHERE table_name = 'public.moved_orders')),
+	10::bigint, 'tracked again under its new name, the table earns');
 
 SELECT * FROM finish();
 ROLLBACK;
