@@ -1,8 +1,9 @@
 \i test/setup.sql
 -- Tiers: the policy and tier definitions, qualifying totals kept on every
 -- order, the immediate upgrade, evaluate_tiers() (downgrades one tier at a
--- time, grace, paid tiers), tier multipliers, calendar year vs rolling,
--- spend in minor units, tier_progress() and tier_distribution.
+-- time and at most once a month, grace, paid tiers as a floor), tier
+-- multipliers, calendar year vs rolling, spend in minor units,
+-- tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
 SELECT plan(138);
@@ -198,10 +199,10 @@ SELECT results_eq($$SELECT points FROM loyalty.quote('shop', 1000000, tier => 'g
 	'quote() prices an order at the tier it is given');
 
 -- 4. evaluate_tiers(): down one tier at a time, at most once a month, after
--- the grace days.  Its
--- moments are relative to y0, 1 January (UTC) of the year after next, so
--- that every member's tier_since (now(), from the immediate upgrade) lies
--- before them whatever the date of the run.  The shop's members keep their
+-- the grace days.  Its moments are relative to y0, 1 January (UTC) of the
+-- year after next, so that every member's tier_since (now(), from the
+-- immediate upgrade) lies before them, in an earlier month, whatever the
+-- date of the run.  The shop's members keep their
 -- tiers through this section: 3650 grace days.
 CREATE FUNCTION pg_temp.at(offset_from_y0 interval) RETURNS timestamptz LANGUAGE sql AS $$
 	SELECT (date_trunc('year', now() AT TIME ZONE 'UTC') + interval '2 years' + offset_from_y0) AT TIME ZONE 'UTC'
