@@ -6,7 +6,7 @@
 -- tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(138);
+SELECT plan(139);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -529,6 +529,18 @@ SELECT results_eq($$SELECT customer_id, payload->>'from', payload->>'to' FROM lo
 	 WHERE program_id = loyalty.program_id('vip') AND payload->>'reason' = 'evaluation' ORDER BY event_id$$,
 	$$VALUES (41::bigint, 'gold', 'silver'), (42, 'gold', 'silver'), (41, 'silver', 'bronze'), (42, 'silver', 'bronze')$$,
 	'each move one tier, with its event');
+-- A threshold change that puts the tier paid for above the one held: the
+-- evaluation moves the member up to it.
+SELECT customer_id FROM loyalty.enroll('vip', 44);
+SELECT entry_no FROM loyalty.earn('vip', 44, 450, 'welcome');
+SELECT held_tier FROM loyalty.grant_tier('vip', 44, 'silver', pg_temp.at('1 year'), 'silver pass');
+SELECT code FROM loyalty.set_tier('vip', 'silver', 'Silver', 500);
+SELECT count(*) FROM loyalty.evaluate_tiers(pg_temp.at('7 months'));
+SELECT results_eq($$SELECT a.tier, e.payload FROM loyalty.account a
+	 JOIN loyalty.event e ON e.customer_id = a.customer_id AND e.program_id = a.program_id
+	 WHERE a.customer_id = 44 AND a.program_id = loyalty.program_id('vip') AND e.payload->>'reason' = 'evaluation'$$,
+	$$VALUES ('silver', '{"from": "gold", "to": "silver", "reason": "evaluation"}'::jsonb)$$,
+	'silver now above gold: the gold member with a silver pass moves up to silver');
 
 SELECT * FROM finish();
 ROLLBACK;
