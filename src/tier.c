@@ -33,7 +33,8 @@
  * transaction's start, and a tier_changed event goes to the outbox.
  * Nothing on the order paths moves a member down: that is
  * loyalty.evaluate_tiers(), at the end of this file, which decides with the
- * same rules (sql/parts/85_tiers.sql says what it decides).
+ * same rules (sql/parts/85_tiers.sql says what it decides): one tier down at
+ * most, and at most once a month, never below a paid tier that runs.
  *
  * The earning rules price an order with the tier the member holds before
  * the order counts (src/rules.c), so a tier reached by an order multiplies
@@ -352,12 +353,12 @@ loyalty_count_released(PG_FUNCTION_ARGS)
 /* The columns of loyalty.account the evaluation reads. */
 typedef enum EvalColumn
 {
-	EV_CUSTOMER, EV_PROGRAM, EV_TIER, EV_TIER_SINCE, EV_PAID_UNTIL, EV_QUALIFYING,
+	EV_CUSTOMER, EV_PROGRAM, EV_TIER, EV_TIER_SINCE, EV_PAID, EV_PAID_UNTIL, EV_QUALIFYING,
 	EV_NUM_COLUMNS
 } EvalColumn;
 
 static const char *const eval_column_names[EV_NUM_COLUMNS] = {
-	"customer_id", "program_id", "tier", "tier_since", "tier_paid_until", "qualifying"
+	"customer_id", "program_id", "tier", "tier_since", "tier_paid", "tier_paid_until", "qualifying"
 };
 
 /* A program with tiers, as the evaluation ranks its members. */
@@ -367,7 +368,9 @@ typedef struct EvalProgram
 	LoyaltyTierPolicy policy;	/* a copy: the rules cache may reload meanwhile */
 	int32		first_month;	/* the qualifying period that ends at as_of */
 	int32		last_month;
-	TimestampTz settled_since;	/* the latest tier_since a member may move down from */
+	TimestampTz settled_since;	/* the latest tier_since a member may move down
+								 * from: after the grace days, and before the
+								 * month of as_of began */
 } EvalProgram;
 
 /* A member's key. */
@@ -427,31 +430,44 @@ MemberKeyCmp(const void *a, const void *b)
 }
 
 /*
- * The programs that have tiers, with their policies and the qualifying
- * period and grace boundary as of the evaluation.  SPI is connected.
+ * The programs that have tiers, with their policies, the qualifying period
+ * as of the evaluation, and the latest tier_since a member may move down
+ * from: a member who moved (up or down) in the month of as_of, in the
+ * program's time zone, is not moved down again until a later month, so
+ * that a rerun of the month's job moves nobody down twice.  SPI is
+ * connected.
  */
 static void
 EvalLoadPrograms(TierEvaluation *ev)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
 	int			n;
 	int32	   *ids;
 	int32	   *grace_days;
+	TimestampTz *month_starts;
 	bool		isnull;
 
 	if (plan == NULL)
-		plan = LoyaltyPreparePlan("SELECT program_id, tier_grace_days FROM loyalty.program"
-								  " ORDER BY program_id", 0, NULL);
-	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+		plan = LoyaltyPreparePlan("SELECT program_id, tier_grace_days,"
+								  "  pg_catalog.timezone(time_zone, pg_catalog.date_trunc('month',"
+								  "   pg_catalog.timezone(time_zone, $1)))"
+								  " FROM loyalty.program ORDER BY program_id", 1, argtypes);
+	values[0] = TimestampTzGetDatum(ev->as_of);
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "program lookup failed");
 	n = (int) SPI_processed;
 	ids = palloc(sizeof(int32) * Max(n, 1));
 	grace_days = palloc(sizeof(int32) * Max(n, 1));
+	month_starts = palloc(sizeof(TimestampTz) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		grace_days[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
 													&isnull));
+		month_starts[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 3, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
@@ -476,7 +492,8 @@ EvalLoadPrograms(TierEvaluation *ev)
 		}
 		ep->last_month = LoyaltyWindowMonth(ev->as_of, ep->policy.time_zone);
 		ep->first_month = PeriodStart(&ep->policy, ep->last_month);
-		ep->settled_since = ev->as_of - (TimestampTz) grace_days[i] * USECS_PER_DAY;
+		ep->settled_since = Min(ev->as_of - (TimestampTz) grace_days[i] * USECS_PER_DAY,
+								month_starts[i] - 1);
 	}
 }
 
@@ -504,21 +521,24 @@ EvalProgramFor(TierEvaluation *ev, int32 program_id)
 /*
  * The position of the tier a member holding the one at position from (-1:
  * none or not one of the program's tiers; tier is its code, NULL: none)
- * goes to as of the evaluation: up to the highest tier their total reaches;
- * down one tier once tier_since (NULL: never) is settled and no paid tier
- * runs (paid_until NULL: none); else where they are.
+ * goes to as of the evaluation, paid being the position of the tier of a
+ * paid tier that runs then (-1: none): up to the highest tier their total
+ * reaches; down one tier once tier_since (NULL: never) is settled, but
+ * never below paid; up to paid if they are below it (a threshold changed
+ * since the grant); else where they are.
  */
 static int
-EvalDecide(const TierEvaluation *ev, const EvalProgram *ep, const char *tier, int from,
-		   const TimestampTz *since, const TimestampTz *paid_until, const LoyaltyWindow *w)
+EvalDecide(const EvalProgram *ep, const char *tier, int from, const TimestampTz *since,
+		   int paid, const LoyaltyWindow *w)
 {
 	int			reached = TierReached(&ep->policy,
 									  w ? LoyaltyWindowSum(w, ep->first_month, ep->last_month) : 0);
 
 	if (reached > from || (from < 0 && tier != NULL))
-		return reached;
-	if (reached < from && since != NULL && *since <= ep->settled_since &&
-		(paid_until == NULL || *paid_until <= ev->as_of))
+		return Max(reached, paid);
+	if (from < paid)
+		return paid;
+	if (reached < from && from > paid && since != NULL && *since <= ep->settled_since)
 		return from - 1;
 	return from;
 }
@@ -588,6 +608,7 @@ EvalScan(TierEvaluation *ev, const MemberKey *keys, int nkeys)
 		TimestampTz paid_until;
 		char	   *tier;
 		int			from;
+		int			paid;
 		int			to;
 
 		CHECK_FOR_INTERRUPTS();
@@ -610,7 +631,15 @@ EvalScan(TierEvaluation *ev, const MemberKey *keys, int nkeys)
 		oldcxt = MemoryContextSwitchTo(rowcxt);
 		tier = tier_null ? NULL : TextDatumGetCString(tier_d);
 		from = TierIndex(&ep->policy, tier);
-		to = EvalDecide(ev, ep, tier, from, since_null ? NULL : &since, paid_null ? NULL : &paid_until,
+		paid = -1;
+		if (!paid_null && paid_until > ev->as_of)
+		{
+			Datum		paid_d = slot_getattr(slot, attnums[EV_PAID], &isnull);
+
+			if (!isnull)
+				paid = TierIndex(&ep->policy, TextDatumGetCString(paid_d));
+		}
+		to = EvalDecide(ep, tier, from, since_null ? NULL : &since, paid,
 						window_null ? NULL : (const LoyaltyWindow *) DatumGetPointer(window_d));
 		MemoryContextSwitchTo(oldcxt);
 

@@ -12,8 +12,10 @@
 --   * inside the order's transaction, a member whose total as of the order
 --     time reaches a higher tier's threshold moves up at once, to the highest
 --     tier reached;
---   * only evaluate_tiers() moves members down: at most one tier per run,
---     after the grace period and never while a paid tier runs.
+--   * only evaluate_tiers() moves members down: one tier at a time, at most
+--     once a month (a member whose tier changed in the month of as_of is not
+--     moved down by that run), after the grace period, and never below a
+--     paid tier that runs (grant_tier).
 --
 
 -- How a program's members qualify.
@@ -73,13 +75,16 @@ CREATE TRIGGER tier_rules_changed
 ALTER TABLE @extschema@.account
 	ADD COLUMN tier text,
 	ADD COLUMN tier_since timestamptz,
+	ADD COLUMN tier_paid text,
 	ADD COLUMN tier_paid_until timestamptz,
 	ADD COLUMN qualifying @extschema@.window;
 
 COMMENT ON COLUMN @extschema@.account.tier IS 'the member''s tier code; NULL: no tier';
 COMMENT ON COLUMN @extschema@.account.tier_since IS 'when the member moved to this tier (up or down)';
+COMMENT ON COLUMN @extschema@.account.tier_paid IS
+	'the tier of the member''s paid tier (grant_tier): until tier_paid_until the member is not moved below it; NULL: never paid';
 COMMENT ON COLUMN @extschema@.account.tier_paid_until IS
-	'a paid tier (grant_tier) protects the member from moving down until then';
+	'when the paid tier (tier_paid) ends; once past, it protects nothing';
 COMMENT ON COLUMN @extschema@.account.qualifying IS
 	'qualifying amounts by month (points, spend in minor units, or orders) over the last 24 months; NULL until the first one';
 
@@ -295,7 +300,8 @@ BEGIN
 END
 $$;
 
--- Remove a tier nobody holds.
+-- Remove a tier nobody holds, and nobody has paid for until a time still to
+-- come.
 CREATE FUNCTION @extschema@.drop_tier(program text, code text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -304,6 +310,7 @@ AS $$
 DECLARE
 	pid			integer := @extschema@.program_id(program);
 	holders		bigint;
+	payers		bigint;
 BEGIN
 	IF code IS NULL THEN
 		RAISE EXCEPTION 'tier code must not be null' USING ERRCODE = '22004';
@@ -317,13 +324,23 @@ BEGIN
 			USING ERRCODE = 'LY010',
 				  HINT = 'loyalty.tier lists the tiers of each program.';
 	END IF;
-	SELECT pg_catalog.count(*) INTO holders FROM @extschema@.account a
-	 WHERE a.program_id OPERATOR(pg_catalog.=) pid AND a.tier OPERATOR(pg_catalog.=) drop_tier.code;
+	SELECT pg_catalog.count(*) FILTER (WHERE a.tier OPERATOR(pg_catalog.=) drop_tier.code),
+		   pg_catalog.count(*) FILTER (WHERE a.tier_paid OPERATOR(pg_catalog.=) drop_tier.code
+										 AND a.tier_paid_until OPERATOR(pg_catalog.>) pg_catalog.now())
+	  INTO holders, payers
+	  FROM @extschema@.account a
+	 WHERE a.program_id OPERATOR(pg_catalog.=) pid;
 	IF holders OPERATOR(pg_catalog.>) 0 THEN
 		RAISE EXCEPTION 'tier "%" of program "%" is held by % members', code, program, holders
 			USING ERRCODE = '55006',
 				  DETAIL = 'A member''s tier must be one of the program''s tiers.',
 				  HINT = 'Raise the tier''s threshold above every member''s total and let loyalty.evaluate_tiers() move them down first.';
+	END IF;
+	IF payers OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'tier "%" of program "%" is paid for by % members', code, program, payers
+			USING ERRCODE = '55006',
+				  DETAIL = 'A member keeps the tier they paid for (grant_tier) until their paid tier ends.',
+				  HINT = 'Drop it after the last account.tier_paid_until of it has passed.';
 	END IF;
 	DELETE FROM @extschema@.tier t
 	 WHERE t.program_id OPERATOR(pg_catalog.=) pid AND t.code OPERATOR(pg_catalog.=) drop_tier.code;
@@ -357,14 +374,21 @@ $$;
 --   * a total that reaches a tier above theirs moves them up to the highest
 --     tier reached (a threshold lowered by set_tier, say);
 --   * a total below their tier's threshold moves them down ONE tier, and
---     only once tier_since + tier_grace_days (days of 24 hours) <= as_of
---     and no paid tier runs (tier_paid_until IS NULL or <= as_of).
--- A move sets tier_since to as_of.  So a second run as of the same moment
--- moves nobody up, and moves a member down one more tier only when they
--- still do not qualify for the tier they now hold and the program has no
--- grace days (with grace days, tier_since = as_of protects them until the
--- grace has passed again): run it once per period, e.g. at the end of each
--- month.  A member whose account changes while the run decides (an order
+--     only once tier_since + tier_grace_days (days of 24 hours) <= as_of,
+--     and only when tier_since lies before the month of as_of (in the
+--     program's time zone, for calendar_year programs too): a member whose
+--     tier changed, up or down, in that month stays until a run as of a
+--     later month.  At most one tier down per month, however often the job
+--     runs;
+--   * a paid tier that runs (tier_paid_until > as_of) is a floor: the
+--     member is never moved below tier_paid (down to it, one tier at a
+--     time, from a higher tier they earned), and a member below it (its
+--     threshold was raised since) moves up to it.
+-- A move sets tier_since to as_of.  So a second run as of the same moment,
+-- or of any moment of the same month, moves nobody: run it once a month,
+-- e.g. at 00:10 on the 1st (a rerun does no harm); each run as of a later
+-- month moves a member who still does not qualify one more tier down.
+-- A member whose account changes while the run decides (an order
 -- commits) is decided again from the new row, in a second pass (and a
 -- third; one still changing after that is left for the next run).  Moved
 -- members are locked in key order, each with its tier_changed event.
@@ -379,9 +403,18 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'loyalty_evaluate_tiers';
 
 -- A paid tier: a VIP membership bought for a fee.  The member holds the tier
--- (or the higher one they already hold) and is not moved down before until
--- (a later until already granted stays).  Moving up by orders goes on as
--- usual.  Returns the member's tier afterwards.
+-- (or the higher one they already hold), and until then evaluate_tiers()
+-- never moves them below it: account.tier_paid and tier_paid_until.  A
+-- member who holds a higher tier (earned before or during the paid one)
+-- moves down as usual, to the paid tier at the lowest.  Moving up by orders
+-- goes on as usual.  While a paid tier runs, a new one must not take away
+-- what the member paid for:
+--   * the same tier: it runs until the later of the two ends;
+--   * a higher tier: it replaces the running one, and must run at least
+--     as long (refused, 55000, otherwise);
+--   * a lower tier: refused (55000); grant it once the running one ended.
+-- Returns the member's tier afterwards, tier_since, and the end of the paid
+-- tier, which is always the tier granted.
 CREATE FUNCTION @extschema@.grant_tier(program text, customer_id bigint, tier text,
 	until timestamptz, reason text)
 RETURNS TABLE (held_tier text, tier_since timestamptz, tier_paid_until timestamptz)
@@ -393,6 +426,7 @@ DECLARE
 	pid			integer := @extschema@.program_id(program);
 	granted		numeric;
 	held		numeric;
+	running		numeric;
 	acct		record;
 	new_tier	text;
 BEGIN
@@ -422,7 +456,7 @@ BEGIN
 			USING ERRCODE = 'LY010',
 				  HINT = 'loyalty.tier lists the tiers of each program.';
 	END IF;
-	SELECT m.status, a.tier, a.tier_since, a.tier_paid_until INTO acct
+	SELECT m.status, a.tier, a.tier_since, a.tier_paid, a.tier_paid_until INTO acct
 	  FROM @extschema@.account a
 	  JOIN @extschema@.member m ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id
 							   AND m.program_id OPERATOR(pg_catalog.=) a.program_id
@@ -439,14 +473,39 @@ BEGIN
 				  DETAIL = pg_catalog.format('A %s member cannot be granted a tier.', acct.status),
 				  HINT = 'Reactivate the member with loyalty.set_member_status() first.';
 	END IF;
+	-- A paid tier that runs: the new one must cover what it covers.
+	IF acct.tier_paid_until OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+		SELECT t.threshold INTO running FROM @extschema@.tier t
+		 WHERE t.program_id OPERATOR(pg_catalog.=) pid AND t.code OPERATOR(pg_catalog.=) acct.tier_paid;
+		IF running OPERATOR(pg_catalog.>) granted THEN
+			RAISE EXCEPTION 'member % in program "%" has a paid tier "%" above "%"',
+				customer_id, program, acct.tier_paid, tier
+				USING ERRCODE = '55000',
+					  DETAIL = pg_catalog.format('It runs until %s; a lower paid tier would take away what the member paid for.',
+						  acct.tier_paid_until),
+					  HINT = pg_catalog.format('Grant "%s" once the paid tier "%s" has ended, or extend "%s".',
+						  tier, acct.tier_paid, acct.tier_paid);
+		END IF;
+		IF running OPERATOR(pg_catalog.<) granted AND until OPERATOR(pg_catalog.<) acct.tier_paid_until THEN
+			RAISE EXCEPTION 'paid tier "%" must run at least as long as the paid tier "%" it replaces', tier, acct.tier_paid
+				USING ERRCODE = '55000',
+					  DETAIL = pg_catalog.format('Member %s in program "%s" has the paid tier "%s" until %s.',
+						  customer_id, program, acct.tier_paid, acct.tier_paid_until),
+					  HINT = pg_catalog.format('Pass an until of %s or later.', acct.tier_paid_until);
+		END IF;
+	END IF;
 	SELECT t.threshold INTO held FROM @extschema@.tier t
 	 WHERE t.program_id OPERATOR(pg_catalog.=) pid AND t.code OPERATOR(pg_catalog.=) acct.tier;
 	new_tier := CASE WHEN held OPERATOR(pg_catalog.>=) granted THEN acct.tier ELSE grant_tier.tier END;
 
+	-- The paid tier is now the one granted: a running one was the same tier
+	-- (until the later end), or a lower one ending no later; an ended one is
+	-- replaced (its end is past, so GREATEST gives until).
 	UPDATE @extschema@.account a SET
 		tier = new_tier,
 		tier_since = CASE WHEN new_tier OPERATOR(pg_catalog.=) acct.tier THEN a.tier_since
 						  ELSE pg_catalog.now() END,
+		tier_paid = grant_tier.tier,
 		tier_paid_until = GREATEST(a.tier_paid_until, until),
 		updated_at = pg_catalog.now()
 	 WHERE a.customer_id OPERATOR(pg_catalog.=) grant_tier.customer_id
@@ -554,9 +613,9 @@ COMMENT ON COLUMN @extschema@.tier_distribution.share IS
 COMMENT ON FUNCTION @extschema@.quote(text, numeric, text, text, timestamptz, text, date, boolean) IS
 	'points an order would earn under the program''s rules, with the rules that produced them; tier is the member''s tier before the order (account.tier), as the order paths use it: a tier an order reaches multiplies from the next order';
 COMMENT ON FUNCTION @extschema@.evaluate_tiers(timestamptz) IS
-	're-evaluate every member''s tier as of as_of: missed upgrades to the highest tier reached, downgrades of one tier after the grace days and outside a paid tier; returns members checked, upgraded, downgraded; run once per period (pg_cron)';
+	're-evaluate every member''s tier as of as_of: missed upgrades to the highest tier reached, downgrades of one tier after the grace days, at most once a month, never below a running paid tier; returns members checked, upgraded, downgraded; run monthly (pg_cron)';
 COMMENT ON FUNCTION @extschema@.grant_tier(text, bigint, text, timestamptz, text) IS
-	'a paid tier: the member holds tier (or the higher one they hold) and is not moved down before until; returns the tier held, tier_since, tier_paid_until';
+	'a paid tier: the member holds tier (or the higher one they hold) and is not moved below tier before until; refused (55000) while a higher paid tier, or a lower one running longer, runs; returns the tier held, tier_since, tier_paid_until';
 COMMENT ON FUNCTION @extschema@.tier_progress(text, bigint) IS
 	'a member''s progress as of now: tier, next_tier, qualifying total, next_threshold, still_needed, percent (points, spend in the program currency, or orders)';
 COMMENT ON FUNCTION @extschema@.tier_period_start(@extschema@.program, timestamptz) IS
@@ -568,7 +627,7 @@ COMMENT ON FUNCTION @extschema@.set_tier_policy(text, text, text, integer, integ
 COMMENT ON FUNCTION @extschema@.set_tier(text, text, text, numeric) IS
 	'define a tier (code, name, threshold) or change the name or threshold of one; returns the tier';
 COMMENT ON FUNCTION @extschema@.drop_tier(text, text) IS
-	'remove a tier; refused (55006) while members hold it, LY010 for an unknown tier';
+	'remove a tier; refused (55006) while members hold it or a paid tier of it runs, LY010 for an unknown tier';
 
 REVOKE ALL ON FUNCTION
 	@extschema@.rebuild_qualifying(integer),

@@ -1,11 +1,12 @@
 \i test/setup.sql
 -- Tiers: the policy and tier definitions, qualifying totals kept on every
 -- order, the immediate upgrade, evaluate_tiers() (downgrades one tier at a
--- time, grace, paid tiers), tier multipliers, calendar year vs rolling,
--- spend in minor units, tier_progress() and tier_distribution.
+-- time and at most once a month, grace, paid tiers as a floor), tier
+-- multipliers, calendar year vs rolling, spend in minor units,
+-- tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(125);
+SELECT plan(139);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -197,10 +198,11 @@ SELECT results_eq($$SELECT payload FROM loyalty.event WHERE customer_id = 5$$,
 SELECT results_eq($$SELECT points FROM loyalty.quote('shop', 1000000, tier => 'gold')$$, $$VALUES (300::bigint)$$,
 	'quote() prices an order at the tier it is given');
 
--- 4. evaluate_tiers(): down one tier at a time, after the grace days.  Its
--- moments are relative to y0, 1 January (UTC) of the year after next, so
--- that every member's tier_since (now(), from the immediate upgrade) lies
--- before them whatever the date of the run.  The shop's members keep their
+-- 4. evaluate_tiers(): down one tier at a time, at most once a month, after
+-- the grace days.  Its moments are relative to y0, 1 January (UTC) of the
+-- year after next, so that every member's tier_since (now(), from the
+-- immediate upgrade) lies before them, in an earlier month, whatever the
+-- date of the run.  The shop's members keep their
 -- tiers through this section: 3650 grace days.
 CREATE FUNCTION pg_temp.at(offset_from_y0 interval) RETURNS timestamptz LANGUAGE sql AS $$
 	SELECT (date_trunc('year', now() AT TIME ZONE 'UTC') + interval '2 years' + offset_from_y0) AT TIME ZONE 'UTC'
@@ -255,26 +257,35 @@ SELECT results_eq($$SELECT customer_id, payload FROM loyalty.event
 		(13, '{"from": "bronze", "to": null, "reason": "evaluation"}'),
 		(11, '{"from": "gold", "to": "silver", "reason": "evaluation"}')$$,
 	'each move writes a tier_changed event');
-SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 1 month 10 days'))$$,
-	$$VALUES (8::bigint, 0::bigint, 0::bigint)$$, 'ten days later the 30 grace days still protect them');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 2 months'))$$,
+	$$VALUES (8::bigint, 0::bigint, 0::bigint)$$,
+	'a month (28 or 29 days) later, the 30 grace days still protect them');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))$$,
 	$$VALUES (8::bigint, 0::bigint, 2::bigint)$$, 'after the grace days, one more tier down');
 SELECT results_eq($$SELECT customer_id, tier FROM loyalty.account WHERE program_id = loyalty.program_id('club') ORDER BY 1$$,
 	$$VALUES (11::bigint, 'bronze'), (13, NULL), (14, 'bronze')$$, 'gold to silver to bronze, one evaluation at a time');
--- Without grace days a second run as of the same moment moves down one more
--- tier those who still do not qualify, and a third moves nobody.
+-- Without grace days too, a member moves down at most once a month: a
+-- rerun of the month's job (a retried cron job, a manual run) moves nobody
+-- the run before moved, whatever the moment of the month it is as of.
 SELECT tier_grace_days FROM loyalty.set_tier_policy('club', 'points', 'rolling', 12, 0);
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))
-	UNION ALL SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))$$,
+	UNION ALL SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))
+	UNION ALL SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months 20 days'))$$,
+	$$VALUES (8::bigint, 0::bigint, 0::bigint), (8, 0, 0), (8, 0, 0)$$,
+	'no grace: reruns as of the same moment, and later in the same month, move the two bronze members (0 points) no further');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 4 months'))
+	UNION ALL SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 4 months'))$$,
 	$$VALUES (8::bigint, 0::bigint, 2::bigint), (8, 0, 0)$$,
-	'no grace: a rerun moves the two bronze members (0 points) down once more, the next run nobody');
+	'the run as of the next month moves them down once more, its rerun nobody');
 -- A tier that is not among the program's (a tier dropped while an order
 -- moved a member up to it) is mended by the next evaluation.
 UPDATE loyalty.account SET tier = 'vanished' WHERE customer_id = 13 AND program_id = loyalty.program_id('club');
-SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 months'))$$,
-	$$VALUES (8::bigint, 0::bigint, 1::bigint)$$, 'a member holding an unknown tier is moved');
+SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 4 months'))$$,
+	$$VALUES (8::bigint, 0::bigint, 1::bigint)$$,
+	'a member holding an unknown tier is moved, also in a month that moved others');
 SELECT is(pg_temp.tier_of(13, 'club'), 'none', 'to the tier their total reaches: none');
--- 5. Paid tiers: not moved down before their end.
+-- 5. Paid tiers: not moved below the tier paid for before their end
+-- (section 11: a higher tier held moves down to it).
 SELECT customer_id FROM loyalty.enroll('club', 12);
 SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, 'diamond', pg_temp.at('1 year 6 months'), 'VIP fee')$$,
 	'LY010', 'unknown tier "diamond" in program "club"', 'grant_tier: unknown tier');
@@ -297,9 +308,14 @@ SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 3 mo
 	$$VALUES (9::bigint, 0::bigint, 0::bigint)$$, 'with 0 points the paid gold member is not moved down before the end');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 6 months'))$$,
 	$$VALUES (9::bigint, 0::bigint, 1::bigint)$$, 'at the end of the paid membership, one tier down');
-SELECT results_eq($$SELECT * FROM loyalty.grant_tier('club', 12, 'bronze', pg_temp.at('2 years'), 'renewal')$$,
-	$$VALUES ('silver', pg_temp.at('1 year 6 months'), pg_temp.at('2 years'))$$,
-	'granting a lower tier keeps the higher one held, protected until the new end');
+-- grant_tier() works as of now(), when the gold membership (until y0 + 1
+-- year 6 months) still runs: a lower paid tier would take it away.
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('club', 12, 'bronze', pg_temp.at('2 years'), 'renewal')$$,
+	'55000', 'member 12 in program "club" has a paid tier "gold" above "bronze"',
+	'grant_tier refuses a lower tier while a higher paid tier runs');
+SELECT results_eq($$SELECT * FROM loyalty.grant_tier('club', 12, 'gold', pg_temp.at('2 years'), 'renewal')$$,
+	$$VALUES ('gold', now(), pg_temp.at('2 years'))$$,
+	'renewing gold: the member (moved down to silver as of the end) is gold again, until the new end');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('1 year 9 months'))$$,
 	$$VALUES (9::bigint, 0::bigint, 0::bigint)$$, 'and it is not moved down before then');
 
@@ -323,7 +339,7 @@ SELECT results_eq($$SELECT tier, members, share FROM loyalty.tier_distribution W
 	$$VALUES ('gold', 1::bigint, 0.1667), ('none', 1, 0.1667), ('platinum', 1, 0.1667), ('silver', 3, 0.5000)$$,
 	'tier_distribution: members per tier of the shop and their share');
 SELECT results_eq($$SELECT tier, members, share FROM loyalty.tier_distribution WHERE program = 'club' ORDER BY tier$$,
-	$$VALUES ('bronze', 0::bigint, 0.0000), ('gold', 0, 0.0000), ('none', 3, 0.7500), ('silver', 1, 0.2500)$$,
+	$$VALUES ('bronze', 0::bigint, 0.0000), ('gold', 1, 0.2500), ('none', 3, 0.7500), ('silver', 0, 0.0000)$$,
 	'every tier has a row, also one nobody holds');
 SELECT status FROM loyalty.set_member_status('shop', 6, 'closed');
 SELECT results_eq($$SELECT tier, members, share FROM loyalty.tier_distribution WHERE program = 'shop' ORDER BY tier$$,
@@ -355,11 +371,11 @@ SELECT results_eq($$SELECT pg_temp.tier_of(21, 'cal'), pg_temp.tier_of(21, 'roll
 	'on 5 January the rolling 12 months hold 1,100 points (gold), the new calendar year 500 (silver)');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('2 years 11 months'))$$,
 	$$VALUES (11::bigint, 0::bigint, 2::bigint)$$,
-	'on 1 December the December order has left the rolling 12 months (and club member 12''s paid silver has ended)');
+	'on 1 December the December order has left the rolling 12 months (and club member 12''s paid gold has ended: silver)');
 SELECT results_eq($$SELECT pg_temp.tier_of(21, 'cal'), pg_temp.tier_of(21, 'roll')$$, $$VALUES ('silver', 'silver')$$,
 	'rolling: gold to silver (500 points since January); the calendar year still holds 500: silver');
 SELECT results_eq($$SELECT * FROM loyalty.evaluate_tiers(pg_temp.at('3 years'))$$,
-	$$VALUES (11::bigint, 0::bigint, 3::bigint)$$, 'on 1 January both totals start again from 0 (and member 12 leaves bronze)');
+	$$VALUES (11::bigint, 0::bigint, 3::bigint)$$, 'on 1 January both totals start again from 0 (and member 12 moves from silver to bronze)');
 SELECT results_eq($$SELECT pg_temp.tier_of(21, 'cal'), pg_temp.tier_of(21, 'roll')$$, $$VALUES ('none', 'none')$$,
 	'silver to no tier in both');
 
@@ -465,6 +481,66 @@ SELECT results_eq($$SELECT a.tier, e.payload FROM loyalty.account a
 	 WHERE a.program_id = loyalty.program_id('late') AND e.kind = 'tier_changed'$$,
 	$$VALUES ('silver', '{"from": null, "to": "silver", "reason": "evaluation"}'::jsonb)$$,
 	'member 31 is silver, with an event from no tier');
+
+-- 11. A paid tier is a floor, not a freeze: while it runs the member is
+-- never moved below the tier paid for, and moves down as usual above it.
+-- A program of one-month windows without grace days; the moments are y0's
+-- (section 4), so every earning below (now()) has left the window.
+SELECT code FROM loyalty.create_program('vip', 'VIP', 'EUR', 1, 1);
+SELECT tier_months FROM loyalty.set_tier_policy('vip', 'points', 'rolling', 1);
+SELECT v.code FROM (VALUES ('bronze', 100), ('silver', 200), ('gold', 400)) v(code, threshold),
+	LATERAL loyalty.set_tier('vip', v.code, initcap(v.code), v.threshold) t;
+SELECT count(*) FROM (SELECT loyalty.enroll('vip', c) FROM generate_series(41, 43) c) e;
+SELECT entry_no FROM loyalty.earn('vip', 41, 450, 'welcome');
+SELECT results_eq($$SELECT * FROM loyalty.grant_tier('vip', 41, 'silver', pg_temp.at('6 months'), 'silver pass')$$,
+	$$VALUES ('gold', now(), pg_temp.at('6 months'))$$, 'a gold member who buys a silver pass stays gold');
+SELECT results_eq($$SELECT tier, tier_paid, tier_paid_until FROM loyalty.account
+	 WHERE customer_id = 41 AND program_id = loyalty.program_id('vip')$$,
+	$$VALUES ('gold', 'silver', pg_temp.at('6 months'))$$, 'the account keeps the tier paid for and its end');
+SELECT throws_ok($$SELECT loyalty.drop_tier('vip', 'silver')$$, '55006',
+	'tier "silver" of program "vip" is paid for by 1 members', 'drop_tier refuses a tier of a running paid tier');
+SELECT throws_ok($$SELECT * FROM loyalty.grant_tier('vip', 41, 'gold', pg_temp.at('3 months'), 'gold pass')$$, '55000',
+	'paid tier "gold" must run at least as long as the paid tier "silver" it replaces',
+	'grant_tier refuses a higher tier that would end the running one early');
+SELECT results_eq($$SELECT * FROM loyalty.grant_tier('vip', 42, 'silver', pg_temp.at('6 months'), 'silver pass')$$,
+	$$VALUES ('silver', now(), pg_temp.at('6 months'))$$, 'member 42 buys a silver pass');
+SELECT entry_no FROM loyalty.earn('vip', 42, 450, 'welcome');
+SELECT is(pg_temp.tier_of(42, 'vip'), 'gold', 'and earns gold during it');
+SELECT held_tier FROM loyalty.grant_tier('vip', 43, 'bronze', pg_temp.at('6 months'), 'bronze pass');
+SELECT results_eq($$SELECT * FROM loyalty.grant_tier('vip', 43, 'silver', pg_temp.at('1 year'), 'upgrade')$$,
+	$$VALUES ('silver', now(), pg_temp.at('1 year'))$$, 'a higher pass running at least as long replaces a running one');
+CREATE FUNCTION pg_temp.vip_tiers() RETURNS TABLE (customer_id bigint, tier text) LANGUAGE sql AS $$
+	SELECT customer_id, COALESCE(tier, 'none') FROM loyalty.account
+	 WHERE program_id = loyalty.program_id('vip') ORDER BY 1
+$$;
+SELECT count(*) FROM loyalty.evaluate_tiers(pg_temp.at('1 month'));
+SELECT results_eq($$SELECT * FROM pg_temp.vip_tiers()$$,
+	$$VALUES (41::bigint, 'silver'), (42, 'silver'), (43, 'silver')$$,
+	'with 0 points, the gold members move down to the silver paid for; 43 keeps the silver paid for');
+SELECT count(*) FROM loyalty.evaluate_tiers(pg_temp.at('3 months'));
+SELECT results_eq($$SELECT * FROM pg_temp.vip_tiers()$$,
+	$$VALUES (41::bigint, 'silver'), (42, 'silver'), (43, 'silver')$$,
+	'and no lower while the passes run');
+SELECT count(*) FROM loyalty.evaluate_tiers(pg_temp.at('6 months'));
+SELECT results_eq($$SELECT * FROM pg_temp.vip_tiers()$$,
+	$$VALUES (41::bigint, 'bronze'), (42, 'bronze'), (43, 'silver')$$,
+	'when the silver passes end, one tier down as usual; 43''s pass runs until a year');
+SELECT results_eq($$SELECT customer_id, payload->>'from', payload->>'to' FROM loyalty.event
+	 WHERE program_id = loyalty.program_id('vip') AND payload->>'reason' = 'evaluation' ORDER BY event_id$$,
+	$$VALUES (41::bigint, 'gold', 'silver'), (42, 'gold', 'silver'), (41, 'silver', 'bronze'), (42, 'silver', 'bronze')$$,
+	'each move one tier, with its event');
+-- A threshold change that puts the tier paid for above the one held: the
+-- evaluation moves the member up to it.
+SELECT customer_id FROM loyalty.enroll('vip', 44);
+SELECT entry_no FROM loyalty.earn('vip', 44, 450, 'welcome');
+SELECT held_tier FROM loyalty.grant_tier('vip', 44, 'silver', pg_temp.at('1 year'), 'silver pass');
+SELECT code FROM loyalty.set_tier('vip', 'silver', 'Silver', 500);
+SELECT count(*) FROM loyalty.evaluate_tiers(pg_temp.at('7 months'));
+SELECT results_eq($$SELECT a.tier, e.payload FROM loyalty.account a
+	 JOIN loyalty.event e ON e.customer_id = a.customer_id AND e.program_id = a.program_id
+	 WHERE a.customer_id = 44 AND a.program_id = loyalty.program_id('vip') AND e.payload->>'reason' = 'evaluation'$$,
+	$$VALUES ('silver', '{"from": "gold", "to": "silver", "reason": "evaluation"}'::jsonb)$$,
+	'silver now above gold: the gold member with a silver pass moves up to silver');
 
 SELECT * FROM finish();
 ROLLBACK;

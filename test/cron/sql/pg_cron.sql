@@ -58,7 +58,9 @@ SELECT is(
 --   cafe 1: 100 points due in a moment, 40 due in a year (expire);
 --   cafe 2: 50 points held until a moment from now (release);
 --   cafe 3: 30 points expiring in 10 days (a 30-day reminder);
---   club 4: Gold at 250 points; then Gold needs 1000 (evaluate: down to Silver);
+--   club 4: Gold at 250 points, since two months (set by hand, as superuser:
+--     the job moves nobody down in the month their tier changed); then Gold
+--     needs 1000 (evaluate: down to Silver);
 --   an event acknowledged 100 days ago (set by hand, as superuser) (purge).
 SELECT code FROM loyalty.create_program('cafe', 'Cafe', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('club', 'Club', 'VND', 10, 100000);
@@ -72,6 +74,8 @@ SELECT entry_no FROM loyalty.earn('cafe', 2, 50, 'purchase', pending_until => no
 SELECT entry_no FROM loyalty.earn('cafe', 3, 30, 'purchase', expires_at => now() + interval '10 days');
 SELECT entry_no FROM loyalty.earn('club', 4, 250, 'purchase');
 SELECT code FROM loyalty.set_tier('club', 'gold', 'Gold', 1000);
+UPDATE loyalty.account SET tier_since = now() - interval '2 months'
+ WHERE program_id = loyalty.program_id('club') AND customer_id = 4;
 SELECT loyalty.ack_events(ARRAY(SELECT event_id FROM loyalty.event), 'test');
 UPDATE loyalty.event SET acked_at = now() - interval '100 days';
 
