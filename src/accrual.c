@@ -1332,12 +1332,6 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			c.first_purchase = pays && m.order_count == 0;
 			target = pays ? EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
 										 c.first_purchase, &detail, NULL) : 0;
-			if (target < 0)
-			{
-				RecordProblem(src, customer_id, order_key, "invalid_amount",
-							  "the amount earns more points than a balance can hold");
-				return;
-			}
 			c.earned_points = target;
 			c.order_count = pays ? LoyaltyAddPoints(m.order_count, 1, "the order count")
 				: m.order_count;
@@ -1357,19 +1351,20 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 													  o.first_purchase,
 													  o.earned_points - o.points, &detail);
 
-				if (extra < 0)
-				{
-					RecordProblem(src, customer_id, order_key, "invalid_amount",
-								  "the amount earns more points than a balance can hold");
-					return;
-				}
-				target = LoyaltyAddPoints(o.earned_points, extra, "the points of one order");
+				target = extra < 0 ? -1 :
+					LoyaltyAddPoints(o.earned_points, extra, "the points of one order");
 			}
 			amount = o.amount;
 			if (refunded)
 				c.reason = psprintf("order %s", now->status);
 			else
 				c.reason = "order amount changed";
+		}
+		if (target < 0)
+		{
+			RecordProblem(src, customer_id, order_key, "invalid_amount",
+						  "the amount earns more points than a balance can hold");
+			return;
 		}
 	}
 
@@ -2006,7 +2001,6 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				g = groups[k];
 
 		r->first_purchase = (order_count == 0);
-		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
 		/* Only the first order of a lot needs its own detail text. */
 		resetStringInfo(&detail);
 		r->points = EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
@@ -2015,10 +2009,10 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		if (r->points < 0)
 		{
 			/* Too many points for a balance: the general path records it. */
-			order_count--;
 			r->slow = true;
 			continue;
 		}
+		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
 		r->lot = NULL;
 		r->nhits = 0;
 		if (rules != NULL)
