@@ -1555,54 +1555,37 @@ typedef enum InsertColumn
 	NUM_INSERT_COLUMNS
 } InsertColumn;
 
-static const struct
-{
-	LoyaltyTable table;
-	const char *name;
-}			insert_columns[NUM_INSERT_COLUMNS] = {
-	{LY_MEMBER, "status"}, {LY_MEMBER, "birthday"},
-	{LY_ACCOUNT, "available"}, {LY_ACCOUNT, "pending"}, {LY_ACCOUNT, "lifetime_earned"},
-	{LY_ACCOUNT, "last_entry_no"}, {LY_ACCOUNT, "order_count"},
-	{LY_ACCOUNT, "last_activity_at"}, {LY_ACCOUNT, "updated_at"}, {LY_ACCOUNT, "tier"},
-	{LY_ACCOUNT, "tier_since"}, {LY_ACCOUNT, "qualifying"},
-	{LY_ACCOUNT, "fraud_state"}, {LY_ACCOUNT, "last_flag_no"},
-	{LY_LOT, "customer_id"}, {LY_LOT, "program_id"}, {LY_LOT, "lot_no"}, {LY_LOT, "points"},
-	{LY_LOT, "remaining"}, {LY_LOT, "pending"}, {LY_LOT, "earned_at"},
-	{LY_LOT, "available_at"}, {LY_LOT, "expires_at"}, {LY_LOT, "source_id"},
-	{LY_LOT, "order_key"},
-	{LY_LEDGER, "customer_id"}, {LY_LEDGER, "program_id"}, {LY_LEDGER, "entry_no"},
-	{LY_LEDGER, "kind"}, {LY_LEDGER, "points"}, {LY_LEDGER, "pending_points"},
-	{LY_LEDGER, "available_after"}, {LY_LEDGER, "pending_after"}, {LY_LEDGER, "reason"},
-	{LY_LEDGER, "reference"}, {LY_LEDGER, "actor"}, {LY_LEDGER, "db_role"},
-	{LY_LEDGER, "detail"}, {LY_LEDGER, "expires_at"}, {LY_LEDGER, "created_at"},
-	{LY_ORDER, "customer_id"}, {LY_ORDER, "program_id"}, {LY_ORDER, "source_id"},
-	{LY_ORDER, "order_key"}, {LY_ORDER, "state"}, {LY_ORDER, "amount"},
-	{LY_ORDER, "net_amount"}, {LY_ORDER, "points"}, {LY_ORDER, "earned_points"},
-	{LY_ORDER, "first_purchase"}, {LY_ORDER, "channel"}, {LY_ORDER, "category"},
-	{LY_ORDER, "ordered_at"}, {LY_ORDER, "created_at"}, {LY_ORDER, "updated_at"},
-	{LY_ORDER, "lot_no"}, {LY_ORDER, "held"},
+/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier and fraud columns. */
+static const DirectColumnDef insert_columns[NUM_INSERT_COLUMNS] = {
+	{LY_MEMBER, "status", false}, {LY_MEMBER, "birthday", false},
+	{LY_ACCOUNT, "available", false}, {LY_ACCOUNT, "pending", false},
+	{LY_ACCOUNT, "lifetime_earned", false}, {LY_ACCOUNT, "last_entry_no", false},
+	{LY_ACCOUNT, "order_count", false}, {LY_ACCOUNT, "last_activity_at", false},
+	{LY_ACCOUNT, "updated_at", false}, {LY_ACCOUNT, "tier", true},
+	{LY_ACCOUNT, "tier_since", true}, {LY_ACCOUNT, "qualifying", true},
+	{LY_ACCOUNT, "fraud_state", true}, {LY_ACCOUNT, "last_flag_no", true},
+	{LY_LOT, "customer_id", false}, {LY_LOT, "program_id", false}, {LY_LOT, "lot_no", false},
+	{LY_LOT, "points", false}, {LY_LOT, "remaining", false}, {LY_LOT, "pending", false},
+	{LY_LOT, "earned_at", false}, {LY_LOT, "available_at", false}, {LY_LOT, "expires_at", false},
+	{LY_LOT, "source_id", false}, {LY_LOT, "order_key", false},
+	{LY_LEDGER, "customer_id", false}, {LY_LEDGER, "program_id", false},
+	{LY_LEDGER, "entry_no", false}, {LY_LEDGER, "kind", false}, {LY_LEDGER, "points", false},
+	{LY_LEDGER, "pending_points", false}, {LY_LEDGER, "available_after", false},
+	{LY_LEDGER, "pending_after", false}, {LY_LEDGER, "reason", false},
+	{LY_LEDGER, "reference", false}, {LY_LEDGER, "actor", false}, {LY_LEDGER, "db_role", false},
+	{LY_LEDGER, "detail", false}, {LY_LEDGER, "expires_at", false},
+	{LY_LEDGER, "created_at", false},
+	{LY_ORDER, "customer_id", false}, {LY_ORDER, "program_id", false},
+	{LY_ORDER, "source_id", false}, {LY_ORDER, "order_key", false}, {LY_ORDER, "state", false},
+	{LY_ORDER, "amount", false}, {LY_ORDER, "net_amount", false}, {LY_ORDER, "points", false},
+	{LY_ORDER, "earned_points", false}, {LY_ORDER, "first_purchase", false},
+	{LY_ORDER, "channel", false}, {LY_ORDER, "category", false}, {LY_ORDER, "ordered_at", false},
+	{LY_ORDER, "created_at", false}, {LY_ORDER, "updated_at", false}, {LY_ORDER, "lot_no", true},
+	{LY_ORDER, "held", true},
 };
 
 static AttrNumber insert_attnums[NUM_INSERT_COLUMNS];
 static uint32 insert_attnums_generation = 0;
-
-/* Resolve the column numbers, again whenever the tables' definitions change. */
-static void
-ResolveInsertColumns(DirectWriter *w)
-{
-	if (insert_attnums_generation == w->generation)
-		return;
-	for (int i = 0; i < NUM_INSERT_COLUMNS; i++)
-	{
-		/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier and fraud columns */
-		bool		missing_ok = i == O_LOT_NO || i == A_TIER || i == A_TIER_SINCE ||
-			i == A_QUALIFYING || i == A_FRAUD_STATE || i == A_LAST_FLAG_NO || i == O_HELD;
-
-		insert_attnums[i] = DirectColumn(&w->tables[insert_columns[i].table],
-										 insert_columns[i].name, missing_ok);
-	}
-	insert_attnums_generation = w->generation;
-}
 
 /* Set a column of the row being built for its table. */
 static inline void
@@ -2156,7 +2139,8 @@ InsertOrders(OrderSource *src, Tuplestorestate *store, TupleDesc desc, const cha
 	MemoryContext old;
 	bool		more = true;
 
-	ResolveInsertColumns(w);
+	DirectResolveColumns(w, insert_columns, NUM_INSERT_COLUMNS, insert_attnums,
+						 &insert_attnums_generation);
 	StartRows(store);
 	while (more)
 	{

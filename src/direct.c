@@ -272,6 +272,21 @@ DirectColumn(DirectTable *t, const char *name, bool missing_ok)
 	return InvalidAttrNumber;	/* keep the compiler quiet */
 }
 
+/*
+ * The column numbers of defs[0 .. n-1] into attnums, resolved again only
+ * when the tables' definitions changed since *generation.
+ */
+void
+DirectResolveColumns(DirectWriter *w, const DirectColumnDef *defs, int n,
+					 AttrNumber *attnums, uint32 *generation)
+{
+	if (*generation == w->generation)
+		return;
+	for (int i = 0; i < n; i++)
+		attnums[i] = DirectColumn(&w->tables[defs[i].table], defs[i].name, defs[i].missing_ok);
+	*generation = w->generation;
+}
+
 /* Members are only read here: no write lock, and no index upkeep. */
 static inline LOCKMODE
 TableLockMode(int table)

@@ -516,20 +516,19 @@ typedef enum SpendColumn
 	NUM_SPEND_COLUMNS
 } SpendColumn;
 
-static const struct
-{
-	LoyaltyTable table;
-	const char *name;
-}			spend_columns[NUM_SPEND_COLUMNS] = {
-	{LY_ACCOUNT, "available"}, {LY_ACCOUNT, "lifetime_redeemed"},
-	{LY_ACCOUNT, "last_entry_no"}, {LY_ACCOUNT, "last_activity_at"},
-	{LY_ACCOUNT, "updated_at"}, {LY_ACCOUNT, "fraud_state"}, {LY_ACCOUNT, "last_flag_no"},
-	{LY_LOT, "remaining"}, {LY_LOT, "pending"},
-	{LY_LEDGER, "customer_id"}, {LY_LEDGER, "program_id"}, {LY_LEDGER, "entry_no"},
-	{LY_LEDGER, "kind"}, {LY_LEDGER, "points"}, {LY_LEDGER, "pending_points"},
-	{LY_LEDGER, "available_after"}, {LY_LEDGER, "pending_after"}, {LY_LEDGER, "reason"},
-	{LY_LEDGER, "reference"}, {LY_LEDGER, "idempotency_key"}, {LY_LEDGER, "actor"},
-	{LY_LEDGER, "db_role"}, {LY_LEDGER, "created_at"},
+/* Tables before 0.3.0 lack the fraud columns. */
+static const DirectColumnDef spend_columns[NUM_SPEND_COLUMNS] = {
+	{LY_ACCOUNT, "available", false}, {LY_ACCOUNT, "lifetime_redeemed", false},
+	{LY_ACCOUNT, "last_entry_no", false}, {LY_ACCOUNT, "last_activity_at", false},
+	{LY_ACCOUNT, "updated_at", false}, {LY_ACCOUNT, "fraud_state", true},
+	{LY_ACCOUNT, "last_flag_no", true},
+	{LY_LOT, "remaining", false}, {LY_LOT, "pending", false},
+	{LY_LEDGER, "customer_id", false}, {LY_LEDGER, "program_id", false},
+	{LY_LEDGER, "entry_no", false}, {LY_LEDGER, "kind", false}, {LY_LEDGER, "points", false},
+	{LY_LEDGER, "pending_points", false}, {LY_LEDGER, "available_after", false},
+	{LY_LEDGER, "pending_after", false}, {LY_LEDGER, "reason", false},
+	{LY_LEDGER, "reference", false}, {LY_LEDGER, "idempotency_key", false},
+	{LY_LEDGER, "actor", false}, {LY_LEDGER, "db_role", false}, {LY_LEDGER, "created_at", false},
 };
 
 static AttrNumber spend_attnums[NUM_SPEND_COLUMNS];
@@ -596,14 +595,8 @@ WriteSpending(int32 program_id, LedgerRequest *req, AccountState *acct, BalanceC
 	w = DirectBegin();
 	account = &w->tables[LY_ACCOUNT];
 	ledger = &w->tables[LY_LEDGER];
-	if (spend_attnums_generation != w->generation)
-	{
-		for (int i = 0; i < NUM_SPEND_COLUMNS; i++)
-			spend_attnums[i] = DirectColumn(&w->tables[spend_columns[i].table],
-											spend_columns[i].name,
-											i == A_FRAUD_STATE || i == A_LAST_FLAG_NO);
-		spend_attnums_generation = w->generation;
-	}
+	DirectResolveColumns(w, spend_columns, NUM_SPEND_COLUMNS, spend_attnums,
+						 &spend_attnums_generation);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(req->customer_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(program_id));
 	if (!DirectLock(account, keys, 2))

@@ -145,6 +145,17 @@ extern Oid	LoyaltyDataOwner(void);
 extern DirectWriter *DirectBegin(void);
 extern void DirectEnd(DirectWriter *w);
 extern AttrNumber DirectColumn(DirectTable *t, const char *name, bool missing_ok);
+
+/* A column of a loyalty table that a direct writer reads or writes. */
+typedef struct DirectColumnDef
+{
+	LoyaltyTable table;
+	const char *name;
+	bool		missing_ok;		/* absent before an update: InvalidAttrNumber */
+} DirectColumnDef;
+
+extern void DirectResolveColumns(DirectWriter *w, const DirectColumnDef *defs, int n,
+								 AttrNumber *attnums, uint32 *generation);
 extern bool DirectFind(DirectTable *t, ScanKey keys, int nkeys);
 extern bool DirectLock(DirectTable *t, ScanKey keys, int nkeys);
 extern void DirectWalk(DirectTable *t, const char *index, ScanKey keys, int nkeys);
