@@ -145,18 +145,18 @@ AS $$
 									AND a.program_id OPERATOR(pg_catalog.=) k.program_id
 		  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) k.program_id
 	), due AS (
-		SELECT l.customer_id, l.program_id, l.lot_no, l.remaining, m.lapsed, m.expiry_policy
+		SELECT l.ctid AS tid, l.customer_id, l.program_id, l.remaining, m.lapsed, m.expiry_policy
 		  FROM m
 		  JOIN @extschema@.lot l ON l.customer_id OPERATOR(pg_catalog.=) m.customer_id
 								AND l.program_id OPERATOR(pg_catalog.=) m.program_id
 		 WHERE l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
 		   AND (m.lapsed OR l.expires_at OPERATOR(pg_catalog.<=) as_of)
 	), spent AS (
+		-- By row address, read above under the account locks: a TID scan per
+		-- lot instead of a primary key descent.
 		UPDATE @extschema@.lot l SET remaining = 0
 		  FROM due
-		 WHERE l.customer_id OPERATOR(pg_catalog.=) due.customer_id
-		   AND l.program_id OPERATOR(pg_catalog.=) due.program_id
-		   AND l.lot_no OPERATOR(pg_catalog.=) due.lot_no
+		 WHERE l.ctid OPERATOR(pg_catalog.=) due.tid
 		RETURNING due.customer_id, due.program_id, due.remaining, due.lapsed, due.expiry_policy
 	), per_member AS (
 		SELECT s.customer_id, s.program_id, pg_catalog.count(*) AS lots,
@@ -233,25 +233,31 @@ AS $$
 DECLARE
 	keys_c		bigint[];
 	keys_p		integer[];
+	held_c		bigint[];
+	held_p		integer[];
 BEGIN
 	members := 0; lots := 0; points := 0;
+	-- In key order, each account by its primary key (a subquery that locks
+	-- is not flattened into a join, so no plan scans every account).
 	SELECT pg_catalog.array_agg(a.customer_id ORDER BY a.customer_id, a.program_id),
-		   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id)
-	  INTO keys_c, keys_p
-	  FROM (SELECT a.customer_id, a.program_id FROM @extschema@.account a
-			  JOIN ROWS FROM (pg_catalog.unnest(customer_ids), pg_catalog.unnest(program_ids)) AS k(c, p)
-				ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
-			 ORDER BY a.customer_id, a.program_id
-			 FOR NO KEY UPDATE OF a SKIP LOCKED) a;
+		   pg_catalog.array_agg(a.program_id ORDER BY a.customer_id, a.program_id),
+		   pg_catalog.array_agg(a.customer_id) FILTER (WHERE a.pending OPERATOR(pg_catalog.>) 0),
+		   pg_catalog.array_agg(a.program_id) FILTER (WHERE a.pending OPERATOR(pg_catalog.>) 0)
+	  INTO keys_c, keys_p, held_c, held_p
+	  FROM (SELECT k.c, k.p
+			  FROM ROWS FROM (pg_catalog.unnest(customer_ids), pg_catalog.unnest(program_ids)) AS k(c, p)
+			 ORDER BY k.c, k.p) k
+	  CROSS JOIN LATERAL (SELECT a.customer_id, a.program_id, a.pending
+							FROM @extschema@.account a
+						   WHERE a.customer_id OPERATOR(pg_catalog.=) k.c
+							 AND a.program_id OPERATOR(pg_catalog.=) k.p
+						   FOR NO KEY UPDATE OF a SKIP LOCKED) a;
 	IF keys_c IS NULL THEN
 		RETURN;
 	END IF;
 	-- Held points whose return window has passed: released first.
-	PERFORM @extschema@.release_member(a.customer_id, a.program_id, as_of, 'loyalty.expire')
-	   FROM @extschema@.account a
-	   JOIN ROWS FROM (pg_catalog.unnest(keys_c), pg_catalog.unnest(keys_p)) AS k(c, p)
-		 ON a.customer_id OPERATOR(pg_catalog.=) k.c AND a.program_id OPERATOR(pg_catalog.=) k.p
-	  WHERE a.pending OPERATOR(pg_catalog.>) 0;
+	PERFORM @extschema@.release_member(k.c, k.p, as_of, 'loyalty.expire')
+	   FROM ROWS FROM (pg_catalog.unnest(held_c), pg_catalog.unnest(held_p)) AS k(c, p);
 	-- Under the locks the lots are read again: a redemption may have spent them.
 	SELECT pg_catalog.count(*), COALESCE(pg_catalog.sum(e.lots), 0)::bigint,
 		   COALESCE(pg_catalog.sum(e.points), 0)::bigint
