@@ -91,6 +91,7 @@
 
 PG_FUNCTION_INFO_V1(loyalty_quote);
 PG_FUNCTION_INFO_V1(loyalty_rules_changed);
+PG_FUNCTION_INFO_V1(loyalty_lot_expiry);
 
 typedef enum RuleKind
 {
@@ -675,6 +676,29 @@ LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_a
 	if (tm2timestamp(&tm, fsec, &tzoff, expires_at) != 0 || TIMESTAMP_NOT_FINITE(*expires_at))
 		ExpiryOutOfRange();
 	return true;
+}
+
+/*
+ * lot_expiry(program_id, earned_at): when points the program's members earn
+ * at earned_at expire under its policy now (LoyaltyLotExpiry); NULL when
+ * they do not expire by date.  review() restarts a released lot's clock
+ * with it.
+ */
+Datum
+loyalty_lot_expiry(PG_FUNCTION_ARGS)
+{
+	int32		program_id = PG_GETARG_INT32(0);
+	TimestampTz earned_at = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz expires_at;
+	bool		expires;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	expires = LoyaltyLotExpiry(program_id, earned_at, &expires_at);
+	SPI_finish();
+	if (!expires)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(expires_at);
 }
 
 /* The multiplier rule of a kind for a channel, category or tier, or NULL. */
