@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(166);
+SELECT plan(168);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -822,6 +822,23 @@ SELECT members > 0 FROM loyalty.expire(now() + interval '12 months');
 SELECT results_eq(
 	$$SELECT available, lifetime_expired FROM loyalty.balance('slow', 961)$$,
 	$$VALUES (200::bigint, 300::bigint)$$, 'o1''s 300 points expire 12 months after the release');
+-- Under a policy without dates, a held lot's own date moves on by the time
+-- it was held: 300 points earned with expires_at, held 3 months, released
+-- a day after that date.
+SELECT code FROM loyalty.set_expiry_policy('slow', 'none');
+SELECT customer_id FROM loyalty.enroll('slow', 962);
+SELECT pending_points FROM loyalty.earn('slow', 962, 300, reason => 'survey',
+	expires_at => now() + interval '1 month');
+UPDATE loyalty.lot SET earned_at = now() - interval '3 months', expires_at = now() - interval '1 day'
+ WHERE customer_id = 962;
+SELECT status FROM loyalty.review('slow', 962, 1, 'release', 'checked, late');
+SELECT is((SELECT expires_at FROM loyalty.lot WHERE customer_id = 962),
+	now() - interval '1 day' + (now() - (now() - interval '3 months')),
+	'policy none: the lot''s own date moves on by the 3 months it was held');
+SELECT members >= 0 FROM loyalty.expire(now() + interval '1 day');
+SELECT results_eq(
+	$$SELECT available, pending FROM loyalty.balance('slow', 962)$$,
+	$$VALUES (300::bigint, 0::bigint)$$, 'and the next expire run does not take the points');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance equals its ledger after the late releases');
 
 SELECT * FROM finish();
