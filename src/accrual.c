@@ -2172,9 +2172,12 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				}
 			}
 		}
-		/* At most once a year: the statement's later orders see this one's. */
+		/*
+		 * At most once a year: the statement's later orders see this one's
+		 * (before the 0.3.0 update, with nowhere to keep it, every order).
+		 */
 		r->birthday_bonus = bonus.added && r->points > 0;
-		if (r->birthday_bonus)
+		if (r->birthday_bonus && insert_attnums[A_BIRTHDAY_BONUS_YEAR] != InvalidAttrNumber)
 		{
 			bonus.paid = bonus_paid = true;
 			bonus.paid_year = bonus.year;
