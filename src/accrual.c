@@ -1121,14 +1121,15 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key, int64 o
 
 /*
  * The points an order of net amount earns for a member who holds tier
- * (before the order counts toward it) under the rules; components, when not
+ * (before the order counts toward it) under the rules; birthday_bonus says
+ * whether it may get the birthday bonus and whether it did; components, when not
  * NULL, receives them by rule.  -1 when they would not fit in a balance: the
  * caller records the order as a problem rather than fail the shop's write.
  */
 static int64
 EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *tier,
-			 OrderFacts *now, Numeric net, bool first_purchase, StringInfo detail,
-			 EarnComponents *components)
+			 OrderFacts *now, Numeric net, bool first_purchase, EarnBirthday *birthday_bonus,
+			 StringInfo detail, EarnComponents *components)
 {
 	EarnContext ctx;
 	bool		overflowed;
@@ -1143,26 +1144,148 @@ EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *
 	ctx.has_birthday = has_birthday;
 	ctx.birthday = birthday;
 	ctx.first_purchase = first_purchase;
+	ctx.birthday_bonus = birthday_bonus;
 	ctx.components = components;
 	ctx.overflowed = &overflowed;
 	points = LoyaltyComputeEarn(&ctx, detail);
 	return overflowed ? -1 : points;
 }
 
+/* Whether the tables keep the birthday bonus state (0.3.0 on). */
+static bool
+HasBirthdayState(void)
+{
+	return LoyaltyHasColumn("account", "birthday_bonus_year");
+}
+
+/*
+ * The latest local year whose birthday bonus the member (whose account the
+ * caller holds locked) earned; false when none, or before the 0.3.0 update.
+ */
+static bool
+BirthdayPaidYear(OrderSource *src, int64 customer_id, int32 *year)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+
+	if (!HasBirthdayState())
+		return false;
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT birthday_bonus_year FROM loyalty.account"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2",
+								  2, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "birthday bonus lookup failed");
+	if (SPI_processed > 0)
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	*year = isnull ? 0 : DatumGetInt32(d);
+	SPI_freetuptable(SPI_tuptable);
+	return !isnull;
+}
+
+/*
+ * How a change of a recorded order prices the birthday bonus: 'a' when the
+ * order earned it, 'n' when it did not (whatever the member's birthday is
+ * now); 'm' (by the birthday month) before the 0.3.0 update.
+ */
+static char
+OrderBirthdayRule(OrderSource *src, int64 customer_id, const char *order_key)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
+	Datum		values[4];
+	bool		had = false;
+
+	if (!HasBirthdayState())
+		return 'm';
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT birthday_bonus FROM loyalty.order_accrual"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4",
+								  4, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int32GetDatum(src->source_id);
+	values[3] = CStringGetTextDatum(order_key);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "order birthday bonus lookup failed");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		had = !isnull && DatumGetBool(d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return had ? 'a' : 'n';
+}
+
+/*
+ * Record whether a newly recorded order earned the birthday bonus: the
+ * order is marked, and the account keeps the year (so no later order of
+ * that year or before gets it again).
+ */
+static void
+RecordBirthdayBonus(OrderSource *src, int64 customer_id, const char *order_key,
+					bool earned, int32 year)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[6] = {INT8OID, INT4OID, INT4OID, TEXTOID, BOOLOID, INT4OID};
+	Datum		values[6];
+
+	if (!HasBirthdayState())
+		return;
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "WITH acct AS ("
+								  " UPDATE loyalty.account SET birthday_bonus_year = $6"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2 AND $5)"
+								  " UPDATE loyalty.order_accrual SET birthday_bonus = $5"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4"
+								  "  AND birthday_bonus OPERATOR(pg_catalog.<>) $5",
+								  6, argtypes);
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int32GetDatum(src->source_id);
+	values[3] = CStringGetTextDatum(order_key);
+	values[4] = BoolGetDatum(earned);
+	values[5] = Int32GetDatum(year);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) < 0)
+		elog(ERROR, "birthday bonus update failed");
+}
+
 /*
  * The points a raise of an order's amount from amount to net earns: what
  * the rules give net less what they give amount, both priced now (the
  * member's tier, the campaigns of the order's time), so the raise alone is
- * priced and the bonuses the order already had are not paid twice.  The
+ * priced and the bonuses the order already had are not paid twice.  Both
+ * have the birthday bonus when the order earned it, and neither when it did
+ * not (birthday_rule), so a raise neither pays nor takes one.  The
  * detail lists the difference by rule, and the points of earlier partial
  * refunds (restored) that the order gets back.
  */
 static int64
 RaisedAmountEarns(OrderSource *src, MemberState *m, OrderFacts *now, Numeric amount,
-				  Numeric net, bool first_purchase, int64 restored, StringInfo detail)
+				  Numeric net, bool first_purchase, char birthday_rule, int64 restored,
+				  StringInfo detail)
 {
 	EarnComponents before;
 	EarnComponents after;
+	EarnBirthday birthday = {birthday_rule, false, 0, false, 0};
 	int64		extra;
 	int64		listed = 0;
 	int			n = 0;
@@ -1170,12 +1293,12 @@ RaisedAmountEarns(OrderSource *src, MemberState *m, OrderFacts *now, Numeric amo
 	int64		will;
 
 	was = EarnForOrder(src, m->has_birthday, m->birthday, m->tier, now, amount,
-					   first_purchase, NULL, &before);
+					   first_purchase, &birthday, NULL, &before);
 	/* The rule names live in the rules cache, which the next call may reload. */
 	for (int k = 0; k < before.n; k++)
 		before.rule[k] = pstrdup(before.rule[k]);
 	will = EarnForOrder(src, m->has_birthday, m->birthday, m->tier, now, net,
-						first_purchase, NULL, &after);
+						first_purchase, &birthday, NULL, &after);
 	if (will < 0)
 		return -1;				/* the new amount earns more than a balance holds */
 	extra = Max(will - Max(was, 0), 0);
@@ -1229,6 +1352,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	const FraudRules *rules;
 	FraudHit	hits[FRAUD_MAX_HITS];
 	int			nhits = 0;
+	EarnBirthday birthday = {'m', false, 0, false, 0};
 
 	if (!LockMember(src, customer_id, &m))
 	{
@@ -1331,7 +1455,19 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 
 			c.first_purchase = pays && m.order_count == 0;
 			target = pays ? EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
-										 c.first_purchase, &detail, NULL) : 0;
+										 c.first_purchase, &birthday, &detail, NULL) : 0;
+			/* At most once a year: priced again without a year's bonus paid. */
+			if (birthday.added &&
+				BirthdayPaidYear(src, customer_id, &birthday.paid_year))
+			{
+				birthday.paid = true;
+				if (birthday.paid_year >= birthday.year)
+				{
+					resetStringInfo(&detail);
+					target = EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
+										  c.first_purchase, &birthday, &detail, NULL);
+				}
+			}
 			c.earned_points = target;
 			c.order_count = pays ? LoyaltyAddPoints(m.order_count, 1, "the order count")
 				: m.order_count;
@@ -1349,6 +1485,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			{
 				int64		extra = RaisedAmountEarns(src, &m, now, o.amount, net,
 													  o.first_purchase,
+													  OrderBirthdayRule(src, customer_id, order_key),
 													  o.earned_points - o.points, &detail);
 
 				target = extra < 0 ? -1 :
@@ -1456,6 +1593,10 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	LoyaltyTierAdd(&ts, live ? o.ordered_at : now->ordered_at, qualifying);
 	c.tier = &ts;
 	WriteOrderChange(src, customer_id, order_key, &c, db_role);
+	/* A held order's bonus is used too: the hold is about its points. */
+	if (now != NULL && !live && (birthday.added || o.exists))
+		RecordBirthdayBonus(src, customer_id, order_key, birthday.added && c.points > 0,
+							birthday.year);
 	for (int i = 0; i < nhits; i++)
 	{
 		/* One hold per order: the first holding check holds, the rest flag. */
@@ -1543,7 +1684,7 @@ typedef enum InsertColumn
 	M_STATUS, M_BIRTHDAY,
 	A_AVAILABLE, A_PENDING, A_LIFETIME_EARNED, A_LAST_ENTRY_NO, A_ORDER_COUNT,
 	A_LAST_ACTIVITY_AT, A_UPDATED_AT, A_TIER, A_TIER_SINCE, A_QUALIFYING,
-	A_FRAUD_STATE, A_LAST_FLAG_NO,
+	A_FRAUD_STATE, A_LAST_FLAG_NO, A_BIRTHDAY_BONUS_YEAR,
 	L_CUSTOMER, L_PROGRAM, L_LOT_NO, L_POINTS, L_REMAINING, L_PENDING, L_EARNED_AT,
 	L_AVAILABLE_AT, L_EXPIRES_AT, L_SOURCE, L_ORDER_KEY,
 	E_CUSTOMER, E_PROGRAM, E_ENTRY_NO, E_KIND, E_POINTS, E_PENDING_POINTS,
@@ -1551,7 +1692,7 @@ typedef enum InsertColumn
 	E_DETAIL, E_EXPIRES_AT, E_CREATED_AT,
 	O_CUSTOMER, O_PROGRAM, O_SOURCE, O_ORDER_KEY, O_STATE, O_AMOUNT, O_NET_AMOUNT,
 	O_POINTS, O_EARNED_POINTS, O_FIRST_PURCHASE, O_CHANNEL, O_CATEGORY, O_ORDERED_AT,
-	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO, O_HELD,
+	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO, O_HELD, O_BIRTHDAY_BONUS,
 	NUM_INSERT_COLUMNS
 } InsertColumn;
 
@@ -1564,6 +1705,7 @@ static const DirectColumnDef insert_columns[NUM_INSERT_COLUMNS] = {
 	{LY_ACCOUNT, "updated_at", false}, {LY_ACCOUNT, "tier", true},
 	{LY_ACCOUNT, "tier_since", true}, {LY_ACCOUNT, "qualifying", true},
 	{LY_ACCOUNT, "fraud_state", true}, {LY_ACCOUNT, "last_flag_no", true},
+	{LY_ACCOUNT, "birthday_bonus_year", true},
 	{LY_LOT, "customer_id", false}, {LY_LOT, "program_id", false}, {LY_LOT, "lot_no", false},
 	{LY_LOT, "points", false}, {LY_LOT, "remaining", false}, {LY_LOT, "pending", false},
 	{LY_LOT, "earned_at", false}, {LY_LOT, "available_at", false}, {LY_LOT, "expires_at", false},
@@ -1581,7 +1723,7 @@ static const DirectColumnDef insert_columns[NUM_INSERT_COLUMNS] = {
 	{LY_ORDER, "earned_points", false}, {LY_ORDER, "first_purchase", false},
 	{LY_ORDER, "channel", false}, {LY_ORDER, "category", false}, {LY_ORDER, "ordered_at", false},
 	{LY_ORDER, "created_at", false}, {LY_ORDER, "updated_at", false}, {LY_ORDER, "lot_no", true},
-	{LY_ORDER, "held", true},
+	{LY_ORDER, "held", true}, {LY_ORDER, "birthday_bonus", true},
 };
 
 static AttrNumber insert_attnums[NUM_INSERT_COLUMNS];
@@ -1626,6 +1768,7 @@ typedef struct InsertRow
 	bool		slow;			/* goes through ProcessOrder */
 	int64		points;
 	bool		first_purchase;
+	bool		birthday_bonus; /* it earned its year's birthday bonus */
 	char	   *detail;			/* the rules that priced it (first order of a lot only) */
 	struct LotGroup *lot;		/* where its points went, or NULL */
 	int			nhits;			/* fraud checks that hit */
@@ -1858,6 +2001,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	bool		direct;
 	bool		has_birthday = false;
 	DateADT		birthday = 0;
+	EarnBirthday bonus = {'m', false, 0, false, 0};
+	bool		bonus_paid = false;	/* an order below earned a year's bonus */
 	int64		available = 0,
 				pending = 0,
 				lifetime_earned = 0,
@@ -1943,6 +2088,12 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		LoyaltyFraudStateRead(&fraud, d, isnull);
 		last_flag_no = GotInt64(w, A_LAST_FLAG_NO);
 	}
+	if (insert_attnums[A_BIRTHDAY_BONUS_YEAR] != InvalidAttrNumber)
+	{
+		d = Got(w, A_BIRTHDAY_BONUS_YEAR, &isnull);
+		bonus.paid = !isnull;
+		bonus.paid_year = isnull ? 0 : DatumGetInt32(d);
+	}
 
 	/* Price each new order and put it into its lot group. */
 	groups = palloc(sizeof(LotGroup *) * n);
@@ -1987,7 +2138,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		/* Only the first order of a lot needs its own detail text. */
 		resetStringInfo(&detail);
 		r->points = EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
-								 r->facts.amount, r->first_purchase,
+								 r->facts.amount, r->first_purchase, &bonus,
 								 g == NULL ? &detail : NULL, &components);
 		if (r->points < 0)
 		{
@@ -2017,9 +2168,19 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				{
 					g = NULL;
 					EarnForOrder(src, has_birthday, birthday, ts.tier, &r->facts,
-								 r->facts.amount, r->first_purchase, &detail, NULL);
+								 r->facts.amount, r->first_purchase, &bonus, &detail, NULL);
 				}
 			}
+		}
+		/*
+		 * At most once a year: the statement's later orders see this one's
+		 * (before the 0.3.0 update, with nowhere to keep it, every order).
+		 */
+		r->birthday_bonus = bonus.added && r->points > 0;
+		if (r->birthday_bonus && insert_attnums[A_BIRTHDAY_BONUS_YEAR] != InvalidAttrNumber)
+		{
+			bonus.paid = bonus_paid = true;
+			bonus.paid_year = bonus.year;
 		}
 		r->detail = g == NULL ? pstrdup(detail.data) : NULL;
 		ndirect++;
@@ -2084,6 +2245,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				Put(w, O_LOT_NO, Int64GetDatum(r->lot->lot_no));
 			if (insert_attnums[O_HELD] != InvalidAttrNumber)
 				Put(w, O_HELD, BoolGetDatum(r->lot != NULL && r->lot->held));
+			if (insert_attnums[O_BIRTHDAY_BONUS] != InvalidAttrNumber)
+				Put(w, O_BIRTHDAY_BONUS, BoolGetDatum(r->birthday_bonus));
 			DirectInsert(w, order);
 		}
 
@@ -2102,6 +2265,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			Put(w, A_FRAUD_STATE, LoyaltyFraudStateDatum(&fraud));
 			Put(w, A_LAST_FLAG_NO, Int64GetDatum(last_flag_no));
 		}
+		if (bonus_paid)
+			Put(w, A_BIRTHDAY_BONUS_YEAR, Int32GetDatum(bonus.paid_year));
 		if (LoyaltyTierMoved(&ts))
 		{
 			PutText(w, A_TIER, ts.tier);

@@ -201,6 +201,22 @@ typedef struct EarnComponents
 	int64		points[EARN_MAX_COMPONENTS];
 } EarnComponents;
 
+/*
+ * Whether an order gets the birthday bonus (rules.c step e), and whether it
+ * did.  A member earns it at most once a year: the latest local year paid
+ * is kept in account.birthday_bonus_year (src/accrual.c).
+ */
+typedef struct EarnBirthday
+{
+	char		rule;			/* 'm': in the birthday month of a year later
+								 * than paid_year; 'a': always (a changed order
+								 * that had it); 'n': never */
+	bool		paid;			/* the member had a year's bonus: paid_year */
+	int32		paid_year;
+	bool		added;			/* out: the order got the bonus */
+	int32		year;			/* out: when added, the order's local year */
+} EarnBirthday;
+
 /* What an order brings to the earning rules. */
 typedef struct EarnContext
 {
@@ -213,6 +229,8 @@ typedef struct EarnContext
 	bool		has_birthday;
 	DateADT		birthday;
 	bool		first_purchase; /* the member's first order in this program */
+	EarnBirthday *birthday_bonus;	/* NULL: in the birthday month, every order
+									 * (quote) */
 	EarnComponents *components; /* when not NULL, filled with the non-zero components */
 	bool	   *overflowed;		/* when not NULL, set (and 0 returned) instead of an
 								 * error when the points do not fit in a balance */

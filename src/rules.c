@@ -23,6 +23,9 @@
  *	   its bonus_points.
  *	e. First-purchase bonuses (the member's first order) and birthday bonuses
  *	   (ordered_at falls in the member's birthday month) add their points.
+ *	   The order paths pay the birthday bonuses at most once a year: only
+ *	   when the local year of ordered_at is later than the last year paid
+ *	   (EarnBirthday); quote() knows no member and adds them in the month.
  *	f. Order cap: the total is cut to cap_points.
  *	g. The total is never below 0.
  *
@@ -88,6 +91,7 @@
 
 PG_FUNCTION_INFO_V1(loyalty_quote);
 PG_FUNCTION_INFO_V1(loyalty_rules_changed);
+PG_FUNCTION_INFO_V1(loyalty_lot_expiry);
 
 typedef enum RuleKind
 {
@@ -160,6 +164,7 @@ typedef struct LocalDay
 	bool		known;
 	int			iso_dow;		/* 1 = Monday .. 7 = Sunday */
 	int			month;			/* 1 .. 12 */
+	int			year;
 } LocalDay;
 
 static MemoryContext RulesCacheContext = NULL;
@@ -673,6 +678,29 @@ LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_a
 	return true;
 }
 
+/*
+ * lot_expiry(program_id, earned_at): when points the program's members earn
+ * at earned_at expire under its policy now (LoyaltyLotExpiry); NULL when
+ * they do not expire by date.  review() restarts a released lot's clock
+ * with it.
+ */
+Datum
+loyalty_lot_expiry(PG_FUNCTION_ARGS)
+{
+	int32		program_id = PG_GETARG_INT32(0);
+	TimestampTz earned_at = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz expires_at;
+	bool		expires;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	expires = LoyaltyLotExpiry(program_id, earned_at, &expires_at);
+	SPI_finish();
+	if (!expires)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(expires_at);
+}
+
 /* The multiplier rule of a kind for a channel, category or tier, or NULL. */
 static const CachedRule *
 FindMultiplier(const ProgramRules *pr, RuleKind kind, const char *value)
@@ -696,7 +724,7 @@ FindMultiplier(const ProgramRules *pr, RuleKind kind, const char *value)
 	return NULL;
 }
 
-/* Fill in the day of week and month of ordered_at in the program's time zone. */
+/* Fill in the day of week, month and year of ordered_at in the program's time zone. */
 static void
 ComputeLocalDay(TimestampTz t, pg_tz *tz, LocalDay *day)
 {
@@ -714,6 +742,7 @@ ComputeLocalDay(TimestampTz t, pg_tz *tz, LocalDay *day)
 	dow = j2day(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday));
 	day->iso_dow = dow == 0 ? 7 : dow;
 	day->month = tm.tm_mon;
+	day->year = tm.tm_year;
 	day->known = true;
 }
 
@@ -739,6 +768,37 @@ CampaignApplies(const CachedRule *r, const EarnContext *ctx,
 			return false;
 	}
 	return true;
+}
+
+/*
+ * Whether the program's birthday bonuses apply to an order: ordered_at falls
+ * in the member's birthday month, and in a local year later than the last
+ * one whose bonus the member had (EarnBirthday); a changed order that had
+ * the bonus keeps it whatever the birthday now is.  Fills in day.
+ */
+static bool
+BirthdayApplies(const EarnContext *ctx, const ProgramRules *pr, LocalDay *day)
+{
+	const EarnBirthday *b = ctx->birthday_bonus;
+	int			year;
+	int			month;
+	int			mday;
+	int			i;
+
+	for (i = 0; i < pr->nrules; i++)
+		if (pr->rules[i].kind == RULE_BIRTHDAY_BONUS)
+			break;
+	if (i == pr->nrules || (b != NULL && b->rule == 'n'))
+		return false;
+	ComputeLocalDay(ctx->ordered_at, pr->tz, day);
+	if (b != NULL && b->rule == 'a')
+		return true;
+	if (!ctx->has_birthday || DATE_NOT_FINITE(ctx->birthday))
+		return false;
+	j2date(ctx->birthday + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
+	if (day->month != month)
+		return false;
+	return b == NULL || !b->paid || day->year > b->paid_year;
 }
 
 /* floor(base x extra) as points, where extra is a multiplier minus 1. */
@@ -841,6 +901,8 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 		*current_overflow = false;
 	if (current_components)
 		current_components->n = 0;
+	if (ctx->birthday_bonus != NULL)
+		ctx->birthday_bonus->added = false;
 	CheckEarnAmount(ctx->amount);
 	if (TIMESTAMP_NOT_FINITE(ctx->ordered_at))
 		ereport(ERROR,
@@ -929,21 +991,19 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 				ApplyPoints(detail, &ncomponents, &total, &pr->rules[i],
 							pr->rules[i].bonus_points);
 	}
-	if (ctx->has_birthday && !DATE_NOT_FINITE(ctx->birthday))
+	if (BirthdayApplies(ctx, pr, &day))
 	{
-		int			year;
-		int			month;
-		int			mday;
-
-		j2date(ctx->birthday + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
 		for (i = 0; i < pr->nrules; i++)
 		{
 			if (pr->rules[i].kind != RULE_BIRTHDAY_BONUS)
 				continue;
-			ComputeLocalDay(ctx->ordered_at, pr->tz, &day);
-			if (day.month == month)
-				ApplyPoints(detail, &ncomponents, &total, &pr->rules[i],
-							pr->rules[i].bonus_points);
+			ApplyPoints(detail, &ncomponents, &total, &pr->rules[i],
+						pr->rules[i].bonus_points);
+			if (ctx->birthday_bonus != NULL)
+			{
+				ctx->birthday_bonus->added = true;
+				ctx->birthday_bonus->year = day.year;
+			}
 		}
 	}
 

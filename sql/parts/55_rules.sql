@@ -15,7 +15,8 @@ COMMENT ON SEQUENCE @extschema@.earn_rule_id_seq IS 'ids of earning rules';
 --						ends_at, days_of_week (the highest active one applies)
 --   campaign_bonus		bonus_points; the same optional filters (all active add)
 --   first_purchase_bonus	bonus_points
---   birthday_bonus		bonus_points (orders in the member's birthday month)
+--   birthday_bonus		bonus_points (orders in the member's birthday month;
+--						the order paths pay it once a year, 86_birthday.sql)
 --   minimum_amount		amount (smaller orders earn nothing)
 --   order_cap			cap_points (most points one order can earn)
 CREATE TABLE @extschema@.earn_rule (

@@ -597,8 +597,24 @@ RETURNS void
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'loyalty_count_released';
 
+-- When points the program's members earn at earned_at expire under its
+-- policy now; NULL when they do not expire by date (src/rules.c).
+CREATE FUNCTION @extschema@.lot_expiry(program_id integer, earned_at timestamptz)
+RETURNS timestamptz
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'loyalty_lot_expiry';
+
 -- Decide on a flag: release or void its held points, or dismiss it.  One
 -- ledger entry per decision, with the reviewer.
+--
+-- A release after the return window restarts the lot's expiry clock: held,
+-- the points could not be spent, so a slow review must not cost them.  A lot
+-- that expires by date gets the expiry the program's policy gives points
+-- earned at the release, or keeps its own when that is later; under a
+-- policy without dates (none, inactivity) its own date moves by the time it
+-- was held.  A lot without a date keeps none.  The release is activity: the
+-- inactivity clock restarts too.  A release within the return window leaves
+-- the lot as the window's release finds every lot, with its date.
 CREATE FUNCTION @extschema@.review(program text, customer_id bigint, flag_no bigint,
 	decision text, note text, actor text DEFAULT NULL)
 RETURNS @extschema@.fraud_flag
@@ -617,6 +633,7 @@ DECLARE
 	d_pending	bigint := 0;
 	kind		text := 'review';
 	later		boolean := false;
+	expires		timestamptz;
 	new_status	text;
 	released	record;
 	result		@extschema@.fraud_flag;
@@ -715,11 +732,16 @@ BEGIN
 			-- Released points repay a debt first, as every release does.
 			repay := LEAST(held_now, GREATEST(OPERATOR(pg_catalog.-) acct.available, 0));
 			UPDATE @extschema@.lot l SET pending = false, available_at = pg_catalog.now(),
-				remaining = l.remaining OPERATOR(pg_catalog.-) repay
+				remaining = l.remaining OPERATOR(pg_catalog.-) repay,
+				expires_at = CASE WHEN l.expires_at IS NOT NULL THEN GREATEST(l.expires_at,
+					COALESCE(@extschema@.lot_expiry(l.program_id, pg_catalog.now()),
+							 l.expires_at OPERATOR(pg_catalog.+)
+								(pg_catalog.now() OPERATOR(pg_catalog.-) l.earned_at))) END
 			 WHERE l.customer_id OPERATOR(pg_catalog.=) f.customer_id
 			   AND l.program_id OPERATOR(pg_catalog.=) f.program_id
 			   AND l.lot_no OPERATOR(pg_catalog.=) f.lot_no
-			   AND l.pending AND l.available_at IS NULL;
+			   AND l.pending AND l.available_at IS NULL
+			RETURNING l.expires_at INTO expires;
 			d_avail := held_now;
 			d_pending := OPERATOR(pg_catalog.-) held_now;
 		END IF;
@@ -768,6 +790,8 @@ BEGIN
 		available = a.available OPERATOR(pg_catalog.+) d_avail,
 		pending = a.pending OPERATOR(pg_catalog.+) d_pending,
 		last_entry_no = a.last_entry_no OPERATOR(pg_catalog.+) 1,
+		last_activity_at = CASE WHEN kind OPERATOR(pg_catalog.=) 'release'
+			THEN GREATEST(a.last_activity_at, pg_catalog.now()) ELSE a.last_activity_at END,
 		updated_at = pg_catalog.now()
 	 WHERE a.customer_id OPERATOR(pg_catalog.=) f.customer_id
 	   AND a.program_id OPERATOR(pg_catalog.=) f.program_id
@@ -782,7 +806,8 @@ BEGIN
 		pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('flag_no', f.flag_no,
 			'check', f.check_name, 'decision', review.decision, 'held_points', held_now,
 			'repaid_debt', NULLIF(repay, 0),
-			'available_at', CASE WHEN later THEN f.release_at END)));
+			'available_at', CASE WHEN later THEN f.release_at END,
+			'expires_at', expires)));
 
 	UPDATE @extschema@.fraud_flag x SET status = new_status, reviewed_at = pg_catalog.now(),
 		reviewed_by = who, review_note = review.note, review_entry_no = acct.last_entry_no
@@ -822,6 +847,8 @@ COMMENT ON FUNCTION @extschema@.raise_flag(bigint, integer, text, bigint, bigint
 	IS 'internal: number and write a fraud flag under the member''s account lock';
 COMMENT ON FUNCTION @extschema@.check_shared_identity(bigint, integer, text, @extschema@.card, bytea)
 	IS 'internal: the shared_identity and self_referral checks of one member and identity';
+COMMENT ON FUNCTION @extschema@.lot_expiry(integer, timestamptz)
+	IS 'internal: when points a program''s members earn at earned_at expire under its policy (NULL: not by date)';
 COMMENT ON FUNCTION @extschema@.count_released(bigint, integer, timestamptz, bigint, numeric)
 	IS 'internal: count released held points toward the member''s tier (net_amount NULL: an earning, not an order)';
 COMMENT ON FUNCTION @extschema@.has_identity_checks(integer)
@@ -842,6 +869,7 @@ REVOKE ALL ON FUNCTION
 	@extschema@.check_shared_identity(bigint, integer, text, @extschema@.card, bytea),
 	@extschema@.has_identity_checks(integer),
 	@extschema@.count_released(bigint, integer, timestamptz, bigint, numeric),
+	@extschema@.lot_expiry(integer, timestamptz),
 	@extschema@.check_new_members(),
 	@extschema@.check_card_change(),
 	@extschema@.identity_hash(integer, text, text)

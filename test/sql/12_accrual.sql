@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(75);
+SELECT plan(90);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -347,6 +347,146 @@ CREATE TRIGGER forged AFTER INSERT ON fake_orders REFERENCING NEW TABLE AS n
 	FOR EACH STATEMENT EXECUTE FUNCTION loyalty.order_trigger('1');
 SELECT throws_ok($$INSERT INTO fake_orders VALUES (1, 1, 99999999)$$, '55000', NULL,
 	'a hand-made trigger on another table is refused');
+
+-- The birthday bonus: at most once a year, on the first order recorded in
+-- the member's birthday month (program time zone); the year is the order's
+-- local calendar year.  10 points per 100,000 VND, birthday +200, cap 300.
+SELECT code FROM loyalty.create_program('bday', 'Birthday', 'VND', 10, 100000,
+	time_zone => 'Asia/Ho_Chi_Minh');
+SELECT name FROM loyalty.add_earn_rule('bday', 'birthday +200', 'birthday_bonus', bonus_points => 200);
+SELECT name FROM loyalty.add_earn_rule('bday', 'cap 300', 'order_cap', cap_points => 300);
+CREATE TABLE public.bday_orders (
+	id text NOT NULL,
+	customer_id bigint,
+	total numeric NOT NULL,
+	currency text NOT NULL,
+	status text NOT NULL DEFAULT 'paid',
+	created_at timestamptz NOT NULL
+);
+SELECT 'tracked' FROM loyalty.track_orders('public.bday_orders', 'bday', 'customer_id', 'id', 'total',
+	currency_column => 'currency', status_column => 'status', ordered_at_column => 'created_at');
+SELECT count(*) FROM generate_series(601, 606) c, loyalty.enroll('bday', c, birthday => '1990-06-15');
+-- Orders in VND take the INSERT fast path (src/accrual.c), orders in USD
+-- the general one: 10 USD = 250,000 VND = 20 points on both.
+SELECT rate FROM loyalty.set_exchange_rate('USD', 'VND', 25000, '2020-01-01');
+
+-- The general path.  The second June order, a later year's, a late order
+-- of the year before it, a changed birthday.
+INSERT INTO bday_orders VALUES ('b1', 601, 10, 'USD', 'paid', '2024-06-01 00:30+07');
+INSERT INTO bday_orders VALUES ('b2', 601, 10, 'USD', 'paid', '2024-06-20 12:00+07');
+SELECT results_eq(
+	$$SELECT order_key, points, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id = 601 ORDER BY order_key$$,
+	$$VALUES ('b1'::text, 220::bigint, true), ('b2', 20, false)$$,
+	'the first June order earns 20 + 200 birthday, the second June order 20');
+SELECT results_eq(
+	$$SELECT reference, detail FROM loyalty.ledger WHERE customer_id = 601 ORDER BY entry_no$$,
+	$$VALUES ('b1'::text, '[{"rule": "base", "points": 20}, {"rule": "birthday +200", "points": 200}]'::jsonb),
+			 ('b2', '[{"rule": "base", "points": 20}]')$$,
+	'the second order''s ledger detail has no birthday component');
+INSERT INTO bday_orders VALUES ('b3', 601, 10, 'USD', 'paid', '2025-06-30 23:00+07');
+INSERT INTO bday_orders VALUES ('b4', 601, 10, 'USD', 'paid', '2024-06-25 12:00+07');
+SELECT results_eq(
+	$$SELECT order_key, points, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id = 601 AND order_key IN ('b3', 'b4') ORDER BY order_key$$,
+	$$VALUES ('b3'::text, 220::bigint, true), ('b4', 20, false)$$,
+	'next year''s birthday month pays it again; a late order of the earlier year does not');
+SELECT is((SELECT birthday_bonus_year FROM loyalty.account WHERE customer_id = 601
+			AND program_id = loyalty.program_id('bday')), 2025,
+	'the account keeps the latest year paid');
+SELECT customer_id FROM loyalty.update_member('bday', 601, birthday => '1990-07-04');
+INSERT INTO bday_orders VALUES ('b5', 601, 10, 'USD', 'paid', '2025-07-10 12:00+07');
+SELECT is((SELECT points FROM loyalty.order_accrual WHERE order_key = 'b5'), 20::bigint,
+	'a birthday moved to July after 2025''s bonus was paid: a July 2025 order earns no second one');
+SELECT is((loyalty.balance('bday', 601)).available, 500::bigint, '220 + 20 + 220 + 20 + 20');
+
+-- An order cancelled at insert or of 0 VND earns nothing and leaves the
+-- bonus for the next paying order.
+INSERT INTO bday_orders VALUES ('c1', 602, 10, 'USD', 'cancelled', '2024-06-01 12:00+07');
+INSERT INTO bday_orders VALUES ('c2', 602, 0, 'USD', 'paid', '2024-06-02 12:00+07');
+INSERT INTO bday_orders VALUES ('c3', 602, 250000, 'VND', 'paid', '2024-06-03 12:00+07');
+SELECT results_eq(
+	$$SELECT order_key, points, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id = 602 ORDER BY order_key$$,
+	$$VALUES ('c1'::text, 0::bigint, false), ('c2', 0, false), ('c3', 220, true)$$,
+	'a cancelled and a 0 VND order do not use the bonus: the next paying June order gets it');
+
+-- A refund of the order that got the bonus gives back its 220 points; the
+-- year's bonus stays used.
+INSERT INTO bday_orders VALUES ('d1', 603, 10, 'USD', 'paid', '2024-06-03 12:00+07');
+UPDATE bday_orders SET status = 'refunded' WHERE id = 'd1';
+INSERT INTO bday_orders VALUES ('d2', 603, 10, 'USD', 'paid', '2024-06-04 12:00+07');
+SELECT results_eq(
+	$$SELECT kind, points, reference FROM loyalty.ledger WHERE customer_id = 603 ORDER BY entry_no$$,
+	$$VALUES ('earn'::text, 220::bigint, 'd1'::text), ('reverse', -220, 'd1'), ('earn', 20, 'd2')$$,
+	'the refund reverses 220 (bonus included); the next June order earns 20, no second bonus');
+
+-- A raise is priced with the bonus the order had, whatever the birthday is
+-- now: capped at 300, so a raise of the bonus order earns less.
+INSERT INTO bday_orders VALUES ('e1', 604, 250000, 'VND', 'paid', '2024-06-03 12:00+07');
+SELECT customer_id FROM loyalty.update_member('bday', 604, birthday => '1990-08-15');
+INSERT INTO bday_orders VALUES ('e2', 604, 10, 'USD', 'paid', '2024-08-05 12:00+07');
+UPDATE bday_orders SET total = CASE currency WHEN 'VND' THEN 1500000 ELSE 60 END WHERE id IN ('e1', 'e2');
+SELECT results_eq(
+	$$SELECT order_key, points, earned_points, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id = 604 ORDER BY order_key$$,
+	$$VALUES ('e1'::text, 300::bigint, 220::bigint, true), ('e2', 150, 20, false)$$,
+	'raised to 1,500,000 from 220 and 20 first earned: the bonus order reaches the 300 cap (150 + 200), the other 150 with no bonus');
+SELECT results_eq(
+	$$SELECT reference, points, detail FROM loyalty.ledger WHERE customer_id = 604 AND reason = 'order amount changed'
+	   ORDER BY entry_no$$,
+	$$VALUES ('e1'::text, 80::bigint, '[{"rule": "base", "points": 130}, {"rule": "cap 300", "points": -50}]'::jsonb),
+			 ('e2', 130, '[{"rule": "base", "points": 130}]')$$,
+	'the raises are +80 and +130: neither pays nor takes a birthday bonus');
+
+-- A fraud check holds the bonus order's points: the bonus is used all the same.
+SELECT action FROM loyalty.set_fraud_check('bday', 'points_per_day', 'hold', 100);
+INSERT INTO bday_orders VALUES ('g1', 605, 10, 'USD', 'paid', '2024-06-03 12:00+07');
+INSERT INTO bday_orders VALUES ('g2', 605, 250000, 'VND', 'paid', '2024-06-10 12:00+07');
+INSERT INTO bday_orders
+SELECT id, 605, 250000, 'VND', 'paid', t::timestamptz
+  FROM (VALUES ('g3', '2025-06-01 12:00+07'), ('g4', '2025-06-02 12:00+07')) v(id, t);
+SELECT results_eq(
+	$$SELECT order_key, points, held, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id = 605 ORDER BY order_key$$,
+	$$VALUES ('g1'::text, 220::bigint, true, true), ('g2', 20, false, false),
+			 ('g3', 220, true, true), ('g4', 20, false, false)$$,
+	'a held order that earns the bonus uses it, on both paths: the next June order earns 20');
+SELECT results_eq(
+	$$SELECT available, pending FROM loyalty.balance('bday', 605)$$,
+	$$VALUES (40::bigint, 440::bigint)$$, 'the two held bonus orders'' 440 points are pending');
+SELECT action FROM loyalty.set_fraud_check('bday', 'points_per_day', 'off');
+
+-- One multi-row INSERT: in statement order, the first June 2024 order gets
+-- the bonus, then the first June 2025 one; 2024's later ones do not.
+INSERT INTO bday_orders
+SELECT id, 606, 250000, 'VND', 'paid', t::timestamptz
+  FROM (VALUES ('f1', '2024-06-20 12:00+07'), ('f2', '2024-06-02 12:00+07'),
+			   ('f3', '2025-06-10 12:00+07'), ('f4', '2024-06-30 12:00+07'),
+			   ('f5', '2025-06-11 12:00+07')) v(id, t);
+SELECT results_eq(
+	$$SELECT order_key, points, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id = 606 ORDER BY order_key$$,
+	$$VALUES ('f1'::text, 220::bigint, true), ('f2', 20, false), ('f3', 220, true), ('f4', 20, false),
+			 ('f5', 20, false)$$,
+	'INSERT ... SELECT: 220 for the first June 2024 and June 2025 orders, 20 for the rest');
+SELECT results_eq(
+	$$SELECT a.available, a.birthday_bonus_year, l.detail FROM loyalty.account a
+	   JOIN loyalty.ledger l USING (customer_id, program_id) WHERE customer_id = 606
+		AND program_id = loyalty.program_id('bday')$$,
+	$$VALUES (500::bigint, 2025, '[{"rule": "base", "points": 100}, {"rule": "birthday +200", "points": 400},
+		{"orders": 5}]'::jsonb)$$,
+	'one ledger entry of 500 with two birthday bonuses; the account keeps 2025');
+-- The row path after the statement path, and the other way round.
+INSERT INTO bday_orders VALUES ('f6', 606, 10, 'USD', 'paid', '2025-06-12 12:00+07');
+INSERT INTO bday_orders
+SELECT id, 603, 250000, 'VND', 'paid', t::timestamptz
+  FROM (VALUES ('d3', '2024-06-20 12:00+07'), ('d4', '2025-06-02 12:00+07')) v(id, t);
+SELECT results_eq(
+	$$SELECT order_key, points FROM loyalty.order_accrual
+	   WHERE order_key IN ('f6', 'd3', 'd4') ORDER BY order_key$$,
+	$$VALUES ('d3'::text, 20::bigint), ('d4', 220), ('f6', 20)$$,
+	'each path sees the year the other paid');
 
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();

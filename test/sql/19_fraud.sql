@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(157);
+SELECT plan(168);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -771,6 +771,75 @@ SELECT results_eq(
 		FROM loyalty.ledger WHERE customer_id = 1 ORDER BY entry_no DESC LIMIT 1$$,
 	$$VALUES (true, true, 'fraud review: release flag 3 (order_velocity): checked by phone')$$,
 	'the decision records the session''s login role as reviewer');
+
+-- A slow review: a held lot released after its original expiry gets a new
+-- expiry clock that starts at the release (rolling 12 months here), or keeps
+-- its own date when that is later.
+SELECT code FROM loyalty.create_program('slow', 'Slow review', 'EUR', 1, 1);
+SELECT code FROM loyalty.set_expiry_policy('slow', 'rolling', 12);
+SELECT action FROM loyalty.set_fraud_check('slow', 'points_per_day', 'hold', 100);
+CREATE TABLE slow_orders (id text PRIMARY KEY, customer bigint NOT NULL, amount numeric NOT NULL,
+	ordered_at timestamptz NOT NULL);
+SELECT source_id > 0 FROM loyalty.track_orders('slow_orders', 'slow', 'customer', 'id', 'amount',
+	ordered_at_column => 'ordered_at');
+SELECT customer_id FROM loyalty.enroll('slow', 961);
+INSERT INTO slow_orders VALUES ('o1', 961, 300, now());
+INSERT INTO slow_orders VALUES ('o2', 961, 200, now());
+-- Time moves on: the lots were earned 13 months ago and o1's expired a
+-- month ago; o2's own date is in 3 years.
+UPDATE loyalty.lot SET earned_at = now() - interval '13 months',
+	expires_at = CASE order_key WHEN 'o1' THEN now() - interval '1 month' ELSE now() + interval '3 years' END
+ WHERE customer_id = 961;
+UPDATE loyalty.account SET last_activity_at = now() - interval '13 months' WHERE customer_id = 961;
+SELECT results_eq(
+	$$SELECT flag_no, held_points FROM loyalty.fraud_queue WHERE program = 'slow' ORDER BY flag_no$$,
+	$$VALUES (1::bigint, 300::bigint), (2::bigint, 200::bigint)$$, 'both orders are held');
+SELECT results_eq(
+	$$SELECT members, points FROM loyalty.expire(now())$$,
+	$$VALUES (0::bigint, 0::bigint)$$, 'expire takes no held points, due or not');
+SELECT status FROM loyalty.review('slow', 961, 1, 'release', 'checked, late');
+SELECT status FROM loyalty.review('slow', 961, 2, 'release', 'checked, late');
+SELECT results_eq(
+	$$SELECT order_key, pending, available_at = now(), expires_at FROM loyalty.lot
+	   WHERE customer_id = 961 ORDER BY lot_no$$,
+	$$VALUES ('o1'::text, false, true, now() + interval '12 months'),
+			 ('o2', false, true, now() + interval '3 years')$$,
+	'released: o1 expires 12 months after the release, o2 keeps its later date');
+SELECT results_eq(
+	$$SELECT detail->>'decision', (detail->>'expires_at')::timestamptz = now() + interval '12 months'
+		FROM loyalty.ledger WHERE customer_id = 961 AND kind = 'release' ORDER BY entry_no LIMIT 1$$,
+	$$VALUES ('release', true)$$, 'the release entry says when the points now expire');
+SELECT is((SELECT last_activity_at FROM loyalty.account WHERE customer_id = 961
+			AND program_id = loyalty.program_id('slow')), now(),
+	'the release is activity: the inactivity clock restarts');
+SELECT results_eq(
+	$$SELECT members, points FROM loyalty.expire(now() + interval '1 day')$$,
+	$$VALUES (0::bigint, 0::bigint)$$, 'the next expire run takes nothing');
+SELECT results_eq(
+	$$SELECT available, pending FROM loyalty.balance('slow', 961)$$,
+	$$VALUES (500::bigint, 0::bigint)$$, 'the member keeps all 500 released points');
+SELECT members > 0 FROM loyalty.expire(now() + interval '12 months');
+SELECT results_eq(
+	$$SELECT available, lifetime_expired FROM loyalty.balance('slow', 961)$$,
+	$$VALUES (200::bigint, 300::bigint)$$, 'o1''s 300 points expire 12 months after the release');
+-- Under a policy without dates, a held lot's own date moves on by the time
+-- it was held: 300 points earned with expires_at, held 3 months, released
+-- a day after that date.
+SELECT code FROM loyalty.set_expiry_policy('slow', 'none');
+SELECT customer_id FROM loyalty.enroll('slow', 962);
+SELECT pending_points FROM loyalty.earn('slow', 962, 300, reason => 'survey',
+	expires_at => now() + interval '1 month');
+UPDATE loyalty.lot SET earned_at = now() - interval '3 months', expires_at = now() - interval '1 day'
+ WHERE customer_id = 962;
+SELECT status FROM loyalty.review('slow', 962, 1, 'release', 'checked, late');
+SELECT is((SELECT expires_at FROM loyalty.lot WHERE customer_id = 962),
+	now() - interval '1 day' + (now() - (now() - interval '3 months')),
+	'policy none: the lot''s own date moves on by the 3 months it was held');
+SELECT members >= 0 FROM loyalty.expire(now() + interval '1 day');
+SELECT results_eq(
+	$$SELECT available, pending FROM loyalty.balance('slow', 962)$$,
+	$$VALUES (300::bigint, 0::bigint)$$, 'and the next expire run does not take the points');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance equals its ledger after the late releases');
 
 SELECT * FROM finish();
 ROLLBACK;
