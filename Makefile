@@ -50,6 +50,10 @@ all install installcheck:
 	@exit 1
 endif
 
+# PGXS tracks no header dependencies here: every object is rebuilt when a
+# header changes, so that no two objects disagree on a struct's layout.
+$(OBJS): $(wildcard src/*.h)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 

@@ -23,6 +23,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/trigger.h"
@@ -64,6 +65,8 @@ static struct
 }			known_columns[8];
 static int	nknown_columns = 0;
 
+static bool IsCachedIndex(Oid relid);
+
 static void
 InvalidateTables(Datum arg, Oid relid)
 {
@@ -71,6 +74,8 @@ InvalidateTables(Datum arg, Oid relid)
 
 	for (int i = 0; i < LY_NUM_TABLES && !hit; i++)
 		hit = (relid == table_oids[i]);
+	if (!hit)
+		hit = IsCachedIndex(relid);
 	if (hit)
 	{
 		tables_valid = false;
@@ -114,17 +119,30 @@ LoadTables(void)
 	tables_valid = true;
 }
 
+/* Members are only read here: no write lock, and no index upkeep. */
+static inline LOCKMODE
+TableLockMode(int table)
+{
+	return table == LY_MEMBER ? AccessShareLock : RowExclusiveLock;
+}
+
 /*
- * Compiled CHECK constraints and partial index predicates of the tables.
- * The executor builds them anew for every statement from their stored
- * text, which on the order path costs more than the rows themselves; they
- * do not change unless the tables do, so they are kept per backend and
- * rebuilt when the tables' definitions change.
+ * What the executor would build for every statement from the catalogs, kept
+ * per backend instead: each table's compiled CHECK constraints, its index
+ * list, and each index's IndexInfo with its partial-index predicate
+ * compiled.  On the order path building these anew (ExecOpenIndices, and
+ * CHECK constraints parsed from their stored text) cost more than the rows
+ * themselves.  They change only when a table or one of its indexes does,
+ * which moves tables_generation (InvalidateTables); the index relations
+ * themselves are still opened and locked per writer.
  */
 static MemoryContext expr_cxt = NULL;
 static uint32 expr_generation = 0;
 static ExprState **table_checks[LY_NUM_TABLES];
-static ExprState **table_predicates[LY_NUM_TABLES];	/* by position in ri_IndexRelationDescs */
+static int	table_nindexes[LY_NUM_TABLES];
+static Oid *table_indexes[LY_NUM_TABLES];	/* index OIDs, in relcache order */
+static IndexInfo **table_index_info[LY_NUM_TABLES];
+static int	table_pkey[LY_NUM_TABLES];	/* position of the primary key */
 
 /* Compile a table's CHECK constraints, in the order of its relcache entry. */
 static ExprState **
@@ -142,58 +160,96 @@ CompileChecks(Relation rel)
 	return checks;
 }
 
-/* Compile the predicates of a result relation's partial indexes (NULL for the others). */
-static ExprState **
-CompilePredicates(ResultRelInfo *rri)
+/* Whether relid is one of the cached indexes (their changes reset the cache). */
+static bool
+IsCachedIndex(Oid relid)
 {
-	ExprState **predicates = palloc0(sizeof(ExprState *) * Max(rri->ri_NumIndices, 1));
-
-	for (int j = 0; j < rri->ri_NumIndices; j++)
-	{
-		List	   *predicate = rri->ri_IndexRelationInfo[j]->ii_Predicate;
-
-		if (predicate != NIL)
-			predicates[j] = ExecInitQual((List *) expression_planner((Expr *) copyObject(predicate)),
-										 NULL);
-	}
-	return predicates;
+	for (int i = 0; i < LY_NUM_TABLES; i++)
+		for (int j = 0; j < table_nindexes[i]; j++)
+			if (table_indexes[i][j] == relid)
+				return true;
+	return false;
 }
 
 /*
- * Give the writer's result relations their compiled checks and predicates.
- * The index list, and so each index's position, changes only with a
- * relcache invalidation of its table, which also moves the generation.
+ * Open the indexes of table i of the writer, building the cached index
+ * list and IndexInfos first when the tables changed.  The member table is
+ * only read: just its primary key is opened, and it gets no result
+ * relation indexes.
  */
 static void
-UseCompiledExpressions(DirectWriter *w)
+OpenIndexes(DirectTable *t, int i, bool rebuild)
 {
-	if (expr_generation != tables_generation)
-	{
-		MemoryContext old;
+	Relation   *descs;
 
-		if (expr_cxt == NULL)
-			expr_cxt = AllocSetContextCreate(CacheMemoryContext, "loyalty compiled checks",
-											 ALLOCSET_SMALL_SIZES);
-		else
-			MemoryContextReset(expr_cxt);
-		expr_generation = 0;
-		old = MemoryContextSwitchTo(expr_cxt);
-		for (int i = 0; i < LY_NUM_TABLES; i++)
+	if (rebuild)
+	{
+		List	   *oids = RelationGetIndexList(t->rel);
+		Oid			pkey = RelationGetPrimaryKeyIndex(t->rel);
+		MemoryContext old = MemoryContextSwitchTo(expr_cxt);
+		int			n = 0;
+		ListCell   *lc;
+
+		if (!OidIsValid(pkey))
+			elog(ERROR, "loyalty.%s has no primary key", table_names[i]);
+		table_indexes[i] = palloc(sizeof(Oid) * Max(list_length(oids), 1));
+		table_index_info[i] = palloc0(sizeof(IndexInfo *) * Max(list_length(oids), 1));
+		foreach(lc, oids)
 		{
-			table_checks[i] = CompileChecks(w->tables[i].rel);
-			table_predicates[i] = CompilePredicates(w->tables[i].rri);
-		}
-		MemoryContextSwitchTo(old);
-		expr_generation = tables_generation;
-	}
-	for (int i = 0; i < LY_NUM_TABLES; i++)
-	{
-		ResultRelInfo *rri = w->tables[i].rri;
+			Oid			oid = lfirst_oid(lc);
 
-		rri->ri_ConstraintExprs = table_checks[i];
-		for (int j = 0; j < rri->ri_NumIndices; j++)
-			rri->ri_IndexRelationInfo[j]->ii_PredicateState = table_predicates[i][j];
+			if (i == LY_MEMBER && oid != pkey)
+				continue;
+			if (oid == pkey)
+				table_pkey[i] = n;
+			table_indexes[i][n++] = oid;
+		}
+		table_nindexes[i] = n;
+		MemoryContextSwitchTo(old);
+		list_free(oids);
 	}
+
+	descs = palloc(sizeof(Relation) * Max(table_nindexes[i], 1));
+	for (int j = 0; j < table_nindexes[i]; j++)
+		descs[j] = index_open(table_indexes[i][j], TableLockMode(i));
+
+	if (rebuild)
+	{
+		MemoryContext old = MemoryContextSwitchTo(expr_cxt);
+
+		for (int j = 0; j < table_nindexes[i]; j++)
+		{
+			IndexInfo  *ii = BuildIndexInfo(descs[j]);
+
+			if (ii->ii_Predicate != NIL)
+				ii->ii_PredicateState =
+					ExecInitQual((List *) expression_planner((Expr *) ii->ii_Predicate), NULL);
+			table_index_info[i][j] = ii;
+		}
+		table_checks[i] = CompileChecks(t->rel);
+		MemoryContextSwitchTo(old);
+	}
+
+	t->indexes = descs;
+	t->nindexes = table_nindexes[i];
+	t->pkey = descs[table_pkey[i]];
+	t->rri->ri_ConstraintExprs = table_checks[i];
+	if (i != LY_MEMBER)
+	{
+		t->rri->ri_NumIndices = table_nindexes[i];
+		t->rri->ri_IndexRelationDescs = descs;
+		t->rri->ri_IndexRelationInfo = table_index_info[i];
+	}
+}
+
+/* Close what OpenIndexes opened; the locks stay to the end of the transaction. */
+static void
+CloseIndexes(DirectTable *t)
+{
+	for (int j = 0; j < t->nindexes; j++)
+		index_close(t->indexes[j], NoLock);
+	t->nindexes = 0;
+	t->rri->ri_NumIndices = 0;
 }
 
 /*
@@ -287,13 +343,6 @@ DirectResolveColumns(DirectWriter *w, const DirectColumnDef *defs, int n,
 	*generation = w->generation;
 }
 
-/* Members are only read here: no write lock, and no index upkeep. */
-static inline LOCKMODE
-TableLockMode(int table)
-{
-	return table == LY_MEMBER ? AccessShareLock : RowExclusiveLock;
-}
-
 /*
  * Open the loyalty tables for this trigger call: an executor state with one
  * result relation per table, their indexes, and an after-trigger level for
@@ -328,25 +377,52 @@ DirectBegin(void)
 	for (int i = 0; i < LY_NUM_TABLES; i++)
 	{
 		DirectTable *t = &w->tables[i];
-		Oid			pkey;
 
 		t->rel = table_open(table_oids[i], TableLockMode(i));
 		t->rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(t->rri, t->rel, i + 1, NULL, 0);
-		if (i != LY_MEMBER)
-			ExecOpenIndices(t->rri, false);
 		t->row = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->found = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(t->rel),
 										  table_slot_callbacks(t->rel));
-		pkey = RelationGetPrimaryKeyIndex(t->rel);
-		if (!OidIsValid(pkey))
-			elog(ERROR, "loyalty.%s has no primary key", table_names[i]);
-		t->pkey = index_open(pkey, TableLockMode(i));
 		InitDirtySnapshot(t->dirty);
 		t->scan = NULL;
 		t->walk = NULL;
 	}
-	UseCompiledExpressions(w);
+
+	/*
+	 * With the tables locked, their relcache entries are current.  Opening
+	 * an index can still take in an invalidation of one (a concurrent CREATE
+	 * INDEX CONCURRENTLY moving on a step): then start over from the new
+	 * definitions.
+	 */
+	for (;;)
+	{
+		uint32		generation = tables_generation;
+		bool		rebuild = (expr_generation != generation);
+
+		if (rebuild)
+		{
+			MemoryContext old = expr_cxt;
+
+			/* A writer of this transaction may still use the old one. */
+			if (old != NULL)
+				MemoryContextSetParent(old, TopTransactionContext);
+			expr_cxt = AllocSetContextCreate(CacheMemoryContext, "loyalty table cache",
+											 ALLOCSET_SMALL_SIZES);
+			expr_generation = 0;
+			memset(table_nindexes, 0, sizeof(table_nindexes));
+		}
+		for (int i = 0; i < LY_NUM_TABLES; i++)
+			OpenIndexes(&w->tables[i], i, rebuild);
+		if (tables_generation == generation)
+		{
+			expr_generation = generation;
+			break;
+		}
+		for (int i = 0; i < LY_NUM_TABLES; i++)
+			CloseIndexes(&w->tables[i]);
+		expr_generation = 0;
+	}
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
 	w->generation = tables_generation;
@@ -369,8 +445,7 @@ DirectEnd(DirectWriter *w)
 			index_endscan(t->scan);
 		if (t->walk)
 			index_endscan(t->walk);
-		index_close(t->pkey, NoLock);
-		ExecCloseIndices(t->rri);
+		CloseIndexes(t);
 		table_close(t->rel, NoLock);
 	}
 	ExecResetTupleTable(w->estate->es_tupleTable, true);

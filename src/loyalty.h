@@ -123,7 +123,9 @@ typedef struct DirectTable
 	ResultRelInfo *rri;
 	TupleTableSlot *row;		/* the row being built for a write */
 	TupleTableSlot *found;		/* the row the last DirectFind/DirectLock found */
-	Relation	pkey;			/* the primary key index */
+	Relation   *indexes;		/* every index (the member table: its primary key) */
+	int			nindexes;
+	Relation	pkey;			/* the primary key index, one of indexes */
 	IndexScanDesc scan;			/* lookups by primary key */
 	IndexScanDesc walk;			/* the walk of DirectWalk, or NULL */
 	ScanKey		walk_keys;

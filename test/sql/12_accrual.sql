@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(90);
+SELECT plan(92);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -487,6 +487,24 @@ SELECT results_eq(
 	   WHERE order_key IN ('f6', 'd3', 'd4') ORDER BY order_key$$,
 	$$VALUES ('d3'::text, 20::bigint), ('d4', 220), ('f6', 20)$$,
 	'each path sees the year the other paid');
+
+-- An index added to the engine's tables between orders (a reporting index,
+-- say) gets the next orders' rows: the order path keeps its index lists per
+-- backend and must see the new one.
+CREATE EXTENSION amcheck;
+CREATE INDEX lot_earned_at_report ON loyalty.lot (earned_at);
+CREATE INDEX ledger_reason_report ON loyalty.ledger (reason) WHERE points > 0;
+INSERT INTO bday_orders VALUES ('ix1', 606, 250000, 'VND', 'paid', '2025-07-01 12:00+07');
+INSERT INTO bday_orders
+SELECT id, 603, 250000, 'VND', 'paid', '2025-07-02 12:00+07' FROM (VALUES ('ix2'), ('ix3')) v(id);
+SELECT lives_ok($$SELECT bt_index_check('loyalty.lot_earned_at_report', true),
+						 bt_index_check('loyalty.ledger_reason_report', true)$$,
+	'an index created between orders holds every lot and ledger entry written after it');
+SELECT results_eq(
+	$$SELECT order_key, points FROM loyalty.order_accrual
+	   WHERE order_key IN ('ix1', 'ix2', 'ix3') ORDER BY order_key$$,
+	$$VALUES ('ix1'::text, 20::bigint), ('ix2', 20), ('ix3', 20)$$,
+	'the orders after the new indexes earned as before');
 
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();
