@@ -1610,10 +1610,15 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		LoyaltyTierChanged(src->program_id, customer_id, ts.tier_before, ts.tier, "qualified");
 }
 
-/* Read the next row of a transition table into slot; false at its end. */
+/*
+ * Read the next row of a transition table into slot; false at its end.  A
+ * cancel or statement_timeout is served here, once a row: the direct path
+ * runs no executor that would check for it.
+ */
 static bool
 NextRow(Tuplestorestate *store, TupleTableSlot *slot)
 {
+	CHECK_FOR_INTERRUPTS();
 	return tuplestore_gettupleslot(store, true, false, slot);
 }
 
@@ -2108,6 +2113,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		bool		hold = false;
 		LotGroup   *g = NULL;
 
+		CHECK_FOR_INTERRUPTS();
 		if (r->slow)
 			continue;
 		/* A re-send within the statement, or an order already on record. */
@@ -2223,6 +2229,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		{
 			InsertRow  *r = rows[i];
 
+			CHECK_FOR_INTERRUPTS();
 			if (r->slow)
 				continue;
 			DirectNewRow(order);
