@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
@@ -1889,14 +1890,123 @@ SlowInsertRow(OrderSource *src, InsertRow *r, const char *db_role)
 	MemoryContextSwitchTo(cxt);
 }
 
-/* Whether an earlier direct row of the member's group has the same order key. */
-static bool
-SeenInGroup(InsertRow **rows, int upto, const char *order_key)
+/*
+ * The order keys of the rows of a member's group that the direct path took,
+ * to find a key sent twice in one statement: open addressing on the key's
+ * hash, each slot the row's index plus one (0: empty).  A scan of the
+ * earlier rows instead made a statement of n orders of one member cost n².
+ */
+typedef struct KeySet
 {
-	for (int i = 0; i < upto; i++)
-		if (!rows[i]->slow && strcmp(rows[i]->facts.order_key, order_key) == 0)
+	uint32	   *hashes;
+	int		   *rows;
+	uint32		mask;
+} KeySet;
+
+static void
+KeySetInit(KeySet *set, int n)
+{
+	uint32		size = 16;
+
+	while (size < (uint32) n * 2)
+		size <<= 1;
+	set->hashes = palloc(sizeof(uint32) * size);
+	set->rows = palloc0(sizeof(int) * size);
+	set->mask = size - 1;
+}
+
+static inline uint32
+KeyHash(const char *key)
+{
+	return hash_bytes((const unsigned char *) key, strlen(key));
+}
+
+/* Whether a row in the set has this order key. */
+static bool
+SeenInGroup(KeySet *set, InsertRow **rows, const char *order_key)
+{
+	uint32		h = KeyHash(order_key);
+
+	for (uint32 i = h & set->mask; set->rows[i] != 0; i = (i + 1) & set->mask)
+		if (set->hashes[i] == h && strcmp(rows[set->rows[i] - 1]->facts.order_key, order_key) == 0)
 			return true;
 	return false;
+}
+
+/* Put row i, taken by the direct path, into the set. */
+static void
+AddToKeySet(KeySet *set, InsertRow **rows, int i)
+{
+	uint32		h = KeyHash(rows[i]->facts.order_key);
+	uint32		j = h & set->mask;
+
+	while (set->rows[j] != 0)
+		j = (j + 1) & set->mask;
+	set->hashes[j] = h;
+	set->rows[j] = i + 1;
+}
+
+/*
+ * The lot groups of a member's statement that further orders may join: the
+ * one for points available at once, and the pending ones by the moment they
+ * become available (open addressing on that moment).  Held groups take no
+ * other order.
+ */
+typedef struct GroupIndex
+{
+	LotGroup   *available;
+	TimestampTz *moments;
+	LotGroup  **pending;
+	uint32		mask;
+} GroupIndex;
+
+static void
+GroupIndexInit(GroupIndex *gi, int n)
+{
+	uint32		size = 16;
+
+	while (size < (uint32) n * 2)
+		size <<= 1;
+	gi->available = NULL;
+	gi->moments = palloc(sizeof(TimestampTz) * size);
+	gi->pending = palloc0(sizeof(LotGroup *) * size);
+	gi->mask = size - 1;
+}
+
+static inline uint32
+MomentSlot(GroupIndex *gi, TimestampTz at)
+{
+	return hash_bytes((const unsigned char *) &at, sizeof(at)) & gi->mask;
+}
+
+/* The group an order that is (or is not) pending until available_at joins, if any. */
+static LotGroup *
+FindGroup(GroupIndex *gi, bool is_pending, TimestampTz available_at)
+{
+	if (!is_pending)
+		return gi->available;
+	for (uint32 i = MomentSlot(gi, available_at); gi->pending[i] != NULL; i = (i + 1) & gi->mask)
+		if (gi->moments[i] == available_at)
+			return gi->pending[i];
+	return NULL;
+}
+
+static void
+AddGroup(GroupIndex *gi, LotGroup *g)
+{
+	uint32		i;
+
+	if (g->held)
+		return;
+	if (!g->pending)
+	{
+		gi->available = g;
+		return;
+	}
+	for (i = MomentSlot(gi, g->available_at); gi->pending[i] != NULL; i = (i + 1) & gi->mask)
+		;
+	gi->moments[i] = g->available_at;
+	gi->pending[i] = g;
 }
 
 /* Write one lot group: a lot (when it holds points) and its ledger entry. */
@@ -2015,6 +2125,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				order_count = 0;
 	LoyaltyTierState ts;
 	LotGroup  **groups;
+	KeySet		seen;			/* the order keys taken so far */
+	GroupIndex	open_groups;	/* the groups further orders may join */
 	StringInfoData detail;		/* reused: each order's detail is copied out */
 	int			ngroups = 0;
 	int			ndirect = 0;
@@ -2102,6 +2214,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 
 	/* Price each new order and put it into its lot group. */
 	groups = palloc(sizeof(LotGroup *) * n);
+	KeySetInit(&seen, n);
+	GroupIndexInit(&open_groups, n);
 	initStringInfo(&detail);
 	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(src->source_id));
 	for (int i = 0; i < n; i++)
@@ -2117,7 +2231,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		if (r->slow)
 			continue;
 		/* A re-send within the statement, or an order already on record. */
-		if (SeenInGroup(rows, i, r->facts.order_key))
+		if (SeenInGroup(&seen, rows, r->facts.order_key))
 		{
 			r->slow = true;
 			continue;
@@ -2135,10 +2249,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		available_at = r->facts.ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
 		is_pending = src->return_days > 0 && available_at > now;
 		/* With 0.1.0 tables an order's lot is found by its key: one lot per order. */
-		for (int k = 0; k < ngroups && g == NULL && insert_attnums[O_LOT_NO] != InvalidAttrNumber; k++)
-			if (!groups[k]->held && groups[k]->pending == is_pending &&
-				(!is_pending || groups[k]->available_at == available_at))
-				g = groups[k];
+		if (insert_attnums[O_LOT_NO] != InvalidAttrNumber)
+			g = FindGroup(&open_groups, is_pending, available_at);
 
 		r->first_purchase = (order_count == 0);
 		/* Only the first order of a lot needs its own detail text. */
@@ -2152,6 +2264,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			r->slow = true;
 			continue;
 		}
+		AddToKeySet(&seen, rows, i);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
 		r->lot = NULL;
 		r->nhits = 0;
@@ -2210,6 +2323,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			g->held = hold;
 			g->available_at = is_pending ? available_at : 0;
 			g->first = r;
+			AddGroup(&open_groups, g);
 		}
 		g->points = LoyaltyAddPoints(g->points, r->points, "the points of one lot");
 		AddToGroup(g, &components);

@@ -5,7 +5,7 @@
 -- twice, also across the trigger's internal chunks.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(23);
+SELECT plan(25);
 
 SELECT code FROM loyalty.create_program('now', 'Now', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -88,6 +88,15 @@ SELECT is((SELECT count(*) FROM loyalty.order_accrual o JOIN loyalty.order_sourc
 	'an order sent twice in one statement is recorded once');
 SELECT is((loyalty.balance('now', 3)).available, 5 + 10 + 10 + 10 + 20::bigint,
 	'and earns once');
+-- Many orders of one member in one statement, two of them sent again at
+-- its end: each earns once (the statement keeps the keys it took in a hash).
+INSERT INTO resend_orders
+SELECT 'k' || g, 3, 100000 FROM generate_series(1, 3000) g
+UNION ALL SELECT 'k1', 3, 100000 UNION ALL SELECT 'k3000', 3, 100000;
+SELECT is((SELECT count(*) FROM loyalty.order_accrual WHERE order_key LIKE 'k%' AND customer_id = 3)::int,
+	3000, '3,000 orders of one member, two of them twice, are recorded once each');
+SELECT is((loyalty.balance('now', 3)).available, 55 + 3000 * 10::bigint,
+	'and earn 10 points each, once');
 
 -- One statement mixing a member, an unknown customer, a guest and a currency without a rate.
 INSERT INTO shop_orders (id, customer_id, total, currency) VALUES
