@@ -1891,123 +1891,49 @@ SlowInsertRow(OrderSource *src, InsertRow *r, const char *db_role)
 }
 
 /*
- * The order keys of the rows of a member's group that the direct path took,
- * to find a key sent twice in one statement: open addressing on the key's
- * hash, each slot the row's index plus one (0: empty).  A scan of the
- * earlier rows instead made a statement of n orders of one member cost n².
+ * Per member's group of a statement, two hash tables (PostgreSQL's
+ * simplehash): the order keys the direct path took, to find a key sent twice
+ * in one statement, and the pending lot groups by the moment their points
+ * become available, for an order to join.  Scanning the earlier rows or
+ * groups instead made a statement of n orders of one member cost n².
  */
-typedef struct KeySet
+typedef struct SeenKey
 {
-	uint32	   *hashes;
-	int		   *rows;
-	uint32		mask;
-} KeySet;
+	const char *key;			/* points into the row's facts */
+	uint32		hash;
+	char		status;
+} SeenKey;
 
-static void
-KeySetInit(KeySet *set, int n)
+#define SH_PREFIX seenkeys
+#define SH_ELEMENT_TYPE SeenKey
+#define SH_KEY_TYPE const char *
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k), strlen(k))
+#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct PendingGroup
 {
-	uint32		size = 16;
+	TimestampTz available_at;
+	LotGroup   *group;
+	char		status;
+} PendingGroup;
 
-	while (size < (uint32) n * 2)
-		size <<= 1;
-	set->hashes = palloc(sizeof(uint32) * size);
-	set->rows = palloc0(sizeof(int) * size);
-	set->mask = size - 1;
-}
-
-static inline uint32
-KeyHash(const char *key)
-{
-	return hash_bytes((const unsigned char *) key, strlen(key));
-}
-
-/* Whether a row in the set has this order key. */
-static bool
-SeenInGroup(KeySet *set, InsertRow **rows, const char *order_key)
-{
-	uint32		h = KeyHash(order_key);
-
-	for (uint32 i = h & set->mask; set->rows[i] != 0; i = (i + 1) & set->mask)
-		if (set->hashes[i] == h && strcmp(rows[set->rows[i] - 1]->facts.order_key, order_key) == 0)
-			return true;
-	return false;
-}
-
-/* Put row i, taken by the direct path, into the set. */
-static void
-AddToKeySet(KeySet *set, InsertRow **rows, int i)
-{
-	uint32		h = KeyHash(rows[i]->facts.order_key);
-	uint32		j = h & set->mask;
-
-	while (set->rows[j] != 0)
-		j = (j + 1) & set->mask;
-	set->hashes[j] = h;
-	set->rows[j] = i + 1;
-}
-
-/*
- * The lot groups of a member's statement that further orders may join: the
- * one for points available at once, and the pending ones by the moment they
- * become available (open addressing on that moment).  Held groups take no
- * other order.
- */
-typedef struct GroupIndex
-{
-	LotGroup   *available;
-	TimestampTz *moments;
-	LotGroup  **pending;
-	uint32		mask;
-} GroupIndex;
-
-static void
-GroupIndexInit(GroupIndex *gi, int n)
-{
-	uint32		size = 16;
-
-	while (size < (uint32) n * 2)
-		size <<= 1;
-	gi->available = NULL;
-	gi->moments = palloc(sizeof(TimestampTz) * size);
-	gi->pending = palloc0(sizeof(LotGroup *) * size);
-	gi->mask = size - 1;
-}
-
-static inline uint32
-MomentSlot(GroupIndex *gi, TimestampTz at)
-{
-	return hash_bytes((const unsigned char *) &at, sizeof(at)) & gi->mask;
-}
-
-/* The group an order that is (or is not) pending until available_at joins, if any. */
-static LotGroup *
-FindGroup(GroupIndex *gi, bool is_pending, TimestampTz available_at)
-{
-	if (!is_pending)
-		return gi->available;
-	for (uint32 i = MomentSlot(gi, available_at); gi->pending[i] != NULL; i = (i + 1) & gi->mask)
-		if (gi->moments[i] == available_at)
-			return gi->pending[i];
-	return NULL;
-}
-
-static void
-AddGroup(GroupIndex *gi, LotGroup *g)
-{
-	uint32		i;
-
-	if (g->held)
-		return;
-	if (!g->pending)
-	{
-		gi->available = g;
-		return;
-	}
-	for (i = MomentSlot(gi, g->available_at); gi->pending[i] != NULL; i = (i + 1) & gi->mask)
-		;
-	gi->moments[i] = g->available_at;
-	gi->pending[i] = g;
-}
+#define SH_PREFIX pendinggroups
+#define SH_ELEMENT_TYPE PendingGroup
+#define SH_KEY_TYPE TimestampTz
+#define SH_KEY available_at
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) &(k), sizeof(TimestampTz))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* Write one lot group: a lot (when it holds points) and its ledger entry. */
 static void
@@ -2125,8 +2051,10 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				order_count = 0;
 	LoyaltyTierState ts;
 	LotGroup  **groups;
-	KeySet		seen;			/* the order keys taken so far */
-	GroupIndex	open_groups;	/* the groups further orders may join */
+	seenkeys_hash *seen = NULL; /* the order keys taken so far */
+	pendinggroups_hash *pending_groups = NULL;	/* the pending groups orders may join */
+	LotGroup   *available_group = NULL; /* the group of points available at once */
+	bool		found;
 	StringInfoData detail;		/* reused: each order's detail is copied out */
 	int			ngroups = 0;
 	int			ndirect = 0;
@@ -2214,8 +2142,12 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 
 	/* Price each new order and put it into its lot group. */
 	groups = palloc(sizeof(LotGroup *) * n);
-	KeySetInit(&seen, n);
-	GroupIndexInit(&open_groups, n);
+	/* One order, the usual INSERT, has no other to find. */
+	if (n > 1)
+	{
+		seen = seenkeys_create(CurrentMemoryContext, n, NULL);
+		pending_groups = pendinggroups_create(CurrentMemoryContext, n, NULL);
+	}
 	initStringInfo(&detail);
 	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(src->source_id));
 	for (int i = 0; i < n; i++)
@@ -2231,7 +2163,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		if (r->slow)
 			continue;
 		/* A re-send within the statement, or an order already on record. */
-		if (SeenInGroup(&seen, rows, r->facts.order_key))
+		if (seen != NULL && seenkeys_lookup(seen, r->facts.order_key) != NULL)
 		{
 			r->slow = true;
 			continue;
@@ -2250,7 +2182,15 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		is_pending = src->return_days > 0 && available_at > now;
 		/* With 0.1.0 tables an order's lot is found by its key: one lot per order. */
 		if (insert_attnums[O_LOT_NO] != InvalidAttrNumber)
-			g = FindGroup(&open_groups, is_pending, available_at);
+		{
+			PendingGroup *pg;
+
+			if (!is_pending)
+				g = available_group;
+			else if (pending_groups != NULL &&
+					 (pg = pendinggroups_lookup(pending_groups, available_at)) != NULL)
+				g = pg->group;
+		}
 
 		r->first_purchase = (order_count == 0);
 		/* Only the first order of a lot needs its own detail text. */
@@ -2264,7 +2204,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			r->slow = true;
 			continue;
 		}
-		AddToKeySet(&seen, rows, i);
+		if (seen != NULL)
+			seenkeys_insert(seen, r->facts.order_key, &found);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
 		r->lot = NULL;
 		r->nhits = 0;
@@ -2323,7 +2264,11 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			g->held = hold;
 			g->available_at = is_pending ? available_at : 0;
 			g->first = r;
-			AddGroup(&open_groups, g);
+			/* Held groups take no other order. */
+			if (!hold && !is_pending)
+				available_group = g;
+			else if (!hold && pending_groups != NULL)
+				pendinggroups_insert(pending_groups, available_at, &found)->group = g;
 		}
 		g->points = LoyaltyAddPoints(g->points, r->points, "the points of one lot");
 		AddToGroup(g, &components);
