@@ -125,6 +125,8 @@ typedef struct MemberState
 	bool		has_fraud;		/* the account has the fraud columns */
 	FraudState	fraud;
 	int64		last_flag_no;
+	bool		has_bonus_year; /* a year's birthday bonus was paid: bonus_year */
+	int32		bonus_year;
 } MemberState;
 
 /* The order's recorded state in loyalty.order_accrual. */
@@ -535,13 +537,21 @@ RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
 		elog(ERROR, "recording an accrual problem failed");
 }
 
+/* Whether the tables keep the birthday bonus state (0.3.0 on). */
+static bool
+HasBirthdayState(void)
+{
+	return LoyaltyHasColumn("account", "birthday_bonus_year");
+}
+
 /* Lock the member's account (and member row) and read it; false if unknown. */
 static bool
 LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 {
-	static SPIPlanPtr plans[2][2];
+	static SPIPlanPtr plans[2][2][2];
 	bool		tiers = LoyaltyTierPolicyFor(src->program_id)->enabled;
 	bool		fraud = LoyaltyHasFraud();
+	bool		bday = HasBirthdayState();
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 	HeapTuple	tuple;
@@ -549,11 +559,12 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	bool		isnull;
 	Datum		d;
 
-	/* A database before its 0.3.0 update has no tier or fraud columns. */
-	if (plans[tiers][fraud] == NULL)
-		plans[tiers][fraud] = LoyaltyPreparePlan(psprintf(
+	/* A database before its 0.3.0 update has no tier, fraud or birthday columns. */
+	if (plans[tiers][fraud][bday] == NULL)
+		plans[tiers][fraud][bday] = LoyaltyPreparePlan(psprintf(
 								  "SELECT m.status, m.birthday, a.available, a.pending,"
-								  " a.lifetime_earned, a.last_entry_no, a.order_count%s%s"
+								  " a.lifetime_earned, a.last_entry_no, a.order_count,"
+								  " %s AS birthday_bonus_year%s%s"
 								  " FROM loyalty.account a"
 								  " JOIN loyalty.member m"
 								  "  ON m.customer_id OPERATOR(pg_catalog.=) a.customer_id"
@@ -561,12 +572,13 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 								  " WHERE a.customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND a.program_id OPERATOR(pg_catalog.=) $2"
 								  " FOR NO KEY UPDATE OF a FOR SHARE OF m",
+								  bday ? "a.birthday_bonus_year" : "NULL::integer",
 								  tiers ? ", a.tier, a.qualifying" : ", NULL::text, NULL::text",
 								  fraud ? ", a.fraud_state, a.last_flag_no" : ""),
 								  2, argtypes);
 	values[0] = Int64GetDatum(customer_id);
 	values[1] = Int32GetDatum(src->program_id);
-	if (SPI_execute_plan(plans[tiers][fraud], values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[tiers][fraud][bday], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "member lock failed");
 	if (SPI_processed == 0)
 	{
@@ -584,13 +596,16 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	m->lifetime_earned = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
 	m->last_entry_no = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
 	m->order_count = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
+	d = SPI_getbinval(tuple, desc, 8, &isnull);
+	m->has_bonus_year = !isnull;
+	m->bonus_year = isnull ? 0 : DatumGetInt32(d);
 	m->has_tiers = tiers;
 	m->tier = NULL;
 	m->qualifying = NULL;
 	if (tiers)
 	{
-		m->tier = SPI_getvalue(tuple, desc, 8);
-		d = SPI_getbinval(tuple, desc, 9, &isnull);
+		m->tier = SPI_getvalue(tuple, desc, 9);
+		d = SPI_getbinval(tuple, desc, 10, &isnull);
 		if (!isnull)
 		{
 			m->qualifying = palloc(sizeof(LoyaltyWindow));
@@ -601,9 +616,9 @@ LockMember(OrderSource *src, int64 customer_id, MemberState *m)
 	m->last_flag_no = 0;
 	if (fraud)
 	{
-		d = SPI_getbinval(tuple, desc, 10, &isnull);
+		d = SPI_getbinval(tuple, desc, 11, &isnull);
 		LoyaltyFraudStateRead(&m->fraud, d, isnull);
-		m->last_flag_no = DatumGetInt64(SPI_getbinval(tuple, desc, 11, &isnull));
+		m->last_flag_no = DatumGetInt64(SPI_getbinval(tuple, desc, 12, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return true;
@@ -1152,45 +1167,6 @@ EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *
 	return overflowed ? -1 : points;
 }
 
-/* Whether the tables keep the birthday bonus state (0.3.0 on). */
-static bool
-HasBirthdayState(void)
-{
-	return LoyaltyHasColumn("account", "birthday_bonus_year");
-}
-
-/*
- * The latest local year whose birthday bonus the member (whose account the
- * caller holds locked) earned; false when none, or before the 0.3.0 update.
- */
-static bool
-BirthdayPaidYear(OrderSource *src, int64 customer_id, int32 *year)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[2] = {INT8OID, INT4OID};
-	Datum		values[2];
-	bool		isnull = true;
-	Datum		d = (Datum) 0;
-
-	if (!HasBirthdayState())
-		return false;
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
-								  "SELECT birthday_bonus_year FROM loyalty.account"
-								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
-								  "  AND program_id OPERATOR(pg_catalog.=) $2",
-								  2, argtypes);
-	values[0] = Int64GetDatum(customer_id);
-	values[1] = Int32GetDatum(src->program_id);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "birthday bonus lookup failed");
-	if (SPI_processed > 0)
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	*year = isnull ? 0 : DatumGetInt32(d);
-	SPI_freetuptable(SPI_tuptable);
-	return !isnull;
-}
-
 /*
  * How a change of a recorded order prices the birthday bonus: 'a' when the
  * order earned it, 'n' when it did not (whatever the member's birthday is
@@ -1458,10 +1434,10 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			target = pays ? EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
 										 c.first_purchase, &birthday, &detail, NULL) : 0;
 			/* At most once a year: priced again without a year's bonus paid. */
-			if (birthday.added &&
-				BirthdayPaidYear(src, customer_id, &birthday.paid_year))
+			if (birthday.added && m.has_bonus_year)
 			{
 				birthday.paid = true;
+				birthday.paid_year = m.bonus_year;
 				if (birthday.paid_year >= birthday.year)
 				{
 					resetStringInfo(&detail);
