@@ -27,6 +27,7 @@
 #   BENCH_TRACK [1]           0: track neither table (checks the harness alone,
 #                             e.g. while loyalty.track_orders() does not work)
 #   BENCH_FRAUD [1]           0: leave out the table with every fraud check on
+#   BENCH_SETTINGS []         more server settings, e.g. "shared_buffers=4GB"
 #   BENCH_FLOOR [1]           0: leave out the floor: an untracked table whose
 #                             INSERTs also write one order record per order
 #                             in the same statement (no trigger, no loyalty)
@@ -61,6 +62,9 @@ PG_SETTINGS=(
 	max_wal_size=8GB
 	checkpoint_timeout=30min
 )
+# BENCH_SETTINGS: more server settings, space-separated (name=value ...).
+read -r -a extra_settings <<<"${BENCH_SETTINGS:-}"
+PG_SETTINGS+=("${extra_settings[@]}")
 
 # Prints an error and exits.
 die() {
