@@ -28,6 +28,9 @@
 #                             e.g. while loyalty.track_orders() does not work)
 #   BENCH_FRAUD [1]           0: leave out the table with every fraud check on
 #   BENCH_SETTINGS []         more server settings, e.g. "shared_buffers=4GB"
+#   BENCH_PLPGSQL [1]         0: leave out the PL/pgSQL calibration: a table whose
+#                             statement trigger does the same work in PL/pgSQL
+#                             (bench/plpgsql.sql)
 #   BENCH_FLOOR [1]           0: leave out the floor: an untracked table whose
 #                             INSERTs also write one order record per order
 #                             in the same statement (no trigger, no loyalty)
@@ -45,7 +48,8 @@ BENCH_TRACK=${BENCH_TRACK:-1}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
 BENCH_FRAUD=${BENCH_FRAUD:-1}
 BENCH_FLOOR=${BENCH_FLOOR:-1}
-export BENCH_SECONDS BENCH_ROUNDS BENCH_BULK_ROWS BENCH_BULK_ROUNDS BENCH_BULK_TIMEOUT BENCH_TRACK BENCH_PROFILE BENCH_FRAUD BENCH_FLOOR
+BENCH_PLPGSQL=${BENCH_PLPGSQL:-1}
+export BENCH_PLPGSQL BENCH_SECONDS BENCH_ROUNDS BENCH_BULK_ROWS BENCH_BULK_ROUNDS BENCH_BULK_TIMEOUT BENCH_TRACK BENCH_PROFILE BENCH_FRAUD BENCH_FLOOR
 
 # The pgbench scripts draw customers from random(1, 10000).
 CUSTOMERS=10000
@@ -234,6 +238,7 @@ setup() {
 				status_column => 'status', ordered_at_column => 'created_at');
 		SQL
 	fi
+	[ "$BENCH_PLPGSQL" != 1 ] || q_script >/dev/null <bench/plpgsql.sql
 	q "VACUUM ANALYZE"
 }
 
@@ -249,6 +254,7 @@ all_sides() {
 	local sides="tracked plain"
 	[ "$BENCH_FRAUD" != 1 ] || sides="$sides fraud"
 	[ "$BENCH_FLOOR" != 1 ] || sides="$sides floor"
+	[ "$BENCH_PLPGSQL" != 1 ] || sides="$sides plpgsql"
 	echo "$sides"
 }
 
@@ -273,6 +279,7 @@ measure_inserts() {
 	done
 	ins_tps_tracked=() ins_tps_plain=() ins_us_tracked=() ins_us_plain=()
 	ins_tps_fraud=() ins_us_fraud=() ins_tps_floor=() ins_us_floor=()
+	ins_tps_plpgsql=() ins_us_plpgsql=()
 	for r in $(seq "$BENCH_ROUNDS"); do
 		for side in $(round_order "$r"); do
 			settle
@@ -300,7 +307,7 @@ measure_inserts() {
 bulk_insert() {
 	local rows=$2 base out rc=0
 	local sql
-	q "TRUNCATE orders_tracked, orders_plain, orders_fraud, orders_floor"
+	q "TRUNCATE orders_tracked, orders_plain, orders_fraud, orders_floor$([ "$BENCH_PLPGSQL" != 1 ] || echo ', orders_plpgsql')"
 	settle
 	base=$(q "SELECT nextval('bench_ids')")
 	q "SELECT setval('bench_ids', $base + $rows)" >/dev/null
@@ -346,8 +353,10 @@ measure_bulk() {
 	[ "$BENCH_FRAUD" != 1 ] || bulk_warm_fraud=$(bulk_insert fraud "$WARMUP_BULK_ROWS")
 	bulk_warm_floor=n/a
 	[ "$BENCH_FLOOR" != 1 ] || bulk_warm_floor=$(bulk_insert floor "$WARMUP_BULK_ROWS")
+	bulk_warm_plpgsql=n/a
+	[ "$BENCH_PLPGSQL" != 1 ] || bulk_warm_plpgsql=$(bulk_insert plpgsql "$WARMUP_BULK_ROWS")
 	echo "   warm-up of $WARMUP_BULK_ROWS rows: tracked $(bulk_label "$bulk_warm_tracked"), untracked $(bulk_label "$bulk_warm_plain"), with fraud checks $(bulk_label "$bulk_warm_fraud")"
-	bulk_s_tracked=() bulk_s_plain=() bulk_s_fraud=() bulk_s_floor=()
+	bulk_s_tracked=() bulk_s_plain=() bulk_s_fraud=() bulk_s_floor=() bulk_s_plpgsql=()
 	for r in $(seq "$BENCH_BULK_ROUNDS"); do
 		for side in $(round_order "$r"); do
 			[ -z "${stopped[$side]:-}" ] || continue
@@ -360,7 +369,7 @@ measure_bulk() {
 			if [ "$s" = timeout ]; then
 				stopped[$side]=1
 				echo "   (orders_$side is not run again: one run already took longer than BENCH_BULK_TIMEOUT=$BENCH_BULK_TIMEOUT s)"
-			elif [ "$side" != plain ] && [ "$side" != floor ] && [ "$tracking" = 1 ] && [ "$added" -eq 0 ]; then
+			elif [ "$side" != plain ] && [ "$side" != floor ] && [ "$side" != plpgsql ] && [ "$tracking" = 1 ] && [ "$added" -eq 0 ]; then
 				die "the tracked INSERT ... SELECT recorded no order in loyalty.order_accrual"
 			fi
 			eval "bulk_s_$side+=(\"\$s\")"
@@ -549,7 +558,7 @@ report_fraud() {
 		Per round (all checks): TPS ${ins_tps_fraud[*]}; µs per INSERT ${ins_us_fraud[*]};
 		INSERT ... SELECT seconds ${bulk_s_fraud[*]} (warm-up $bulk_warm_fraud);
 		redeem TPS ${redeem_fraud_tps[*]}; µs per redeem ${redeem_fraud_us[*]}.
-		Rounds rotate the tables (tracked, untracked, all checks, floor).
+		Rounds rotate the tables (tracked, untracked, all checks, floor, PL/pgSQL).
 	EOF
 }
 
@@ -590,6 +599,46 @@ report_floor() {
 
 		Per round (floor): TPS ${ins_tps_floor[*]}; µs per INSERT ${ins_us_floor[*]};
 		INSERT ... SELECT seconds ${bulk_s_floor[*]} (warm-up $bulk_warm_floor).
+	EOF
+}
+
+# With BENCH_PLPGSQL=1: the calibration section.  orders_plpgsql's statement
+# trigger (bench/plpgsql.sql) does in PL/pgSQL, set-based, what the C trigger
+# writes for program bench, and less (no rules lookup, no tier window): a
+# lower bound of what a careful PL/pgSQL implementation costs on this machine,
+# to set beside the PL/pgSQL figures the targets quote from another machine.
+report_plpgsql() {
+	local l_tps p_tps t_tps l_us p_us t_us l_bulk p_bulk t_bulk r3 c3
+	l_tps=$(median "${ins_tps_plpgsql[@]}") p_tps=$(median "${ins_tps_plain[@]}") t_tps=$(median "${ins_tps_tracked[@]}")
+	l_us=$(median "${ins_us_plpgsql[@]}") p_us=$(median "${ins_us_plain[@]}") t_us=$(median "${ins_us_tracked[@]}")
+	l_bulk=$(bulk_median "${bulk_s_plpgsql[@]}") p_bulk=$(bulk_median "${bulk_s_plain[@]}")
+	t_bulk=$(bulk_median "${bulk_s_tracked[@]}")
+	if [ "$l_bulk" = timeout ] || [ "$p_bulk" = timeout ]; then r3=n/a; else r3=$(ratio "$l_bulk" "$p_bulk"); fi
+	if [ "$l_bulk" = timeout ] || [ "$t_bulk" = timeout ]; then c3=n/a; else c3=$(ratio "$t_bulk" "$l_bulk"); fi
+	cat <<-EOF
+
+		## Calibration: the same work in PL/pgSQL
+
+		\`orders_plpgsql\` has a PL/pgSQL AFTER INSERT statement trigger
+		(\`bench/plpgsql.sql\`) that writes, set-based in one SQL statement, what
+		the C trigger writes for program \`bench\`: an order record per new order
+		of an active member, and per member one lot, one ledger entry and the
+		account update, into tables shaped, constrained and indexed like the
+		loyalty tables. It does less than the C trigger (the rate is written
+		into the SQL, no rules are read, the tier window is not kept), so its
+		figures are a lower bound of a careful PL/pgSQL implementation's cost
+		on this machine. The targets quote PL/pgSQL at 0.38 (TPS) and 5.0
+		(server time) on their machine.
+
+		| # | measure | PL/pgSQL | untracked | C (tracked) | PL/pgSQL / untracked | C / untracked | C / PL/pgSQL |
+		|---|---|---:|---:|---:|---:|---:|---:|
+		| 1 | single-row INSERT: TPS | $(fmt "$l_tps" 0) | $(fmt "$p_tps" 0) | $(fmt "$t_tps" 0) | $(ratio "$l_tps" "$p_tps") | $(ratio "$t_tps" "$p_tps") | $(ratio "$t_tps" "$l_tps") |
+		| 2 | server time per INSERT | $(fmt "$l_us" 1) µs | $(fmt "$p_us" 1) µs | $(fmt "$t_us" 1) µs | $(ratio "$l_us" "$p_us") | $(ratio "$t_us" "$p_us") | $(ratio "$t_us" "$l_us") |
+		| 3 | INSERT ... SELECT of $(group "$BENCH_BULK_ROWS") orders | $(bulk_label "$l_bulk") | $(bulk_label "$p_bulk") | $(bulk_label "$t_bulk") | $r3 | $(if [ "$t_bulk" = timeout ] || [ "$p_bulk" = timeout ]; then echo n/a; else ratio "$t_bulk" "$p_bulk"; fi) | $c3 |
+
+		Per round (PL/pgSQL): TPS ${ins_tps_plpgsql[*]}; µs per INSERT ${ins_us_plpgsql[*]};
+		INSERT ... SELECT seconds ${bulk_s_plpgsql[*]} (warm-up $bulk_warm_plpgsql);
+		order records written: $plpgsql_orders.
 	EOF
 }
 
@@ -648,6 +697,11 @@ run_in_cluster() {
 		report_fraud >>"$BENCH_OUT"
 	fi
 	[ "$BENCH_FLOOR" != 1 ] || report_floor >>"$BENCH_OUT"
+	if [ "$BENCH_PLPGSQL" = 1 ]; then
+		plpgsql_orders=$(q "SELECT count(*) FROM pl.order_accrual")
+		[ "$plpgsql_orders" -gt 0 ] || die "the PL/pgSQL trigger recorded no order"
+		report_plpgsql >>"$BENCH_OUT"
+	fi
 }
 
 # A TCP port nobody listens on, for the throwaway cluster: pg_virtualenv -t
