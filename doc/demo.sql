@@ -135,7 +135,8 @@ SELECT l.customer_id, l.reference AS order_id, l.kind, l.points, l.pending_point
 SELECT program, customer_id, status, available, pending, lifetime_earned, lifetime_redeemed
   FROM loyalty.member_balances ORDER BY customer_id;
 
-\echo '== 11. Expiry: points expire 12 months after earning, at the end of that month'
+\echo '== 11. Expiry: points expire 12 months after they become spendable, at the end of that month'
+\echo 'An order''s points wait for the 14-day return window: their 12 months start when it ends.'
 SELECT code, expiry_policy, expiry_months, expiry_month_end
   FROM loyalty.set_expiry_policy('saigon-coffee', 'rolling', 12, month_end => true);
 INSERT INTO orders (id, customer_id, total, channel) VALUES (5107, 1003, 500000, 'store');
@@ -150,9 +151,9 @@ SELECT customer_id, to_char(expires_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM
 \echo '(30, 7 and 1 days before), so running it again writes nothing:'
 SELECT loyalty.announce_expiring(as_of => now() + interval '12 months' - interval '5 days') AS events_written;
 SELECT loyalty.announce_expiring(as_of => now() + interval '12 months' - interval '5 days') AS "run again";
-\echo 'Moving time forward by 13 months (as_of): exactly the lots that were due expire, one entry per member:'
-SELECT * FROM loyalty.expire(as_of => now() + interval '13 months');
-SELECT * FROM loyalty.expire(as_of => now() + interval '13 months') AS "a second run finds nothing";
+\echo 'Moving time forward by 14 months (as_of): exactly the lots that were due expire, one entry per member:'
+SELECT * FROM loyalty.expire(as_of => now() + interval '14 months');
+SELECT * FROM loyalty.expire(as_of => now() + interval '14 months') AS "a second run finds nothing";
 SELECT customer_id, kind, points, available_after, reason, detail->>'lots' AS lots
   FROM loyalty.ledger WHERE kind = 'expire' ORDER BY customer_id;
 

@@ -978,13 +978,16 @@ EarnInto(OrderSource *src, MemberState *m, OrderChange *c, int64 points)
 	available_at = c->ordered_at + (TimestampTz) src->return_days * USECS_PER_DAY;
 	c->kind = "earn";
 	c->lot_points = points;
-	c->lot_expires = LoyaltyLotExpiry(src->program_id, now, &c->lot_expires_at);
+	/* For a held lot: when it would have become available (0: at once). */
+	c->lot_available_at = src->return_days > 0 && available_at > now ? available_at : 0;
+	/* Points waiting for the return window start their expiry clock at its end. */
+	c->lot_expires = LoyaltyLotExpiry(src->program_id,
+									  c->lot_available_at != 0 ? c->lot_available_at : now,
+									  &c->lot_expires_at);
 	c->lifetime_earned = LoyaltyAddPoints(m->lifetime_earned, points, "lifetime earned points");
-	if (c->lot_held || (src->return_days > 0 && available_at > now))
+	if (c->lot_held || c->lot_available_at != 0)
 	{
 		c->lot_pending = true;
-		/* For a held lot: when it would have become available (0: at once). */
-		c->lot_available_at = src->return_days > 0 && available_at > now ? available_at : 0;
 		c->lot_remaining = points;
 		c->pending = m->pending + points;
 		c->available = m->available;
@@ -1922,8 +1925,11 @@ WriteLotGroup(OrderSource *src, DirectWriter *w, int64 customer_id, LotGroup *g,
 	int64		remaining;
 	const char *detail;
 	TimestampTz expires_at;
-	bool		expires = LoyaltyLotExpiry(src->program_id, now, &expires_at);
+	bool		expires;
 
+	/* One expiry per group: its clock starts when its points become available. */
+	expires = LoyaltyLotExpiry(src->program_id, g->available_at != 0 ? g->available_at : now,
+							   &expires_at);
 	LoyaltyCheckNewTotal(*available, *pending, g->points);
 	*entry_no = LoyaltyAddPoints(*entry_no, 1, "the entry number");
 	g->lot_no = *entry_no;

@@ -687,9 +687,14 @@ RunRequest(FunctionCallInfo fcinfo, LedgerRequest *req)
 							(long long) req->customer_id, text_to_cstring(req->program), acct.status),
 					 errdetail("A %s member cannot earn or redeem points.", acct.status),
 					 errhint("Reactivate the member with loyalty.set_member_status() first.")));
-		/* An earning without an expiry date of its own gets the program's. */
+		/*
+		 * An earning without an expiry date of its own gets the program's,
+		 * counted from when its points become available (pending_until).
+		 */
 		if (req->kind == ENTRY_EARN && !req->has_expires)
-			req->has_expires = LoyaltyLotExpiry(program_id, GetCurrentTransactionStartTimestamp(),
+			req->has_expires = LoyaltyLotExpiry(program_id,
+												req->has_pending ? req->pending_until :
+												GetCurrentTransactionStartTimestamp(),
 												&req->expires_at);
 		/* The fraud checks: reject raises before anything is written. */
 		if (acct.has_fraud && req->kind != ENTRY_ADJUST &&

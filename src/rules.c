@@ -643,7 +643,9 @@ ExpiryOutOfRange(void)
  * later (the day cut to the month's last day), or with expiry_month_end the
  * start of the month after that; end of period: 1 January 00:00 after the
  * calendar year that earned_at + expiry_months falls in.  The result is the
- * first moment the points are gone.  SPI must be connected.
+ * first moment the points are gone.  For points that wait for a return
+ * window (or earn()'s pending_until), callers pass the moment they become
+ * available as earned_at: their clock starts there.  SPI must be connected.
  */
 bool
 LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_at)

@@ -12,7 +12,7 @@
 -- lot.expires_at directly, and says so.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(128);
+SELECT plan(151);
 
 -- Reference dates, written independently of the C code: points earned now
 -- in time zone tz expire ...
@@ -31,6 +31,21 @@ $$;
 CREATE FUNCTION pg_temp.year_end(tz text, months integer) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
 	SELECT make_timestamp(extract(year FROM (now() AT TIME ZONE tz)
+			+ make_interval(months => months))::integer + 1, 1, 1, 0, 0, 0) AT TIME ZONE tz
+$$;
+-- The same three counted from a given moment (the end of a return window).
+CREATE FUNCTION pg_temp.rolling_from(tz text, at timestamptz, months integer) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+	SELECT ((at AT TIME ZONE tz) + make_interval(months => months)) AT TIME ZONE tz
+$$;
+CREATE FUNCTION pg_temp.month_end_from(tz text, at timestamptz, months integer) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+	SELECT (date_trunc('month', (at AT TIME ZONE tz) + make_interval(months => months))
+			+ interval '1 month') AT TIME ZONE tz
+$$;
+CREATE FUNCTION pg_temp.year_end_from(tz text, at timestamptz, months integer) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+	SELECT make_timestamp(extract(year FROM (at AT TIME ZONE tz)
 			+ make_interval(months => months))::integer + 1, 1, 1, 0, 0, 0) AT TIME ZONE tz
 $$;
 
@@ -218,6 +233,165 @@ SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after th
 ROLLBACK TO SAVEPOINT dates;
 
 --
+-- The return window: points that wait for it start their expiry clock when
+-- they become available (available_at), on every path that writes such a
+-- lot: a single-row INSERT, a multi-row INSERT (one lot per member and
+-- moment), a raised order amount, earn(pending_until => ...).  Points
+-- available at once keep the date counted from now.  Rolled back at the end
+-- of the section: its expire() runs see only its own lots.
+--
+SAVEPOINT window_dates;
+-- Rolling 1 month with a 30-day return window: without the rule, points
+-- would expire as they became spendable, or before.
+SELECT code FROM loyalty.create_program('rw', 'Return window', 'VND', 1, 1,
+	time_zone => 'Asia/Ho_Chi_Minh', return_days => 30);
+SELECT expiry_policy FROM loyalty.set_expiry_policy('rw', 'rolling', 1);
+CREATE TABLE rw_orders (id text PRIMARY KEY, customer_id bigint, total numeric, ordered_at timestamptz);
+SELECT 'tracked' FROM loyalty.track_orders('rw_orders', 'rw', 'customer_id', 'id', 'total',
+	ordered_at_column => 'ordered_at');
+CREATE TEMP TABLE rw AS SELECT now() + interval '30 days' AS released,
+	pg_temp.rolling_from('Asia/Ho_Chi_Minh', now() + interval '30 days', 1) AS expires;
+
+INSERT INTO rw_orders VALUES ('a1', 1, 100, NULL);
+SELECT results_eq(
+	$$SELECT points, pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 1$$,
+	$$SELECT 100::bigint, true, released, expires FROM rw$$,
+	'rolling 1 + 30 return days: the lot earned now expires 1 month after now + 30 days');
+SELECT ok((SELECT expires_at >= now() + interval '58 days' FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 1),
+	'which is at least 58 days from now, not 1 month');
+SELECT is((SELECT expires_at FROM loyalty.ledger WHERE program_id = loyalty.program_id('rw') AND customer_id = 1),
+	(SELECT expires FROM rw), 'the earn ledger entry shows the same date as the lot');
+SELECT is_empty($$SELECT * FROM loyalty.expiring_points('rw', 1, within => '30 days')$$,
+	'expiring_points: nothing expires within 30 days');
+SELECT results_eq($$SELECT * FROM loyalty.expiring_points('rw', 1, within => '5 days',
+		as_of => (SELECT expires FROM rw) - interval '5 days')$$,
+	$$SELECT 'rw'::text, 1::bigint, expires, 100::bigint FROM rw$$,
+	'5 days before the date it lists the 100 points at that date');
+SELECT results_eq(
+	$$SELECT pending, expiring_30d, next_expiry_at FROM loyalty.member_summary WHERE program = 'rw'$$,
+	$$SELECT 100::bigint, 0::bigint, expires FROM rw$$,
+	'member_summary: 100 pending, none expiring within 30 days, the next expiry at the new date');
+SELECT results_eq(
+	$$SELECT outstanding, pending, within_30d, within_90d FROM loyalty.liability WHERE program = 'rw'$$,
+	$$VALUES (100::bigint, 100::bigint, 0::bigint, 100::bigint)$$,
+	'liability: the pending points fall due in 31 to 90 days, not within 30');
+SELECT results_eq($$SELECT * FROM loyalty.expire(now() + interval '31 days')$$,
+	$$VALUES (0::bigint, 0::bigint, 0::bigint)$$,
+	'expire() as of now + 31 days takes nothing');
+SELECT results_eq($$SELECT pending, remaining FROM loyalty.lot WHERE program_id = loyalty.program_id('rw')$$,
+	$$VALUES (true, 100::bigint)$$, 'the lot keeps its 100 points (expire() releases only the lots it expires)');
+SELECT results_eq($$SELECT * FROM loyalty.expire((SELECT expires FROM rw) - interval '1 microsecond')$$,
+	$$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'as of 1 microsecond before its date: nothing');
+SELECT results_eq($$SELECT * FROM loyalty.expire((SELECT expires FROM rw) + interval '1 second')$$,
+	$$VALUES (1::bigint, 1::bigint, 100::bigint)$$,
+	'as of now + 30 days + 1 month + 1 second expire() takes the 100 points');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the release and expiry');
+
+-- Available at once (the window passed before the order was recorded; an
+-- earning without pending_until): the date counted from now, as before.
+INSERT INTO rw_orders VALUES ('a2', 2, 40, now() - interval '31 days');
+SELECT results_eq(
+	$$SELECT pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 2$$,
+	$$VALUES (false, NULL::timestamptz, pg_temp.rolling('Asia/Ho_Chi_Minh', 1))$$,
+	'an order whose window has passed: available at once, 1 month from now');
+SELECT is((loyalty.earn('rw', 2, 7, 'survey')).expires_at, pg_temp.rolling('Asia/Ho_Chi_Minh', 1),
+	'earn() without pending_until: 1 month from now');
+
+-- earn(pending_until => ...): the same rule.
+SELECT customer_id FROM loyalty.enroll('rw', 5);
+SELECT is((loyalty.earn('rw', 5, 9, 'welcome', pending_until => now() + interval '30 days')).expires_at,
+	(SELECT expires FROM rw), 'earn(pending_until => now + 30 days): 1 month after the release');
+SELECT results_eq(
+	$$SELECT pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 5$$,
+	$$SELECT true, released, expires FROM rw$$, 'and so does its lot');
+
+-- The bulk path (one INSERT ... SELECT of several orders of one member)
+-- gives the dates one INSERT per order gives: two orders with the same
+-- release share a lot and its date; an order 10 days old is released 10
+-- days earlier; one 40 days old is available at once.
+INSERT INTO rw_orders
+SELECT 'b' || i, 3, 10 * i, at FROM (VALUES (1, NULL::timestamptz), (2, NULL), (3, now() - interval '10 days'),
+	(4, now() - interval '40 days')) AS o(i, at);
+INSERT INTO rw_orders VALUES ('c1', 4, 10, NULL);
+INSERT INTO rw_orders VALUES ('c2', 4, 20, NULL);
+INSERT INTO rw_orders VALUES ('c3', 4, 30, now() - interval '10 days');
+INSERT INTO rw_orders VALUES ('c4', 4, 40, now() - interval '40 days');
+SELECT results_eq(
+	$$SELECT count(*)::integer, sum(points)::bigint, pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 3
+	   GROUP BY pending, available_at, expires_at ORDER BY expires_at$$,
+	$$VALUES (1, 40::bigint, false, NULL::timestamptz, pg_temp.rolling('Asia/Ho_Chi_Minh', 1)),
+		(1, 30, true, now() + interval '20 days',
+		 pg_temp.rolling_from('Asia/Ho_Chi_Minh', now() + interval '20 days', 1)),
+		(1, 30, true, now() + interval '30 days', (SELECT expires FROM rw))$$,
+	'a multi-row INSERT: one lot per release moment, each with 1 month after its release');
+SELECT results_eq(
+	$$SELECT sum(points)::bigint, pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 4
+	   GROUP BY pending, available_at, expires_at ORDER BY expires_at$$,
+	$$SELECT sum(points)::bigint, pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 3
+	   GROUP BY pending, available_at, expires_at ORDER BY expires_at$$,
+	'one INSERT per order gives the same dates and points');
+
+-- A raised amount while the order waits for its window: the extra points'
+-- lot has the order's release and date.
+UPDATE rw_orders SET total = 25 WHERE id = 'c1';
+SELECT results_eq(
+	$$SELECT points, pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw') AND customer_id = 4 AND available_at = now() + interval '30 days'
+	   ORDER BY lot_no$$,
+	$$SELECT * FROM (VALUES (10::bigint), (20), (15)) AS p(points), LATERAL (SELECT true, released, expires FROM rw) r$$,
+	'a raised amount: the extra 15 points expire with the order''s own lot');
+
+-- Rolling 1 month to the month's end, and end of period 0, in New York.
+SELECT code FROM loyalty.create_program('rw-end', 'Return window, month end', 'VND', 1, 1,
+	time_zone => 'Asia/Ho_Chi_Minh', return_days => 30);
+SELECT expiry_policy FROM loyalty.set_expiry_policy('rw-end', 'rolling', 1, month_end => true);
+CREATE TABLE rw_end_orders (LIKE rw_orders INCLUDING ALL);
+SELECT 'tracked' FROM loyalty.track_orders('rw_end_orders', 'rw-end', 'customer_id', 'id', 'total',
+	ordered_at_column => 'ordered_at');
+SELECT code FROM loyalty.create_program('rw-year', 'Return window, year end', 'USD', 1, 1,
+	time_zone => 'America/New_York', return_days => 30);
+SELECT expiry_policy FROM loyalty.set_expiry_policy('rw-year', 'end_of_period', 0);
+CREATE TABLE rw_year_orders (LIKE rw_orders INCLUDING ALL);
+SELECT 'tracked' FROM loyalty.track_orders('rw_year_orders', 'rw-year', 'customer_id', 'id', 'total',
+	ordered_at_column => 'ordered_at');
+-- Order times in the future are taken as given: fixed calendar dates.
+INSERT INTO rw_end_orders VALUES ('e1', 1, 10, NULL), ('e2', 2, 10, '2099-01-15 12:00:00+07');
+INSERT INTO rw_end_orders VALUES ('e3', 3, 10, '2099-01-15 12:00:00+07');
+SELECT results_eq(
+	$$SELECT customer_id, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw-end') ORDER BY customer_id$$,
+	$$VALUES (1::bigint, now() + interval '30 days',
+			  pg_temp.month_end_from('Asia/Ho_Chi_Minh', now() + interval '30 days', 1)),
+		(2, '2099-02-14 12:00:00+07', '2099-04-01 00:00:00+07'),
+		(3, '2099-02-14 12:00:00+07', '2099-04-01 00:00:00+07')$$,
+	'rolling 1 with month_end: the end of the month after the release (ordered 15 January, released 14 February: 31 March)');
+INSERT INTO rw_year_orders VALUES ('y1', 1, 10, NULL), ('y2', 2, 10, '2099-12-20 10:00:00 America/New_York');
+INSERT INTO rw_year_orders VALUES ('y3', 3, 10, '2099-12-20 10:00:00 America/New_York');
+SELECT results_eq(
+	$$SELECT customer_id, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('rw-year') ORDER BY customer_id$$,
+	$$VALUES (1::bigint, now() + interval '30 days',
+			  pg_temp.year_end_from('America/New_York', now() + interval '30 days', 0)),
+		(2, '2100-01-19 10:00:00 America/New_York', '2101-01-01 00:00:00 America/New_York'),
+		(3, '2100-01-19 10:00:00 America/New_York', '2101-01-01 00:00:00 America/New_York')$$,
+	'end of period 0: ordered 20 December, released in January, the points last until the end of January''s year');
+SELECT is_empty(
+	$$SELECT l.customer_id, l.program_id, l.lot_no FROM loyalty.lot l
+	   LEFT JOIN loyalty.ledger e ON e.customer_id = l.customer_id AND e.program_id = l.program_id
+		AND e.entry_no = l.lot_no AND e.kind = 'earn'
+	   WHERE e.expires_at IS DISTINCT FROM l.expires_at$$,
+	'every lot''s earn ledger entry shows the lot''s expires_at');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the return-window earnings');
+ROLLBACK TO SAVEPOINT window_dates;
+
+--
 -- expire(as_of): exactly the due lots, one entry per member, idempotent.
 -- T is now() + 10 days.
 --
@@ -311,13 +485,14 @@ SELECT results_eq($$SELECT available, lifetime_expired FROM loyalty.balance('exp
 	$$VALUES (40::bigint, 170::bigint)$$, 'member 1 keeps the 12-month lot');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the second run');
 
--- Points still held at as_of do not expire, even when their date has come:
--- a return window longer than the expiry period.
+-- Points held longer than the expiry period: their clock starts at the
+-- release, and nothing touches them while they are held.
 SELECT code FROM loyalty.create_program('short', 'Short', 'VND', 1, 1);
 SELECT expiry_policy FROM loyalty.set_expiry_policy('short', 'rolling', 1);
 SELECT customer_id FROM loyalty.enroll('short', 1);
 SELECT is((loyalty.earn('short', 1, 30, 'held', pending_until => now() + interval '90 days')).expires_at,
-	pg_temp.rolling('UTC', 1), 'a held earning expires by the policy, before its hold ends');
+	pg_temp.rolling_from('UTC', now() + interval '90 days', 1),
+	'a held earning expires by the policy counted from its release: 1 month after the 90 days');
 SELECT results_eq($$SELECT * FROM loyalty.expire(now() + interval '45 days')$$,
 	$$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'expire() as of a moment in its hold takes nothing');
 SELECT results_eq($$SELECT remaining, pending FROM loyalty.lot WHERE program_id = loyalty.program_id('short')$$,

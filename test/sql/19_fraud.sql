@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(168);
+SELECT plan(171);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -840,6 +840,29 @@ SELECT results_eq(
 	$$SELECT available, pending FROM loyalty.balance('slow', 962)$$,
 	$$VALUES (300::bigint, 0::bigint)$$, 'and the next expire run does not take the points');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance equals its ledger after the late releases');
+
+-- A held order in its return window: its lot's clock starts when the window
+-- would have released it (rolling 1 month after ordered_at + 30 days), and
+-- a release within the window keeps that date.
+SELECT code FROM loyalty.create_program('hw', 'Held in window', 'EUR', 1, 1, return_days => 30);
+SELECT code FROM loyalty.set_expiry_policy('hw', 'rolling', 1);
+SELECT action FROM loyalty.set_fraud_check('hw', 'points_per_day', 'hold', 100);
+CREATE TABLE hw_orders (LIKE slow_orders INCLUDING ALL);
+SELECT source_id > 0 FROM loyalty.track_orders('hw_orders', 'hw', 'customer', 'id', 'amount',
+	ordered_at_column => 'ordered_at');
+INSERT INTO hw_orders VALUES ('w1', 971, 300, now());
+SELECT results_eq(
+	$$SELECT pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('hw') AND customer_id = 971$$,
+	$$VALUES (true, NULL::timestamptz, ((now() + interval '30 days') AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC')$$,
+	'held in the return window: the lot expires 1 month after the window would release it');
+SELECT status FROM loyalty.review('hw', 971, 1, 'release', 'checked');
+SELECT results_eq(
+	$$SELECT pending, available_at, expires_at FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('hw') AND customer_id = 971$$,
+	$$VALUES (true, now() + interval '30 days', ((now() + interval '30 days') AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC')$$,
+	'released within the window: it waits for the window and keeps that date');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the release in the window');
 
 SELECT * FROM finish();
 ROLLBACK;
