@@ -1170,7 +1170,8 @@ EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *
 /*
  * How a change of a recorded order prices the birthday bonus: 'a' when the
  * order earned it, 'n' when it did not (whatever the member's birthday is
- * now); 'm' (by the birthday month) before the 0.3.0 update.
+ * now); 'm' (by the birthday month) before the 0.3.0 update.  A program
+ * without a birthday rule prices none either way: no lookup then.
  */
 static char
 OrderBirthdayRule(OrderSource *src, int64 customer_id, const char *order_key)
@@ -1180,6 +1181,8 @@ OrderBirthdayRule(OrderSource *src, int64 customer_id, const char *order_key)
 	Datum		values[4];
 	bool		had = false;
 
+	if (!LoyaltyHasBirthdayBonus(src->program_id))
+		return 'n';
 	if (!HasBirthdayState())
 		return 'm';
 	if (plan == NULL)
