@@ -24,6 +24,7 @@ NEW_PARTS = \
 	sql/parts/84_reminders.sql \
 	sql/parts/85_tiers.sql \
 	sql/parts/86_birthday.sql \
+	sql/parts/87_accrual_problems.sql \
 	sql/parts/88_fraud.sql \
 	sql/parts/89_bi.sql
 UPDATE_SCRIPT = sql/$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql

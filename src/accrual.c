@@ -537,6 +537,38 @@ RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
 		elog(ERROR, "recording an accrual problem failed");
 }
 
+/*
+ * Whether a member whose account holds available, pending and
+ * lifetime_earned points can earn points more: neither the total balance
+ * (available + pending), nor pending (where the points may go), nor the
+ * lifetime earned points may pass the largest number of points.  When they
+ * would, *why (if not NULL) says which, for the order's accrual problem.
+ */
+static bool
+EarnFits(int64 available, int64 pending, int64 lifetime_earned, int64 points,
+		 char **why)
+{
+	int64		sum;
+	const char *what;
+
+	if (pg_add_s64_overflow(available, pending, &sum) ||
+		pg_add_s64_overflow(sum, points, &sum))
+		what = "balance";
+	else if (pg_add_s64_overflow(pending, points, &sum))
+		what = "pending points";
+	else if (pg_add_s64_overflow(lifetime_earned, points, &sum))
+		what = "lifetime earned points";
+	else
+		return true;
+	if (why != NULL)
+		*why = psprintf("the order's " INT64_FORMAT " points would take the member's %s past"
+						" the largest number of points, " INT64_FORMAT " (available "
+						INT64_FORMAT ", pending " INT64_FORMAT ", lifetime earned "
+						INT64_FORMAT ")",
+						points, what, PG_INT64_MAX, available, pending, lifetime_earned);
+	return false;
+}
+
 /* Whether the tables keep the birthday bonus state (0.3.0 on). */
 static bool
 HasBirthdayState(void)
@@ -1173,7 +1205,8 @@ EarnForOrder(OrderSource *src, bool has_birthday, DateADT birthday, const char *
 /*
  * How a change of a recorded order prices the birthday bonus: 'a' when the
  * order earned it, 'n' when it did not (whatever the member's birthday is
- * now); 'm' (by the birthday month) before the 0.3.0 update.
+ * now); 'm' (by the birthday month) before the 0.3.0 update.  A program
+ * without a birthday rule prices none either way: no lookup then.
  */
 static char
 OrderBirthdayRule(OrderSource *src, int64 customer_id, const char *order_key)
@@ -1183,6 +1216,8 @@ OrderBirthdayRule(OrderSource *src, int64 customer_id, const char *order_key)
 	Datum		values[4];
 	bool		had = false;
 
+	if (!LoyaltyHasBirthdayBonus(src->program_id))
+		return 'n';
 	if (!HasBirthdayState())
 		return 'm';
 	if (plan == NULL)
@@ -1333,6 +1368,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	FraudHit	hits[FRAUD_MAX_HITS];
 	int			nhits = 0;
 	EarnBirthday birthday = {'m', false, 0, false, 0};
+	char	   *why;
 
 	if (!LockMember(src, customer_id, &m))
 	{
@@ -1500,6 +1536,14 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	{
 		RecordProblem(src, customer_id, order_key, "member_not_active",
 					  psprintf("the member is %s", m.status));
+		return;
+	}
+	/* Points no balance can hold are the order's problem, not the shop's error. */
+	if (target > (live ? o.points : 0) &&
+		!EarnFits(m.available, m.pending, m.lifetime_earned, target - (live ? o.points : 0),
+				  &why))
+	{
+		RecordProblem(src, customer_id, order_key, "points_overflow", why);
 		return;
 	}
 
@@ -1807,6 +1851,20 @@ AddToGroup(LotGroup *g, const EarnComponents *c)
 	}
 }
 
+/* Whether an order's points by rule can join its lot group's sums. */
+static bool
+GroupFits(const LotGroup *g, const EarnComponents *c)
+{
+	int64		sum;
+
+	for (int i = 0; i < c->n; i++)
+		for (int k = 0; k < g->nrules; k++)
+			if (strcmp(g->rules[k], c->rule[i]) == 0 &&
+				pg_add_s64_overflow(g->rule_points[k], c->points[i], &sum))
+				return false;
+	return true;
+}
+
 /* The detail of a lot of several orders: each rule's points summed over them. */
 static char *
 GroupDetail(LotGroup *g)
@@ -2031,6 +2089,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				lifetime_earned = 0,
 				entry_no = 0,
 				order_count = 0;
+	int64		earned = 0;		/* the points of the direct orders so far */
 	LoyaltyTierState ts;
 	LotGroup  **groups;
 	seenkeys_hash *seen = NULL; /* the order keys taken so far */
@@ -2140,6 +2199,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		bool		is_pending;
 		bool		hold = false;
 		LotGroup   *g = NULL;
+		int64		sum;
 
 		CHECK_FOR_INTERRUPTS();
 		if (r->slow)
@@ -2186,6 +2246,19 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			r->slow = true;
 			continue;
 		}
+		/*
+		 * Nor may the points of the statement's orders take the account past
+		 * the largest number of points (the general path records the order),
+		 * or a rule's sum in the lot's detail (it earns alone there).
+		 */
+		if (r->points > 0 &&
+			(pg_add_s64_overflow(earned, r->points, &sum) ||
+			 !EarnFits(available, pending, lifetime_earned, sum, NULL) ||
+			 (g != NULL && !GroupFits(g, &components))))
+		{
+			r->slow = true;
+			continue;
+		}
 		if (seen != NULL)
 			seenkeys_insert(seen, r->facts.order_key, &found);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
@@ -2226,8 +2299,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		}
 		r->detail = g == NULL ? pstrdup(detail.data) : NULL;
 		ndirect++;
-		if (r->points > 0)
-			lifetime_earned = LoyaltyAddPoints(lifetime_earned, r->points, "lifetime earned points");
+		earned += r->points;	/* it fits: see above */
 		/*
 		 * The next order of the statement earns at the tier this one reaches;
 		 * a held order counts toward none until review() releases it.
@@ -2301,7 +2373,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		DirectCopyFound(account);
 		Put(w, A_AVAILABLE, Int64GetDatum(available));
 		Put(w, A_PENDING, Int64GetDatum(pending));
-		Put(w, A_LIFETIME_EARNED, Int64GetDatum(lifetime_earned));
+		Put(w, A_LIFETIME_EARNED, Int64GetDatum(lifetime_earned + earned));
 		Put(w, A_LAST_ENTRY_NO, Int64GetDatum(entry_no));
 		Put(w, A_ORDER_COUNT, Int64GetDatum(order_count));
 		Put(w, A_LAST_ACTIVITY_AT, TimestampTzGetDatum(now));

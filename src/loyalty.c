@@ -119,8 +119,17 @@ LoyaltyAddPoints(int64 a, int64 b, const char *what)
 void
 LoyaltyCheckNewTotal(int64 available, int64 pending, int64 points)
 {
-	(void) LoyaltyAddPoints(LoyaltyAddPoints(available, pending, "the total balance"),
-							points, "the total balance");
+	int64		total;
+
+	if (pg_add_s64_overflow(available, pending, &total) ||
+		pg_add_s64_overflow(total, points, &total))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the total balance would exceed the largest number of points"),
+				 errdetail("The member holds %lld available and %lld pending points; %lld more pass the limit of %lld.",
+						   (long long) available, (long long) pending, (long long) points,
+						   (long long) PG_INT64_MAX),
+				 errhint("Add fewer points, or redeem or adjust some away first.")));
 }
 
 /* Raise the unknown-program error (LY001). */

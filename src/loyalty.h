@@ -246,6 +246,9 @@ typedef struct EarnContext
  */
 extern int64 LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail);
 
+/* Whether the program has a birthday bonus rule (its cached rules; SPI connected). */
+extern bool LoyaltyHasBirthdayBonus(int32 program_id);
+
 /* When points a program's member earns at earned_at expire; false: not by date. */
 extern bool LoyaltyLotExpiry(int32 program_id, TimestampTz earned_at, TimestampTz *expires_at);
 extern bool LoyaltyLapsed(int32 program_id, TimestampTz last_activity_at, TimestampTz now);

@@ -26,6 +26,10 @@
  *	   The order paths pay the birthday bonuses at most once a year: only
  *	   when the local year of ordered_at is later than the last year paid
  *	   (EarnBirthday); quote() knows no member and adds them in the month.
+ *	   A birthday bonus that steps f and g would cut away entirely (the
+ *	   total without it already reaches the cap) is left out: it pays
+ *	   nothing, is not in the detail, and does not use the member's year.
+ *	   One the cap cuts partly is paid in part and uses the year.
  *	f. Order cap: the total is cut to cap_points.
  *	g. The total is never below 0.
  *
@@ -150,6 +154,7 @@ typedef struct ProgramRules
 	CachedRule *rules;			/* ordered by rule_id */
 	const CachedRule *minimum;	/* NULL when none */
 	const CachedRule *cap;		/* NULL when none */
+	bool		has_birthday;	/* the program has a birthday bonus rule */
 } ProgramRules;
 
 typedef struct RulesCacheEntry
@@ -541,6 +546,8 @@ LoadProgramRules(int32 program_id)
 			pr->minimum = r;
 		else if (r->kind == RULE_ORDER_CAP)
 			pr->cap = r;
+		else if (r->kind == RULE_BIRTHDAY_BONUS)
+			pr->has_birthday = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
 
@@ -585,6 +592,16 @@ const LoyaltyTierPolicy *
 LoyaltyTierPolicyFor(int32 program_id)
 {
 	return &RulesFor(program_id)->tiers;
+}
+
+/*
+ * Whether the program has a birthday bonus rule, from its cached rules.  SPI
+ * must be connected.
+ */
+bool
+LoyaltyHasBirthdayBonus(int32 program_id)
+{
+	return RulesFor(program_id)->has_birthday;
 }
 
 /* Whether the database has 0.3.0's tiers (an older one, before its update, has not). */
@@ -785,12 +802,8 @@ BirthdayApplies(const EarnContext *ctx, const ProgramRules *pr, LocalDay *day)
 	int			year;
 	int			month;
 	int			mday;
-	int			i;
 
-	for (i = 0; i < pr->nrules; i++)
-		if (pr->rules[i].kind == RULE_BIRTHDAY_BONUS)
-			break;
-	if (i == pr->nrules || (b != NULL && b->rule == 'n'))
+	if (!pr->has_birthday || (b != NULL && b->rule == 'n'))
 		return false;
 	ComputeLocalDay(ctx->ordered_at, pr->tz, day);
 	if (b != NULL && b->rule == 'a')
@@ -801,6 +814,31 @@ BirthdayApplies(const EarnContext *ctx, const ProgramRules *pr, LocalDay *day)
 	if (day->month != month)
 		return false;
 	return b == NULL || !b->paid || day->year > b->paid_year;
+}
+
+/* A total after the order cap (step f) and the floor of 0 (step g). */
+static inline int64
+FinalPoints(const ProgramRules *pr, int64 total)
+{
+	if (pr->cap != NULL && total > pr->cap->cap_points)
+		total = pr->cap->cap_points;
+	return Max(total, 0);
+}
+
+/*
+ * Whether a bonus on top of total leaves the order more points after the
+ * cap and the floor of 0 than total alone: a bonus the cap cuts away
+ * entirely pays nothing.  A sum past int64 counts as more, so that the
+ * caller reports the overflow as before.
+ */
+static bool
+BonusPays(const ProgramRules *pr, int64 total, int64 bonus)
+{
+	int64		with;
+
+	if (pg_add_s64_overflow(total, bonus, &with))
+		return true;
+	return FinalPoints(pr, with) > FinalPoints(pr, total);
 }
 
 /* floor(base x extra) as points, where extra is a multiplier minus 1. */
@@ -998,6 +1036,9 @@ LoyaltyComputeEarn(const EarnContext *ctx, StringInfo detail)
 		for (i = 0; i < pr->nrules; i++)
 		{
 			if (pr->rules[i].kind != RULE_BIRTHDAY_BONUS)
+				continue;
+			/* Not paid, nor listed, nor counted as the year's, when it adds nothing. */
+			if (!BonusPays(pr, total, pr->rules[i].bonus_points))
 				continue;
 			ApplyPoints(detail, &ncomponents, &total, &pr->rules[i],
 						pr->rules[i].bonus_points);

@@ -5,7 +5,9 @@
 -- A member earns the program's birthday bonuses at most once a year: on the
 -- first order recorded in their birthday month (program time zone) that the
 -- rules price with the bonus, the year being the local calendar year of that
--- order.  The order paths (src/accrual.c) keep the latest year paid in the
+-- order.  A bonus the order cap cuts away entirely is not priced in (it
+-- would pay nothing: src/rules.c, step e), so such an order leaves the year
+-- free; one the cap cuts partly uses it.  The order paths (src/accrual.c) keep the latest year paid in the
 -- account row they already lock and rewrite, and mark the order that got it,
 -- so that a later change of its amount is priced with the bonus it had (and
 -- only that one).  Changing the birthday does not make a year's bonus

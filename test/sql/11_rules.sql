@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(166);
+SELECT plan(167);
 
 -- Programs: 10 points per complete 100,000 VND, in Asia/Ho_Chi_Minh (UTC+7).
 DO $$BEGIN
@@ -279,6 +279,19 @@ DO $$BEGIN
 	PERFORM loyalty.add_earn_rule('all', 'minimum 10k', 'minimum_amount', amount => 10000);
 END$$;
 SELECT results_eq(
+	$$SELECT points, detail FROM loyalty.quote('all', 400000, 'outlet', 'beans', '2024-06-08 10:00+07', 'gold',
+		'1990-06-20', true)$$,
+	$$VALUES (300::bigint, '[
+		{"rule": "base", "points": 40, "rules": ["outlet x0.5", "beans x2"]},
+		{"rule": "gold x1.5", "points": 20},
+		{"rule": "summer x3", "points": 80},
+		{"rule": "bonus +7", "points": 7},
+		{"rule": "bonus +5", "points": 5},
+		{"rule": "welcome +100", "points": 100},
+		{"rule": "birthday +200", "points": 200},
+		{"rule": "cap 300", "points": -152}]'::jsonb)$$,
+	'base (channel, category) 40, tier +20, highest campaign +80, bonuses +7 +5, first +100, birthday +200 = 452, capped at 300');
+SELECT results_eq(
 	$$SELECT points, detail FROM loyalty.quote('all', 1000000, 'outlet', 'beans', '2024-06-08 10:00+07', 'gold',
 		'1990-06-20', true)$$,
 	$$VALUES (300::bigint, '[
@@ -288,9 +301,8 @@ SELECT results_eq(
 		{"rule": "bonus +7", "points": 7},
 		{"rule": "bonus +5", "points": 5},
 		{"rule": "welcome +100", "points": 100},
-		{"rule": "birthday +200", "points": 200},
-		{"rule": "cap 300", "points": -362}]'::jsonb)$$,
-	'base (channel, category) 100, tier +50, highest campaign +200, bonuses +7 +5, first +100, birthday +200 = 662, capped at 300');
+		{"rule": "cap 300", "points": -162}]'::jsonb)$$,
+	'462 points before the birthday bonus already pass the 300 cap: the bonus would pay nothing and is left out');
 SELECT is(
 	(SELECT sum((c->>'points')::bigint) FROM loyalty.quote('all', 1000000, 'outlet', 'beans', '2024-06-08 10:00+07',
 		'gold', '1990-06-20', true) q, jsonb_array_elements(q.detail) c),

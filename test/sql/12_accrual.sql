@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(92);
+SELECT plan(108);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -505,6 +505,157 @@ SELECT results_eq(
 	   WHERE order_key IN ('ix1', 'ix2', 'ix3') ORDER BY order_key$$,
 	$$VALUES ('ix1'::text, 20::bigint), ('ix2', 20), ('ix3', 20)$$,
 	'the orders after the new indexes earned as before');
+
+-- A birthday bonus the order cap cuts away entirely pays nothing: the order
+-- is recorded without it, its ledger detail does not list it, and the year
+-- stays free for the next June order.  One the cap cuts partly is paid in
+-- part and uses the year.  (Cap 300, +200, 10 points per 100,000 VND.)
+SELECT count(*) FROM generate_series(607, 610) c, loyalty.enroll('bday', c, birthday => '1990-06-15');
+-- The general path (USD): 120 USD = 3,000,000 VND = 300 base points.
+INSERT INTO bday_orders VALUES ('k1', 607, 120, 'USD', 'paid', '2024-06-01 12:00+07');
+INSERT INTO bday_orders VALUES ('k2', 607, 10, 'USD', 'paid', '2024-06-02 12:00+07');
+-- The INSERT fast path, single INSERTs: 300 base (cut away), 200 base (cut partly), 20 base.
+INSERT INTO bday_orders VALUES ('l1', 608, 3000000, 'VND', 'paid', '2024-06-01 12:00+07');
+INSERT INTO bday_orders VALUES ('l2', 608, 2000000, 'VND', 'paid', '2024-06-02 12:00+07');
+INSERT INTO bday_orders VALUES ('l3', 608, 250000, 'VND', 'paid', '2024-06-03 12:00+07');
+-- The fast path, one INSERT ... SELECT: 350 base (cut to 300), then 20 and 20.
+INSERT INTO bday_orders
+SELECT id, 609, t, 'VND', 'paid', d::timestamptz
+  FROM (VALUES ('m1', 3500000, '2024-06-01 12:00+07'), ('m2', 250000, '2024-06-02 12:00+07'),
+			   ('m3', 250000, '2024-06-03 12:00+07')) v(id, t, d);
+INSERT INTO bday_orders VALUES ('n1', 610, 3000000, 'VND', 'paid', '2024-06-01 12:00+07');
+SELECT results_eq(
+	$$SELECT order_key, points, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id BETWEEN 607 AND 610 ORDER BY order_key$$,
+	$$VALUES ('k1'::text, 300::bigint, false), ('k2', 220, true),
+			 ('l1', 300, false), ('l2', 300, true), ('l3', 20, false),
+			 ('m1', 300, false), ('m2', 220, true), ('m3', 20, false), ('n1', 300, false)$$,
+	'an order the cap holds at 300 without the bonus does not use it, on both paths: the next June order gets it; one cut partly (200 + 200 capped at 300) does');
+SELECT results_eq(
+	$$SELECT reference, points, detail FROM loyalty.ledger
+	   WHERE customer_id BETWEEN 607 AND 609 AND program_id = loyalty.program_id('bday') ORDER BY customer_id, entry_no$$,
+	$$VALUES ('k1'::text, 300::bigint, '[{"rule": "base", "points": 300}]'::jsonb),
+			 ('k2', 220, '[{"rule": "base", "points": 20}, {"rule": "birthday +200", "points": 200}]'),
+			 ('l1', 300, '[{"rule": "base", "points": 300}]'),
+			 ('l2', 300, '[{"rule": "base", "points": 200}, {"rule": "birthday +200", "points": 200},
+				{"rule": "cap 300", "points": -100}]'),
+			 ('l3', 20, '[{"rule": "base", "points": 20}]'),
+			 (NULL, 540, '[{"rule": "base", "points": 390}, {"rule": "cap 300", "points": -50},
+				{"rule": "birthday +200", "points": 200}, {"orders": 3}]')$$,
+	'the detail lists the bonus only where it paid: not for an order the cap holds without it');
+SELECT results_eq(
+	$$SELECT customer_id, birthday_bonus_year FROM loyalty.account
+	   WHERE customer_id BETWEEN 607 AND 610 AND program_id = loyalty.program_id('bday') ORDER BY customer_id$$,
+	$$VALUES (607::bigint, 2024), (608, 2024), (609, 2024), (610, NULL)$$,
+	'the year is used by the orders the bonus paid for, and free for a member whose only June order the cap held');
+-- A raise never pays the bonus an order did not get, whether another order
+-- used the year since (k1, l1) or not (n1), even once the cap leaves room.
+SELECT loyalty.drop_earn_rule('bday', 'cap 300');
+SELECT name FROM loyalty.add_earn_rule('bday', 'cap 1000', 'order_cap', cap_points => 1000);
+UPDATE bday_orders SET total = CASE currency WHEN 'VND' THEN 4000000 ELSE 160 END WHERE id IN ('k1', 'l1', 'n1');
+SELECT results_eq(
+	$$SELECT reference, points, detail FROM loyalty.ledger
+	   WHERE customer_id BETWEEN 607 AND 610 AND reason = 'order amount changed' ORDER BY reference$$,
+	$$VALUES ('k1'::text, 100::bigint, '[{"rule": "base", "points": 100}]'::jsonb),
+			 ('l1', 100, '[{"rule": "base", "points": 100}]'),
+			 ('n1', 100, '[{"rule": "base", "points": 100}]')$$,
+	'raised from 300 to 400 base points: each earns the 100 of the raise and no birthday bonus');
+INSERT INTO bday_orders VALUES ('n2', 610, 250000, 'VND', 'paid', '2024-06-02 12:00+07');
+SELECT results_eq(
+	$$SELECT order_key, points, earned_points, birthday_bonus FROM loyalty.order_accrual
+	   WHERE customer_id = 610 ORDER BY order_key$$,
+	$$VALUES ('n1'::text, 400::bigint, 300::bigint, false), ('n2', 220, 220, true)$$,
+	'the raised order still has no bonus; the member''s next June order gets it');
+
+-- Points that would take a member's balance or lifetime earned points past
+-- the largest bigint are a problem of the order (points_overflow), not an
+-- error of the shop's write, on both paths; the order earns nothing.
+SELECT code FROM loyalty.create_program('huge', 'Huge', 'VND', 1, 1);
+CREATE TABLE public.huge_orders (
+	id text NOT NULL,
+	customer_id bigint,
+	total numeric NOT NULL,
+	currency text NOT NULL DEFAULT 'VND'
+);
+SELECT 'tracked' FROM loyalty.track_orders('public.huge_orders', 'huge', 'customer_id', 'id', 'total',
+	currency_column => 'currency');
+SELECT count(*) FROM generate_series(801, 804) c, loyalty.enroll('huge', c);
+-- 1000 points below the limit: of 600, 500 and 400 in one statement, the 500 does not fit.
+SELECT entry_no FROM loyalty.adjust('huge', 801, 9223372036854774807, 'near the limit');
+SELECT lives_ok(
+	$$INSERT INTO huge_orders (id, customer_id, total) VALUES ('v1', 801, 600), ('v2', 801, 500), ('v3', 801, 400)$$,
+	'an INSERT ... VALUES whose second order would pass the largest balance succeeds');
+INSERT INTO huge_orders (id, customer_id, total) VALUES ('v4', 801, 1);
+INSERT INTO huge_orders (id, customer_id, total, currency) VALUES ('v5', 801, 1, 'USD');
+SELECT results_eq(
+	$$SELECT available, pending, lifetime_earned FROM loyalty.balance('huge', 801)$$,
+	$$VALUES (9223372036854775807::bigint, 0::bigint, 1000::bigint)$$,
+	'the 600 and the 400 earn, up to exactly the largest bigint; nothing else is credited');
+SELECT results_eq(
+	$$SELECT order_key, problem, detail FROM loyalty.accrual_problem
+	   WHERE customer_id = 801 AND program_id = loyalty.program_id('huge') ORDER BY order_key$$,
+	$$VALUES ('v2'::text, 'points_overflow'::text, 'the order''s 500 points would take the member''s balance past the largest number of points, 9223372036854775807 (available 9223372036854775807, pending 0, lifetime earned 1000)'::text),
+			 ('v4', 'points_overflow', 'the order''s 1 points would take the member''s balance past the largest number of points, 9223372036854775807 (available 9223372036854775807, pending 0, lifetime earned 1000)'),
+			 ('v5', 'points_overflow', 'the order''s 25000 points would take the member''s balance past the largest number of points, 9223372036854775807 (available 9223372036854775807, pending 0, lifetime earned 1000)')$$,
+	'the orders that do not fit are recorded, with the points and the balance, on both paths');
+SELECT is((SELECT array_agg(order_key ORDER BY order_key) FROM loyalty.order_accrual
+			WHERE customer_id = 801 AND program_id = loyalty.program_id('huge')), '{v1,v3}'::text[],
+	'only the orders that earned are on record: a re-send of the others is tried again');
+SELECT throws_ok($$SELECT loyalty.earn('huge', 801, 1)$$, '22003',
+	'the total balance would exceed the largest number of points', 'earn() still raises 22003 at the limit');
+SELECT throws_ok($$SELECT loyalty.adjust('huge', 801, 1, 'one more')$$, '22003',
+	'the total balance would exceed the largest number of points', 'adjust() still raises 22003 at the limit');
+CREATE FUNCTION pg_temp.detail_and_hint(sql text) RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
+	hint text;
+BEGIN
+	EXECUTE sql;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	RETURN ARRAY[detail, hint];
+END $$;
+SELECT is(pg_temp.detail_and_hint($$SELECT loyalty.earn('huge', 801, 5)$$),
+	ARRAY['The member holds 9223372036854775807 available and 0 pending points; 5 more pass the limit of 9223372036854775807.',
+		  'Add fewer points, or redeem or adjust some away first.'],
+	'the error says what the member holds and what to do');
+-- Lifetime earned points at the limit, with nothing left to spend.
+SELECT entry_no FROM loyalty.earn('huge', 802, 9223372036854775000);
+SELECT entry_no FROM loyalty.redeem('huge', 802, 9223372036854775000);
+INSERT INTO huge_orders (id, customer_id, total) VALUES ('w1', 802, 1000);
+SELECT results_eq(
+	$$SELECT b.available, b.lifetime_earned, p.problem, p.detail
+		FROM loyalty.balance('huge', 802) b, loyalty.accrual_problem p
+	   WHERE p.customer_id = 802 AND p.program_id = loyalty.program_id('huge')$$,
+	$$VALUES (0::bigint, 9223372036854775000::bigint, 'points_overflow'::text,
+		'the order''s 1000 points would take the member''s lifetime earned points past the largest number of points, 9223372036854775807 (available 0, pending 0, lifetime earned 9223372036854775000)'::text)$$,
+	'an order that would pass the largest lifetime earned points earns nothing and is recorded');
+-- A raise that would pass the limit.
+INSERT INTO huge_orders (id, customer_id, total) VALUES ('x1', 803, 100);
+SELECT entry_no FROM loyalty.adjust('huge', 803, 9223372036854775657, 'near the limit');
+SELECT lives_ok($$UPDATE huge_orders SET total = 200 WHERE id = 'x1'$$,
+	'an UPDATE raising an order past the largest balance succeeds');
+SELECT results_eq(
+	$$SELECT b.available, o.amount, o.points, p.problem
+		FROM loyalty.balance('huge', 803) b, loyalty.order_accrual o, loyalty.accrual_problem p
+	   WHERE o.customer_id = 803 AND o.program_id = loyalty.program_id('huge')
+		 AND p.customer_id = 803 AND p.program_id = loyalty.program_id('huge')$$,
+	$$VALUES (9223372036854775757::bigint, 100::numeric, 100::bigint, 'points_overflow'::text)$$,
+	'the raise is recorded as a problem: the order keeps its 100 points and amount');
+-- A rule's points summed over one statement's orders would pass the limit
+-- in the shared ledger entry's detail: the order earns in an entry of its own.
+SELECT name FROM loyalty.add_earn_rule('huge', 'cap 300', 'order_cap', cap_points => 300);
+INSERT INTO huge_orders (id, customer_id, total) VALUES ('y1', 804, 5000000000000000000),
+	('y2', 804, 5000000000000000000), ('y3', 804, 7);
+SELECT results_eq(
+	$$SELECT reference, points, detail FROM loyalty.ledger
+	   WHERE customer_id = 804 AND program_id = loyalty.program_id('huge') ORDER BY entry_no DESC$$,
+	$$VALUES ('y2'::text, 300::bigint, '[{"rule": "base", "points": 5000000000000000000},
+				{"rule": "cap 300", "points": -4999999999999999700}]'::jsonb),
+			 (NULL, 307, '[{"rule": "base", "points": 5000000000000000007},
+				{"rule": "cap 300", "points": -4999999999999999700}, {"orders": 2}]')$$,
+	'y1 and y3 share an entry; y2 earns its 300 in one of its own');
 
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();

@@ -1,0 +1,15 @@
+--
+-- Accrual problems new in 0.3.0.  The same statements serve a fresh install
+-- and the update from 0.2.0.
+--
+-- points_overflow: the order's points would take the member's balance
+-- (available + pending), pending points or lifetime earned points past the
+-- largest number of points (9223372036854775807).  The order path records
+-- the order here and credits nothing for it (src/accrual.c, EarnFits); the
+-- shop's write goes through.  earn() and adjust() raise 22003 instead.
+--
+ALTER TABLE @extschema@.accrual_problem
+	DROP CONSTRAINT accrual_problem_problem_check,
+	ADD CONSTRAINT accrual_problem_problem_check CHECK (problem IN ('unknown_customer',
+		'member_not_active', 'currency_without_rate', 'invalid_amount', 'missing_order_key',
+		'points_overflow'));
