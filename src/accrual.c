@@ -2421,22 +2421,24 @@ InsertOrders(OrderSource *src, Tuplestorestate *store, TupleDesc desc, const cha
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	MemoryContext chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "loyalty insert chunk",
 												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext membercxt = AllocSetContextCreate(CurrentMemoryContext, "loyalty insert member",
+													ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 	bool		more = true;
+	/* The usual INSERT has one row: a chunk's arrays are sized to the statement. */
+	int			chunk = (int) Max(1, Min(tuplestore_tuple_count(store), INSERT_CHUNK));
+	InsertRow  *rows = palloc(sizeof(InsertRow) * chunk);
+	InsertRow **sorted = palloc(sizeof(InsertRow *) * chunk);
 
 	DirectResolveColumns(w, insert_columns, NUM_INSERT_COLUMNS, insert_attnums,
 						 &insert_attnums_generation);
 	StartRows(store);
 	while (more)
 	{
-		InsertRow  *rows;
-		InsertRow **sorted;
 		int			n = 0;
 
 		old = MemoryContextSwitchTo(chunkcxt);
-		rows = palloc(sizeof(InsertRow) * INSERT_CHUNK);
-		sorted = palloc(sizeof(InsertRow *) * INSERT_CHUNK);
-		while (n < INSERT_CHUNK && (more = NextRow(store, slot)))
+		while (n < chunk && (more = NextRow(store, slot)))
 		{
 			InsertRow  *r = &rows[n];
 
@@ -2462,14 +2464,25 @@ InsertOrders(OrderSource *src, Tuplestorestate *store, TupleDesc desc, const cha
 		{
 			for (j = i + 1; j < n && sorted[j]->facts.customer_id == sorted[i]->facts.customer_id; j++)
 				;
+			/*
+			 * What a member's orders allocate is theirs alone: freed after
+			 * them, so that a chunk's memory does not grow with its orders
+			 * (fresh pages cost the kernel a fault and a zeroing each).
+			 */
+			MemoryContextSwitchTo(membercxt);
 			InsertMemberOrders(src, w, sorted + i, j - i, db_role);
+			MemoryContextSwitchTo(chunkcxt);
+			MemoryContextReset(membercxt);
 		}
 		/* A row the tuplestore read back from disk lives in chunkcxt. */
 		ExecClearTuple(slot);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(chunkcxt);
 	}
+	MemoryContextDelete(membercxt);
 	MemoryContextDelete(chunkcxt);
+	pfree(rows);
+	pfree(sorted);
 	ExecDropSingleTupleTableSlot(slot);
 	DirectEnd(w);
 }

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The bulk path against a set-based PL/pgSQL statement, at equal volumes.
+#
+# make bench's bulk measure (3) inserts 1,000,000 orders into tables whose
+# loyalty side also holds the other tracked tables' orders, so its C and
+# PL/pgSQL figures are not like for like.  Here both sides start from the same
+# members and the same history, and each round inserts the same orders into
+# each of three tables, alternating which goes first:
+#   orders_plain    untracked (the ratio's denominator)
+#   orders_tracked  tracked by loyalty's C statement trigger
+#   orders_plpgsql  bench/plpgsql.sql's PL/pgSQL statement trigger
+# It fails unless both triggers end with the same balances and order counts.
+# synchronous_commit = off, as in bench/run.sh.
+#
+# Usage: bash bench/bulk.sh [MEMBERS [HISTORY [ROWS [ROUNDS]]]]
+#        (default 10000 members, 1000000 earlier orders per table, then
+#        rounds of 300000 orders in one INSERT ... SELECT, 3 rounds)
+# BULK_PERF=1 records `perf record -a -g` of each round's inserts into
+# /tmp/bulk-perf-<table>-<round>.data.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Orders n0+1 .. n0+n: customers spread over every member, amounts from
+# 100.00 to 19,900.00 thousand dong (each earns points).
+orders() {
+	echo "SELECT nextval('bench_ids'), 1 + (g * 7919) % $members, 10000 + (g * 104729) % 1990001
+	        FROM generate_series($1::bigint + 1, $1::bigint + $2) g"
+}
+
+# Milliseconds one INSERT ... SELECT into $1 takes, by psql's \timing.
+timed_insert() {
+	local out
+	if [ "${BULK_PERF:-0}" = 1 ]; then
+		out=$(perf record -q -a -g -o "/tmp/bulk-perf-$1-$3.data" -- \
+			psql -X -v ON_ERROR_STOP=1 -c '\timing on' \
+			-c "INSERT INTO $1 (id, customer_id, total) $(orders "$2" "$rows")" 2>/dev/null)
+	else
+		out=$(psql -X -v ON_ERROR_STOP=1 -c '\timing on' \
+			-c "INSERT INTO $1 (id, customer_id, total) $(orders "$2" "$rows")")
+	fi
+	sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out"
+}
+
+if [ "${1:-}" = --in-cluster ]; then
+	members=$2 history=$3 rows=$4 rounds=$5
+	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL
+		CREATE EXTENSION loyalty;
+		CREATE SEQUENCE bench_ids;
+		CREATE TABLE orders_tracked (
+			id bigint PRIMARY KEY,
+			customer_id bigint,
+			total numeric(14, 2),
+			currency text DEFAULT 'VND',
+			channel text DEFAULT 'online',
+			status text DEFAULT 'paid',
+			created_at timestamptz DEFAULT now()
+		);
+		CREATE TABLE orders_plain (LIKE orders_tracked INCLUDING ALL);
+		SELECT code FROM loyalty.create_program('bench', 'Benchmark', 'VND', 10, 100000,
+			return_days => 0);
+		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $members) c;
+		SELECT loyalty.track_orders('orders_tracked', 'bench', 'customer_id', 'id', 'total',
+			currency_column => 'currency', channel_column => 'channel',
+			status_column => 'status', ordered_at_column => 'created_at');
+	SQL
+	psql -X -q -v ON_ERROR_STOP=1 -f bench/plpgsql.sql >/dev/null
+	for t in orders_plain orders_tracked orders_plpgsql; do
+		psql -X -q -v ON_ERROR_STOP=1 -c "INSERT INTO $t (id, customer_id, total) $(orders 0 "$history")"
+	done
+	psql -X -q -c "VACUUM ANALYZE" -c CHECKPOINT
+	declare -A ms
+	for r in $(seq 1 "$rounds"); do
+		# The order of the three rotates; each round's orders are new keys.
+		case $((r % 3)) in
+			1) order="orders_plain orders_tracked orders_plpgsql" ;;
+			2) order="orders_tracked orders_plpgsql orders_plain" ;;
+			0) order="orders_plpgsql orders_plain orders_tracked" ;;
+		esac
+		for t in $order; do
+			psql -X -q -c CHECKPOINT
+			ms[$t]="${ms[$t]:-} $(timed_insert "$t" $((history + (r - 1) * rows)) "$r")"
+		done
+		echo "round $r: plain ${ms[orders_plain]##* } ms, C ${ms[orders_tracked]##* } ms, PL/pgSQL ${ms[orders_plpgsql]##* } ms"
+	done
+	# Both triggers must have credited the same points for the same orders.
+	# (Not the same number of entries: the C path writes a lot per member and
+	# chunk of 131,072 rows, the PL/pgSQL statement one per member.)
+	diff=$(psql -X -At -v ON_ERROR_STOP=1 <<-'SQL'
+		SELECT count(*)
+		  FROM loyalty.account a
+		  FULL JOIN pl.account p USING (customer_id, program_id)
+		 WHERE a.available IS DISTINCT FROM p.available
+			OR a.pending IS DISTINCT FROM p.pending
+			OR a.lifetime_earned IS DISTINCT FROM p.lifetime_earned
+			OR a.order_count IS DISTINCT FROM p.order_count
+	SQL
+	)
+	problems=$(psql -X -At -c "SELECT count(*) FROM loyalty.verify()")
+	orders=$(psql -X -At -c "SELECT count(*) FROM loyalty.order_accrual")
+	echo "accounts that differ between the C and the PL/pgSQL side: $diff; verify() rows: $problems; orders on record: $orders"
+	[ "$diff" = 0 ] && [ "$problems" = 0 ] && [ "$orders" = $((history + rounds * rows)) ] || {
+		echo "error: the two sides disagree or verify() found problems" >&2
+		exit 1
+	}
+	median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+	p=$(median <<<"${ms[orders_plain]}")
+	c=$(median <<<"${ms[orders_tracked]}")
+	s=$(median <<<"${ms[orders_plpgsql]}")
+	printf 'median of %d rounds, %d orders into %d earlier (per table), %d members:\n' \
+		"$rounds" "$rows" "$history" "$members"
+	awk -v p="$p" -v c="$c" -v s="$s" 'BEGIN {
+		printf "  untracked %.0f ms; C %.0f ms (%.2f x untracked); PL/pgSQL %.0f ms (%.2f x untracked); C/PL/pgSQL %.2f\n",
+			p, c, c / p, s, s / p, c / s
+	}'
+	exit 0
+fi
+
+. test/lib.sh
+prepare_loyalty quiet
+pg_virtualenv -t -v 15 -o synchronous_commit=off -o max_wal_size=8GB \
+	bash bench/bulk.sh --in-cluster "${1:-10000}" "${2:-1000000}" "${3:-300000}" "${4:-3}" 2>&1 |
+	grep -E '^(round|accounts|median|  |error|ERROR)'
