@@ -27,18 +27,29 @@ orders() {
 	        FROM generate_series($1::bigint + 1, $1::bigint + $2) g"
 }
 
-# Milliseconds one INSERT ... SELECT into $1 takes, by psql's \timing.
+# One INSERT ... SELECT of rows orders after order $2 into table $1 (round
+# $3): prints "wall_ms cpu_ms", psql's \timing and the backend's user+system
+# CPU time from /proc (the CPU figure is what the statement costs, whatever
+# else the machine is doing).
 timed_insert() {
-	local out
+	local out script
+	script="SELECT pg_catalog.pg_backend_pid() AS pid \gset
+\setenv BACKEND :pid
+\! awk '{print \"cpu\", \$14 + \$15}' /proc/\$BACKEND/stat
+\timing on
+INSERT INTO $1 (id, customer_id, total) $(orders "$2" "$rows");
+\timing off
+\! awk '{print \"cpu\", \$14 + \$15}' /proc/\$BACKEND/stat"
 	if [ "${BULK_PERF:-0}" = 1 ]; then
 		out=$(perf record -q -a -g -o "/tmp/bulk-perf-$1-$3.data" -- \
-			psql -X -v ON_ERROR_STOP=1 -c '\timing on' \
-			-c "INSERT INTO $1 (id, customer_id, total) $(orders "$2" "$rows")" 2>/dev/null)
+			psql -X -q -v ON_ERROR_STOP=1 <<<"$script" 2>/dev/null)
 	else
-		out=$(psql -X -v ON_ERROR_STOP=1 -c '\timing on' \
-			-c "INSERT INTO $1 (id, customer_id, total) $(orders "$2" "$rows")")
+		out=$(psql -X -q -v ON_ERROR_STOP=1 <<<"$script")
 	fi
-	sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out"
+	awk -v hz="$(getconf CLK_TCK)" '
+		/^cpu / { cpu[++n] = $2 }
+		/^Time: / { wall = $2 }
+		END { printf "%.0f %.0f\n", wall, (cpu[2] - cpu[1]) * 1000 / hz }' <<<"$out"
 }
 
 if [ "${1:-}" = --in-cluster ]; then
@@ -68,7 +79,7 @@ if [ "${1:-}" = --in-cluster ]; then
 		psql -X -q -v ON_ERROR_STOP=1 -c "INSERT INTO $t (id, customer_id, total) $(orders 0 "$history")"
 	done
 	psql -X -q -c "VACUUM ANALYZE" -c CHECKPOINT
-	declare -A ms
+	declare -A ms cpu
 	for r in $(seq 1 "$rounds"); do
 		# The order of the three rotates; each round's orders are new keys.
 		case $((r % 3)) in
@@ -78,9 +89,13 @@ if [ "${1:-}" = --in-cluster ]; then
 		esac
 		for t in $order; do
 			psql -X -q -c CHECKPOINT
-			ms[$t]="${ms[$t]:-} $(timed_insert "$t" $((history + (r - 1) * rows)) "$r")"
+			read -r w c < <(timed_insert "$t" $((history + (r - 1) * rows)) "$r")
+			ms[$t]="${ms[$t]:-} $w"
+			cpu[$t]="${cpu[$t]:-} $c"
 		done
-		echo "round $r: plain ${ms[orders_plain]##* } ms, C ${ms[orders_tracked]##* } ms, PL/pgSQL ${ms[orders_plpgsql]##* } ms"
+		echo "round $r (ms, wall/backend CPU): plain ${ms[orders_plain]##* }/${cpu[orders_plain]##* }," \
+			"C ${ms[orders_tracked]##* }/${cpu[orders_tracked]##* }," \
+			"PL/pgSQL ${ms[orders_plpgsql]##* }/${cpu[orders_plpgsql]##* }"
 	done
 	# Both triggers must have credited the same points for the same orders.
 	# (Not the same number of entries: the C path writes a lot per member and
@@ -103,15 +118,19 @@ if [ "${1:-}" = --in-cluster ]; then
 		exit 1
 	}
 	median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-	p=$(median <<<"${ms[orders_plain]}")
-	c=$(median <<<"${ms[orders_tracked]}")
-	s=$(median <<<"${ms[orders_plpgsql]}")
 	printf 'median of %d rounds, %d orders into %d earlier (per table), %d members:\n' \
 		"$rounds" "$rows" "$history" "$members"
-	awk -v p="$p" -v c="$c" -v s="$s" 'BEGIN {
-		printf "  untracked %.0f ms; C %.0f ms (%.2f x untracked); PL/pgSQL %.0f ms (%.2f x untracked); C/PL/pgSQL %.2f\n",
-			p, c, c / p, s, s / p, c / s
-	}'
+	for kind in ms cpu; do
+		declare -n m=$kind
+		p=$(median <<<"${m[orders_plain]}")
+		c=$(median <<<"${m[orders_tracked]}")
+		s=$(median <<<"${m[orders_plpgsql]}")
+		awk -v what="$([ $kind = ms ] && echo 'wall time' || echo 'backend CPU')" \
+			-v p="$p" -v c="$c" -v s="$s" 'BEGIN {
+			printf "  %-11s untracked %.0f ms; C %.0f ms (%.2f x untracked); PL/pgSQL %.0f ms (%.2f x untracked); C/PL/pgSQL %.2f\n",
+				what, p, c, c / p, s, s / p, c / s
+		}'
+	done
 	exit 0
 fi
 

@@ -387,6 +387,7 @@ DirectBegin(void)
 		InitDirtySnapshot(t->dirty);
 		t->scan = NULL;
 		t->walk = NULL;
+		t->key_scan = NULL;
 	}
 
 	/*
@@ -445,6 +446,8 @@ DirectEnd(DirectWriter *w)
 			index_endscan(t->scan);
 		if (t->walk)
 			index_endscan(t->walk);
+		if (t->key_scan)
+			index_endscan(t->key_scan);
 		CloseIndexes(t);
 		table_close(t->rel, NoLock);
 	}
@@ -498,6 +501,49 @@ DirectFind(DirectTable *t, ScanKey keys, int nkeys)
 	index_rescan(t->scan, keys, nkeys, NULL, 0);
 	MemoryContextSwitchTo(old);
 	return NextSettledRow(t, t->scan, keys, nkeys);
+}
+
+/*
+ * Read the primary key entries of t whose leading columns match keys (nkeys
+ * of them, fewer than the key's columns), and pass each entry's last key
+ * column to visit; stop and return false after limit entries.  Only the
+ * index is read: an entry may belong to a row version that is dead or not
+ * yet committed, so what visit sees is every key that may be on record, and
+ * a key not among them is on record in no version.  One descent and a read
+ * along the leaf pages instead of a descent per key (DirectFind) when a
+ * caller has many keys to look up under the same prefix.
+ */
+bool
+DirectKeysUnder(DirectTable *t, ScanKey keys, int nkeys, int limit,
+				void (*visit) (Datum key, void *arg), void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(t->found->tts_mcxt);
+	int			natts = IndexRelationGetNumberOfKeyAttributes(t->pkey);
+	int			seen = 0;
+	Datum		value;
+	bool		isnull;
+	bool		complete = true;
+
+	Assert(nkeys < natts);
+	if (t->key_scan == NULL)
+	{
+		t->key_scan = index_beginscan(t->rel, t->pkey, &t->dirty, nkeys, 0);
+		t->key_scan->xs_want_itup = true;
+	}
+	index_rescan(t->key_scan, keys, nkeys, NULL, 0);
+	MemoryContextSwitchTo(old);
+	while (index_getnext_tid(t->key_scan, ForwardScanDirection) != NULL)
+	{
+		if (++seen > limit)
+		{
+			complete = false;
+			break;
+		}
+		value = index_getattr(t->key_scan->xs_itup, natts, t->key_scan->xs_itupdesc, &isnull);
+		if (!isnull)
+			visit(value, arg);
+	}
+	return complete;
 }
 
 /*

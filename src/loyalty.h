@@ -128,6 +128,7 @@ typedef struct DirectTable
 	Relation	pkey;			/* the primary key index, one of indexes */
 	IndexScanDesc scan;			/* lookups by primary key */
 	IndexScanDesc walk;			/* the walk of DirectWalk, or NULL */
+	IndexScanDesc key_scan;		/* DirectKeysUnder's, or NULL */
 	ScanKey		walk_keys;
 	int			walk_nkeys;
 	SnapshotData dirty;
@@ -159,6 +160,8 @@ typedef struct DirectColumnDef
 extern void DirectResolveColumns(DirectWriter *w, const DirectColumnDef *defs, int n,
 								 AttrNumber *attnums, uint32 *generation);
 extern bool DirectFind(DirectTable *t, ScanKey keys, int nkeys);
+extern bool DirectKeysUnder(DirectTable *t, ScanKey keys, int nkeys, int limit,
+							void (*visit) (Datum key, void *arg), void *arg);
 extern bool DirectLock(DirectTable *t, ScanKey keys, int nkeys);
 extern void DirectWalk(DirectTable *t, const char *index, ScanKey keys, int nkeys);
 extern bool DirectWalkNext(DirectTable *t);

@@ -5,7 +5,7 @@
 -- twice, also across the trigger's internal chunks.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(25);
+SELECT plan(28);
 
 SELECT code FROM loyalty.create_program('now', 'Now', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -116,6 +116,38 @@ INSERT INTO resend_orders VALUES ('r1', 3, 100000), ('r2', 3, 200000);
 SELECT results_eq($$SELECT customer_id, available, pending, last_entry_no FROM loyalty.account ORDER BY 1, 4$$,
 	$$SELECT * FROM before ORDER BY 1, 4$$, 're-sending a batch of known orders leaves every account as it was');
 ROLLBACK TO SAVEPOINT before_resend;
+
+-- Known orders among new ones in one statement earn nothing again, whether
+-- the member's keys on record are read in one pass (member 2: four orders
+-- on record, five in the statement) or, past that pass's budget of 16
+-- entries per order, looked up one by one (member 3: 3,002 on record).  A
+-- re-insert after DELETE earns again on either way.
+INSERT INTO resend_orders VALUES ('s1', 2, 100000), ('s2', 2, 100000), ('s3', 2, 100000),
+	('s4', 2, 100000);
+DELETE FROM resend_orders WHERE id = 's3';
+DELETE FROM resend_orders WHERE id = 'k5';
+CREATE TEMP TABLE mixed_before AS SELECT customer_id, available, order_count FROM loyalty.account
+ WHERE program_id = loyalty.program_id('now') AND customer_id IN (2, 3);
+INSERT INTO resend_orders VALUES ('s2', 2, 100000), ('s5', 2, 200000), ('s4', 2, 100000),
+	('s3', 2, 400000), ('s6', 2, 300000), ('s1', 2, 100000),
+	('k17', 3, 100000), ('k2999', 3, 100000), ('x1', 3, 200000), ('r1', 3, 100000),
+	('k5', 3, 400000), ('x2', 3, 300000);
+SELECT results_eq(
+	$$SELECT a.customer_id, a.available - b.available, a.order_count - b.order_count
+		FROM loyalty.account a JOIN mixed_before b USING (customer_id)
+	   WHERE a.program_id = loyalty.program_id('now') ORDER BY 1$$,
+	$$VALUES (2::bigint, 90::bigint, 3::bigint), (3, 90, 3)$$,
+	'a statement of known and new orders earns for the new ones and the re-inserted one only');
+SELECT results_eq(
+	$$SELECT customer_id, order_key, state, points FROM loyalty.order_accrual
+	   WHERE order_key IN ('s1', 's2', 's3', 's4', 's5', 's6', 'k5', 'k17', 'x1', 'x2')
+	   ORDER BY 1, 2$$,
+	$$VALUES (2::bigint, 's1', 'active', 10::bigint), (2, 's2', 'active', 10), (2, 's3', 'active', 40),
+		(2, 's4', 'active', 10), (2, 's5', 'active', 20), (2, 's6', 'active', 30),
+		(3, 'k17', 'active', 10), (3, 'k5', 'active', 40), (3, 'x1', 'active', 20),
+		(3, 'x2', 'active', 30)$$,
+	'each order is on record once, the re-inserted ones active again at their new amounts');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'and every balance still equals its ledger');
 
 -- A bulk INSERT ... SELECT larger than the trigger's chunk of 131,072 rows.
 INSERT INTO shop_orders (id, customer_id, total)
