@@ -539,26 +539,17 @@ RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
 
 /*
  * Whether a member whose account holds available, pending and
- * lifetime_earned points can earn points more: neither the total balance
- * (available + pending), nor pending (where the points may go), nor the
- * lifetime earned points may pass the largest number of points.  When they
- * would, *why (if not NULL) says which, for the order's accrual problem.
+ * lifetime_earned points can earn points more (LoyaltyTotalFits).  When not,
+ * *why (if not NULL) says which total would pass, for the order's accrual
+ * problem.
  */
 static bool
 EarnFits(int64 available, int64 pending, int64 lifetime_earned, int64 points,
 		 char **why)
 {
-	int64		sum;
 	const char *what;
 
-	if (pg_add_s64_overflow(available, pending, &sum) ||
-		pg_add_s64_overflow(sum, points, &sum))
-		what = "balance";
-	else if (pg_add_s64_overflow(pending, points, &sum))
-		what = "pending points";
-	else if (pg_add_s64_overflow(lifetime_earned, points, &sum))
-		what = "lifetime earned points";
-	else
+	if (LoyaltyTotalFits(available, pending, lifetime_earned, points, &what))
 		return true;
 	if (why != NULL)
 		*why = psprintf("the order's " INT64_FORMAT " points would take the member's %s past"

@@ -96,6 +96,15 @@ extern bool NumIsNegative(Numeric n);
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
 
+/*
+ * Whether earning points more keeps the balance (available + pending),
+ * pending and lifetime earned points within the largest number of points;
+ * when not, *what names the first that would pass.
+ */
+#define LOYALTY_PAST_BALANCE "balance"
+extern bool LoyaltyTotalFits(int64 available, int64 pending, int64 lifetime_earned,
+							 int64 points, const char **what);
+
 /* Raise if earning points would take available + pending past the int64 limit. */
 extern void LoyaltyCheckNewTotal(int64 available, int64 pending, int64 points);
 
