@@ -1495,8 +1495,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 													  OrderBirthdayRule(src, customer_id, order_key),
 													  o.earned_points - o.points, &detail);
 
-				target = extra < 0 ? -1 :
-					LoyaltyAddPoints(o.earned_points, extra, "the points of one order");
+				if (extra < 0 || pg_add_s64_overflow(o.earned_points, extra, &target))
+					target = -1;
 			}
 			amount = o.amount;
 			if (refunded)
@@ -1504,10 +1504,13 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			else
 				c.reason = "order amount changed";
 		}
+		/* The order's own points pass what any balance holds. */
 		if (target < 0)
 		{
-			RecordProblem(src, customer_id, order_key, "invalid_amount",
-						  "the amount earns more points than a balance can hold");
+			RecordProblem(src, customer_id, order_key, "points_overflow",
+						  psprintf("the amount %s %s earns more than the largest number of"
+								   " points, " INT64_FORMAT,
+								   LoyaltyAmountText(net), src->currency, PG_INT64_MAX));
 			return;
 		}
 	}

@@ -101,6 +101,18 @@ LoyaltyRequireArg(bool isnull, const char *name)
 				 errmsg("%s must not be null", name)));
 }
 
+/*
+ * An amount as text for a message or an accrual problem's detail: exact
+ * while short, in scientific notation when it has too many digits to read.
+ */
+char *
+LoyaltyAmountText(Numeric amount)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(amount)));
+
+	return strlen(s) <= 40 ? s : numeric_out_sci(amount, 6);
+}
+
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 int64
 LoyaltyAddPoints(int64 a, int64 b, const char *what)

@@ -93,6 +93,9 @@ NumFromInt64(int64 v)
 /* Whether a (finite or infinite) numeric is below zero. */
 extern bool NumIsNegative(Numeric n);
 
+/* An amount as text for a message: exact while short, else scientific. */
+extern char *LoyaltyAmountText(Numeric amount);
+
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
 
