@@ -1573,12 +1573,29 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	 * review() counts a released one.
 	 */
 	LoyaltyTierInit(&ts, src->program_id, m.has_tiers, m.tier, m.qualifying);
-	if (ts.enabled)
+	if (ts.enabled && !o.voided)
 	{
-		if (!c.held && !o.voided)
-			qualifying = LoyaltyOrderQualifying(src->program_id, target, net);
-		if (live && !o.held && !o.voided)
-			qualifying -= LoyaltyOrderQualifying(src->program_id, o.points, o.net_amount);
+		int64		counts = 0;
+		int64		counted = 0;
+
+		/*
+		 * An amount no qualifying total can count (spend beyond a bigint in
+		 * minor units), held or not, is the order's problem, as points no
+		 * balance holds are: recorded, and nothing credited.
+		 */
+		if (!LoyaltyOrderQualifyingFits(src->program_id, target, net, &counts, &why) ||
+			(live && !o.held &&
+			 !LoyaltyOrderQualifyingFits(src->program_id, o.points, o.net_amount, &counted, &why)))
+		{
+			RecordProblem(src, customer_id, order_key, "qualifying_overflow", why);
+			return;
+		}
+		qualifying = (c.held ? 0 : counts) - (live && !o.held ? counted : 0);
+		if (!LoyaltyTierFits(&ts, live ? o.ordered_at : now->ordered_at, qualifying, &why))
+		{
+			RecordProblem(src, customer_id, order_key, "qualifying_overflow", why);
+			return;
+		}
 	}
 
 	{
@@ -2194,6 +2211,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		bool		hold = false;
 		LotGroup   *g = NULL;
 		int64		sum;
+		int64		qualifying = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		if (r->slow)
@@ -2253,6 +2271,15 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			r->slow = true;
 			continue;
 		}
+		/* Nor an amount its member's tier cannot count (recorded there too). */
+		if (ts.enabled &&
+			(!LoyaltyOrderQualifyingFits(src->program_id, r->points, r->facts.amount,
+										 &qualifying, NULL) ||
+			 !LoyaltyTierFits(&ts, r->facts.ordered_at, qualifying, NULL)))
+		{
+			r->slow = true;
+			continue;
+		}
 		if (seen != NULL)
 			seenkeys_insert(seen, r->facts.order_key, &found);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
@@ -2299,8 +2326,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		 * a held order counts toward none until review() releases it.
 		 */
 		if (ts.enabled && !hold)
-			LoyaltyTierAdd(&ts, r->facts.ordered_at,
-						   LoyaltyOrderQualifying(src->program_id, r->points, r->facts.amount));
+			LoyaltyTierAdd(&ts, r->facts.ordered_at, qualifying);
 		if (r->points <= 0)
 			continue;
 

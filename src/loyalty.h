@@ -319,7 +319,11 @@ typedef struct LoyaltyTierState
 
 extern void LoyaltyTierInit(LoyaltyTierState *ts, int32 program_id, bool columns,
 							const char *tier, const LoyaltyWindow *qualifying);
+extern bool LoyaltyOrderQualifyingFits(int32 program_id, int64 points, Numeric net_amount,
+									   int64 *qualifying, char **why);
 extern int64 LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_amount);
+extern bool LoyaltyTierFits(const LoyaltyTierState *ts, TimestampTz at, int64 amount,
+							char **why);
 extern void LoyaltyTierAdd(LoyaltyTierState *ts, TimestampTz at, int64 amount);
 extern void LoyaltyTierAddEarned(LoyaltyTierState *ts, TimestampTz at, int64 points);
 extern bool LoyaltyTierMoved(const LoyaltyTierState *ts);
