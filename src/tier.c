@@ -183,14 +183,18 @@ LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_amount)
 
 /*
  * Whether adding amount (negative: taken back) to the month of at keeps the
- * member's qualifying window within a bigint: the month's bucket, and the
- * sum of the window's buckets above zero, which bounds every total a period
- * of it gives.  False, with *why (if not NULL) for the order's accrual
- * problem, when it would not; LoyaltyTierAdd would raise 22003 then.
+ * member's qualifying window within a bigint: the month's bucket, and, when
+ * adding, the sum of the window's buckets above zero, which bounds every
+ * total a period of it gives.  False, with *why (if not NULL) for the
+ * order's accrual problem, when it would not; LoyaltyTierAdd would raise
+ * 22003 then.  Only spend can get there: a window of points holds no more
+ * than the lifetime earned points, one of orders no more than the order
+ * count, and the order paths keep both within a bigint.
  */
 bool
 LoyaltyTierFits(const LoyaltyTierState *ts, TimestampTz at, int64 amount, char **why)
 {
+	const LoyaltyTierPolicy *tp;
 	LoyaltyWindow w;
 	int32		month;
 	int64		age;
@@ -199,7 +203,10 @@ LoyaltyTierFits(const LoyaltyTierState *ts, TimestampTz at, int64 amount, char *
 
 	if (!ts->enabled || amount == 0)
 		return true;
-	month = LoyaltyWindowMonth(at, LoyaltyTierPolicyFor(ts->program_id)->time_zone);
+	tp = LoyaltyTierPolicyFor(ts->program_id);
+	if (tp->basis != 's')
+		return true;
+	month = LoyaltyWindowMonth(at, tp->time_zone);
 	if (ts->has_window)
 		memcpy(&w, &ts->window, sizeof(LoyaltyWindow));
 	else
@@ -210,7 +217,7 @@ LoyaltyTierFits(const LoyaltyTierState *ts, TimestampTz at, int64 amount, char *
 		return true;			/* older than the window holds: not counted */
 	if (pg_add_s64_overflow(w.bucket[age], amount, &w.bucket[age]))
 		fits = false;
-	for (int i = 0; fits && i < w.months; i++)
+	for (int i = 0; fits && amount > 0 && i < w.months; i++)
 		if (w.bucket[i] > 0 && pg_add_s64_overflow(total, w.bucket[i], &total))
 			fits = false;
 	if (!fits && why != NULL)
