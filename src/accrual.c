@@ -539,26 +539,17 @@ RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
 
 /*
  * Whether a member whose account holds available, pending and
- * lifetime_earned points can earn points more: neither the total balance
- * (available + pending), nor pending (where the points may go), nor the
- * lifetime earned points may pass the largest number of points.  When they
- * would, *why (if not NULL) says which, for the order's accrual problem.
+ * lifetime_earned points can earn points more (LoyaltyTotalFits).  When not,
+ * *why (if not NULL) says which total would pass, for the order's accrual
+ * problem.
  */
 static bool
 EarnFits(int64 available, int64 pending, int64 lifetime_earned, int64 points,
 		 char **why)
 {
-	int64		sum;
 	const char *what;
 
-	if (pg_add_s64_overflow(available, pending, &sum) ||
-		pg_add_s64_overflow(sum, points, &sum))
-		what = "balance";
-	else if (pg_add_s64_overflow(pending, points, &sum))
-		what = "pending points";
-	else if (pg_add_s64_overflow(lifetime_earned, points, &sum))
-		what = "lifetime earned points";
-	else
+	if (LoyaltyTotalFits(available, pending, lifetime_earned, points, &what))
 		return true;
 	if (why != NULL)
 		*why = psprintf("the order's " INT64_FORMAT " points would take the member's %s past"
@@ -1504,8 +1495,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 													  OrderBirthdayRule(src, customer_id, order_key),
 													  o.earned_points - o.points, &detail);
 
-				target = extra < 0 ? -1 :
-					LoyaltyAddPoints(o.earned_points, extra, "the points of one order");
+				if (extra < 0 || pg_add_s64_overflow(o.earned_points, extra, &target))
+					target = -1;
 			}
 			amount = o.amount;
 			if (refunded)
@@ -1513,10 +1504,13 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			else
 				c.reason = "order amount changed";
 		}
+		/* The order's own points pass what any balance holds. */
 		if (target < 0)
 		{
-			RecordProblem(src, customer_id, order_key, "invalid_amount",
-						  "the amount earns more points than a balance can hold");
+			RecordProblem(src, customer_id, order_key, "points_overflow",
+						  psprintf("the amount %s %s earns more than the largest number of"
+								   " points, " INT64_FORMAT,
+								   LoyaltyAmountText(net), src->currency, PG_INT64_MAX));
 			return;
 		}
 	}
@@ -1579,12 +1573,29 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	 * review() counts a released one.
 	 */
 	LoyaltyTierInit(&ts, src->program_id, m.has_tiers, m.tier, m.qualifying);
-	if (ts.enabled)
+	if (ts.enabled && !o.voided)
 	{
-		if (!c.held && !o.voided)
-			qualifying = LoyaltyOrderQualifying(src->program_id, target, net);
-		if (live && !o.held && !o.voided)
-			qualifying -= LoyaltyOrderQualifying(src->program_id, o.points, o.net_amount);
+		int64		counts = 0;
+		int64		counted = 0;
+
+		/*
+		 * An amount no qualifying total can count (spend beyond a bigint in
+		 * minor units), held or not, is the order's problem, as points no
+		 * balance holds are: recorded, and nothing credited.
+		 */
+		if (!LoyaltyOrderQualifyingFits(src->program_id, target, net, &counts, &why) ||
+			(live && !o.held &&
+			 !LoyaltyOrderQualifyingFits(src->program_id, o.points, o.net_amount, &counted, &why)))
+		{
+			RecordProblem(src, customer_id, order_key, "qualifying_overflow", why);
+			return;
+		}
+		qualifying = (c.held ? 0 : counts) - (live && !o.held ? counted : 0);
+		if (!LoyaltyTierFits(&ts, live ? o.ordered_at : now->ordered_at, qualifying, &why))
+		{
+			RecordProblem(src, customer_id, order_key, "qualifying_overflow", why);
+			return;
+		}
 	}
 
 	{
@@ -2278,6 +2289,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		bool		hold = false;
 		LotGroup   *g = NULL;
 		int64		sum;
+		int64		qualifying = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		if (r->slow)
@@ -2340,6 +2352,15 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			r->slow = true;
 			continue;
 		}
+		/* Nor an amount its member's tier cannot count (recorded there too). */
+		if (ts.enabled &&
+			(!LoyaltyOrderQualifyingFits(src->program_id, r->points, r->facts.amount,
+										 &qualifying, NULL) ||
+			 !LoyaltyTierFits(&ts, r->facts.ordered_at, qualifying, NULL)))
+		{
+			r->slow = true;
+			continue;
+		}
 		if (seen != NULL)
 			seenkeys_insert(seen, r->facts.order_key, &found);
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
@@ -2386,8 +2407,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		 * a held order counts toward none until review() releases it.
 		 */
 		if (ts.enabled && !hold)
-			LoyaltyTierAdd(&ts, r->facts.ordered_at,
-						   LoyaltyOrderQualifying(src->program_id, r->points, r->facts.amount));
+			LoyaltyTierAdd(&ts, r->facts.ordered_at, qualifying);
 		if (r->points <= 0)
 			continue;
 

@@ -101,6 +101,18 @@ LoyaltyRequireArg(bool isnull, const char *name)
 				 errmsg("%s must not be null", name)));
 }
 
+/*
+ * An amount as text for a message or an accrual problem's detail: exact
+ * while short, in scientific notation when it has too many digits to read.
+ */
+char *
+LoyaltyAmountText(Numeric amount)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(amount)));
+
+	return strlen(s) <= 40 ? s : numeric_out_sci(amount, 6);
+}
+
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 int64
 LoyaltyAddPoints(int64 a, int64 b, const char *what)
@@ -115,21 +127,52 @@ LoyaltyAddPoints(int64 a, int64 b, const char *what)
 	return result;
 }
 
-/* Raise if earning points would take available + pending past the int64 limit. */
+/*
+ * Whether a member whose account holds available, pending and
+ * lifetime_earned points can earn points more: neither the total balance
+ * (available + pending), nor pending (where the points may go), nor the
+ * lifetime earned points may pass the largest number of points.  When one
+ * would, *what names the first of them (LOYALTY_PAST_BALANCE, "pending
+ * points" or "lifetime earned points").
+ */
+bool
+LoyaltyTotalFits(int64 available, int64 pending, int64 lifetime_earned, int64 points,
+				 const char **what)
+{
+	int64		sum;
+
+	if (pg_add_s64_overflow(available, pending, &sum) ||
+		pg_add_s64_overflow(sum, points, &sum))
+		*what = LOYALTY_PAST_BALANCE;
+	else if (pg_add_s64_overflow(pending, points, &sum))
+		*what = "pending points";
+	else if (pg_add_s64_overflow(lifetime_earned, points, &sum))
+		*what = "lifetime earned points";
+	else
+		return true;
+	return false;
+}
+
+/*
+ * Raise if earning points would take available + pending past the int64
+ * limit.  The balance alone: the pending or lifetime earned points a credit
+ * adds to raise where they are added (LoyaltyAddPoints), naming themselves.
+ */
 void
 LoyaltyCheckNewTotal(int64 available, int64 pending, int64 points)
 {
-	int64		total;
+	const char *what;
 
-	if (pg_add_s64_overflow(available, pending, &total) ||
-		pg_add_s64_overflow(total, points, &total))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the total balance would exceed the largest number of points"),
-				 errdetail("The member holds %lld available and %lld pending points; %lld more pass the limit of %lld.",
-						   (long long) available, (long long) pending, (long long) points,
-						   (long long) PG_INT64_MAX),
-				 errhint("Add fewer points, or redeem or adjust some away first.")));
+	if (LoyaltyTotalFits(available, pending, 0, points, &what) ||
+		strcmp(what, LOYALTY_PAST_BALANCE) != 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("the total balance would exceed the largest number of points"),
+			 errdetail("The member holds %lld available and %lld pending points; %lld more pass the limit of %lld.",
+					   (long long) available, (long long) pending, (long long) points,
+					   (long long) PG_INT64_MAX),
+			 errhint("Add fewer points, or redeem or adjust some away first.")));
 }
 
 /* Raise the unknown-program error (LY001). */

@@ -93,8 +93,20 @@ NumFromInt64(int64 v)
 /* Whether a (finite or infinite) numeric is below zero. */
 extern bool NumIsNegative(Numeric n);
 
+/* An amount as text for a message: exact while short, else scientific. */
+extern char *LoyaltyAmountText(Numeric amount);
+
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
+
+/*
+ * Whether earning points more keeps the balance (available + pending),
+ * pending and lifetime earned points within the largest number of points;
+ * when not, *what names the first that would pass.
+ */
+#define LOYALTY_PAST_BALANCE "balance"
+extern bool LoyaltyTotalFits(int64 available, int64 pending, int64 lifetime_earned,
+							 int64 points, const char **what);
 
 /* Raise if earning points would take available + pending past the int64 limit. */
 extern void LoyaltyCheckNewTotal(int64 available, int64 pending, int64 points);
@@ -310,7 +322,11 @@ typedef struct LoyaltyTierState
 
 extern void LoyaltyTierInit(LoyaltyTierState *ts, int32 program_id, bool columns,
 							const char *tier, const LoyaltyWindow *qualifying);
+extern bool LoyaltyOrderQualifyingFits(int32 program_id, int64 points, Numeric net_amount,
+									   int64 *qualifying, char **why);
 extern int64 LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_amount);
+extern bool LoyaltyTierFits(const LoyaltyTierState *ts, TimestampTz at, int64 amount,
+							char **why);
 extern void LoyaltyTierAdd(LoyaltyTierState *ts, TimestampTz at, int64 amount);
 extern void LoyaltyTierAddEarned(LoyaltyTierState *ts, TimestampTz at, int64 points);
 extern bool LoyaltyTierMoved(const LoyaltyTierState *ts);

@@ -122,10 +122,14 @@ LoyaltyTierInit(LoyaltyTierState *ts, int32 program_id, bool columns,
 
 /*
  * What an order that holds points and whose net amount is net_amount counts
- * toward its member's tier, by the program's basis.
+ * toward its member's tier, by the program's basis, in *qualifying.  False
+ * when it is spend whose minor units pass the largest bigint: then *why (if
+ * not NULL) says so, for the order's accrual problem.  Nothing is rounded
+ * or clamped: an amount either counts exactly or not at all.
  */
-int64
-LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_amount)
+bool
+LoyaltyOrderQualifyingFits(int32 program_id, int64 points, Numeric net_amount,
+						   int64 *qualifying, char **why)
 {
 	const LoyaltyTierPolicy *tp = LoyaltyTierPolicyFor(program_id);
 	Numeric		minor;
@@ -133,21 +137,94 @@ LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_amount)
 	switch (tp->basis)
 	{
 		case 'p':
-			return points;
+			*qualifying = points;
+			return true;
 		case 'o':
-			return NumCmp(net_amount, NumFromInt64(0)) > 0 ? 1 : 0;
+			*qualifying = NumCmp(net_amount, NumFromInt64(0)) > 0 ? 1 : 0;
+			return true;
 		default:
 			minor = NumMul(net_amount, NumFromInt64(tp->spend_scale));
 			minor = DatumGetNumeric(DirectFunctionCall2(numeric_trunc, NumericGetDatum(minor),
 														Int32GetDatum(0)));
 			if (NumCmp(minor, NumFromInt64(PG_INT64_MAX)) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("order amount out of range for a tier's qualifying spend"),
-						 errdetail("In minor units of the program currency it exceeds %lld.",
-								   (long long) PG_INT64_MAX)));
-			return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(minor)));
+			{
+				if (why != NULL)
+					*why = psprintf("the amount %s is %s in minor units of the program currency,"
+									" more than a tier's qualifying spend counts, " INT64_FORMAT,
+									LoyaltyAmountText(net_amount), LoyaltyAmountText(minor),
+									PG_INT64_MAX);
+				return false;
+			}
+			*qualifying = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(minor)));
+			return true;
 	}
+}
+
+/*
+ * What an order counts toward its member's tier (LoyaltyOrderQualifyingFits),
+ * raising 22003 when it cannot count: for explicit calls (review()), not
+ * the order paths, which record the order as a problem instead.
+ */
+int64
+LoyaltyOrderQualifying(int32 program_id, int64 points, Numeric net_amount)
+{
+	int64		qualifying;
+
+	if (!LoyaltyOrderQualifyingFits(program_id, points, net_amount, &qualifying, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("order amount out of range for a tier's qualifying spend"),
+				 errdetail("In minor units of the program currency it exceeds %lld.",
+						   (long long) PG_INT64_MAX),
+				 errhint("Correct the order's amount, or qualify the program's tiers by points"
+						 " or orders with loyalty.set_tier_policy().")));
+	return qualifying;
+}
+
+/*
+ * Whether adding amount (negative: taken back) to the month of at keeps the
+ * member's qualifying window within a bigint: the month's bucket, and, when
+ * adding, the sum of the window's buckets above zero, which bounds every
+ * total a period of it gives.  False, with *why (if not NULL) for the
+ * order's accrual problem, when it would not; LoyaltyTierAdd would raise
+ * 22003 then.  Only spend can get there: a window of points holds no more
+ * than the lifetime earned points, one of orders no more than the order
+ * count, and the order paths keep both within a bigint.
+ */
+bool
+LoyaltyTierFits(const LoyaltyTierState *ts, TimestampTz at, int64 amount, char **why)
+{
+	const LoyaltyTierPolicy *tp;
+	LoyaltyWindow w;
+	int32		month;
+	int64		age;
+	int64		total = 0;
+	bool		fits = true;
+
+	if (!ts->enabled || amount == 0)
+		return true;
+	tp = LoyaltyTierPolicyFor(ts->program_id);
+	if (tp->basis != 's')
+		return true;
+	month = LoyaltyWindowMonth(at, tp->time_zone);
+	if (ts->has_window)
+		memcpy(&w, &ts->window, sizeof(LoyaltyWindow));
+	else
+		LoyaltyWindowInit(&w, LOYALTY_QUALIFYING_MONTHS);
+	LoyaltyWindowShift(&w, month);
+	age = (int64) w.end_month - month;
+	if (age >= w.months)
+		return true;			/* older than the window holds: not counted */
+	if (pg_add_s64_overflow(w.bucket[age], amount, &w.bucket[age]))
+		fits = false;
+	for (int i = 0; fits && amount > 0 && i < w.months; i++)
+		if (w.bucket[i] > 0 && pg_add_s64_overflow(total, w.bucket[i], &total))
+			fits = false;
+	if (!fits && why != NULL)
+		*why = psprintf("the order's qualifying " INT64_FORMAT " would take the member's"
+						" qualifying total past the largest it holds, " INT64_FORMAT,
+						amount, PG_INT64_MAX);
+	return fits;
 }
 
 /*

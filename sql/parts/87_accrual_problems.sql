@@ -4,12 +4,19 @@
 --
 -- points_overflow: the order's points would take the member's balance
 -- (available + pending), pending points or lifetime earned points past the
--- largest number of points (9223372036854775807).  The order path records
--- the order here and credits nothing for it (src/accrual.c, EarnFits); the
--- shop's write goes through.  earn() and adjust() raise 22003 instead.
+-- largest number of points (9223372036854775807), or its amount alone earns
+-- more than that.  The order path records the order here and credits
+-- nothing for it (src/accrual.c, EarnFits); the shop's write goes through.
+-- earn() and adjust() raise 22003 instead.
+--
+-- qualifying_overflow: what the order counts toward the member's tier
+-- cannot be counted: on the spend basis its net amount in minor units of
+-- the program currency passes the largest bigint, or it would take the
+-- member's qualifying total past it (src/tier.c, LoyaltyOrderQualifyingFits
+-- and LoyaltyTierFits).  Recorded the same way, nothing credited.
 --
 ALTER TABLE @extschema@.accrual_problem
 	DROP CONSTRAINT accrual_problem_problem_check,
 	ADD CONSTRAINT accrual_problem_problem_check CHECK (problem IN ('unknown_customer',
 		'member_not_active', 'currency_without_rate', 'invalid_amount', 'missing_order_key',
-		'points_overflow'));
+		'points_overflow', 'qualifying_overflow'));

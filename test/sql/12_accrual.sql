@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(108);
+SELECT plan(115);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -319,17 +319,32 @@ SELECT results_eq(
 	   WHERE a.customer_id = 504 AND a.program_id = loyalty.program_id('odd')$$,
 	$$VALUES ('gold'::text, 1130::numeric)$$,
 	'and count toward the tier in this month: 560 + 60 + 60 + 450 reach gold');
--- An amount whose points no balance can hold is a problem, not an error.
-INSERT INTO odd_orders (id, customer_id, total) VALUES (13, 505, 1e30);
-INSERT INTO odd_orders (id, customer_id, total) VALUES (14, 505, 1e30), (15, 505, 5);
+-- An amount whose own points no balance can hold is a problem of the order
+-- (points_overflow), not an error of the shop's write, on both order paths.
+SELECT lives_ok($$INSERT INTO odd_orders (id, customer_id, total) VALUES (13, 505, 1e30)$$,
+	'a one-row INSERT of an amount of 1e30 succeeds');
+SELECT results_eq($$SELECT available, pending, lifetime_earned FROM loyalty.balance('odd', 505)$$,
+	$$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'and credits nothing');
+SELECT lives_ok($$INSERT INTO odd_orders (id, customer_id, total) VALUES (14, 505, 1e30), (15, 505, 5)$$,
+	'a multi-row INSERT with an amount of 1e30 succeeds');
+SELECT is((loyalty.balance('odd', 505)).available, 555::bigint,
+	'the other order of the statement earns: 5 + 500 first purchase + 50');
+SELECT lives_ok($$INSERT INTO odd_orders (id, customer_id, total)
+	SELECT 20 + g, 505, CASE g WHEN 0 THEN 7 ELSE 2e20 END FROM generate_series(0, 1) g$$,
+	'an INSERT ... SELECT with an amount of 2e20 succeeds');
+SELECT results_eq($$SELECT available, pending, lifetime_earned FROM loyalty.balance('odd', 505)$$,
+	$$VALUES (612::bigint, 0::bigint, 612::bigint)$$, 'only its order of 7 earns: 7 + 50');
 SELECT results_eq(
 	$$SELECT order_key, problem, detail FROM loyalty.accrual_problem
 	   WHERE customer_id = 505 ORDER BY order_key$$,
-	$$VALUES ('13'::text, 'invalid_amount'::text, 'the amount earns more points than a balance can hold'::text),
-			 ('14', 'invalid_amount', 'the amount earns more points than a balance can hold')$$,
-	'an amount of 1e30 earns nothing and is recorded, on both order paths');
-SELECT is((loyalty.balance('odd', 505)).available, 555::bigint,
-	'the other order of the statement earns: 5 + 500 first purchase + 50');
+	$$VALUES ('13'::text, 'points_overflow'::text, 'the amount 1000000000000000000000000000000 USD earns more than the largest number of points, 9223372036854775807'::text),
+			 ('14', 'points_overflow', 'the amount 1000000000000000000000000000000 USD earns more than the largest number of points, 9223372036854775807'),
+			 ('21', 'points_overflow', 'the amount 200000000000000000000 USD earns more than the largest number of points, 9223372036854775807')$$,
+	'each is recorded as points_overflow with its amount and the limit, on both order paths');
+SELECT is((SELECT array_agg(order_key ORDER BY order_key) FROM loyalty.order_accrual
+			WHERE customer_id = 505 AND program_id = loyalty.program_id('odd')), '{15,20}'::text[],
+	'the orders that earned are on record, those that did not are not');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 -- A retyped tracked column is a broken configuration.
 ALTER TABLE odd_orders ALTER COLUMN total TYPE double precision;
 SELECT throws_ok($$INSERT INTO odd_orders (id, customer_id, total) VALUES (16, 501, 5)$$, '42P16',

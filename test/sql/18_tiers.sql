@@ -6,7 +6,7 @@
 -- tier_progress() and tier_distribution.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(139);
+SELECT plan(147);
 
 SELECT code FROM loyalty.create_program('shop', 'Shop', 'VND', 10, 100000, time_zone => 'Asia/Ho_Chi_Minh');
 SELECT customer_id FROM loyalty.enroll('shop', 1);
@@ -410,6 +410,42 @@ SELECT results_eq($$SELECT pg_temp.spend(31), qualifying FROM loyalty.tier_progr
 	$$VALUES (3::bigint, 3::numeric)$$, 'a change of basis counts the history again: 3 orders');
 SELECT tier_basis FROM loyalty.set_tier_policy('eu', 'spend');
 SELECT is(pg_temp.spend(31), 9050::bigint, 'and back to spend: 9,050 cents');
+
+-- An amount whose spend in cents passes the largest bigint (1e17 EUR is
+-- 1e19 cents) earns points a balance holds, yet no tier can count it: the
+-- order is a problem (qualifying_overflow), credits nothing, and the shop's
+-- write succeeds, on every order path.  So is an order that would take the
+-- member's qualifying total past the largest bigint.
+CREATE TABLE public.eu_big_orders (id bigint, customer_id bigint, total numeric);
+SELECT 'tracked' FROM loyalty.track_orders('public.eu_big_orders', 'eu', 'customer_id', 'id', 'total');
+SELECT lives_ok($$INSERT INTO eu_big_orders VALUES (3201, 32, 1e17)$$,
+	'a one-row INSERT of 1e17 EUR succeeds');
+SELECT lives_ok($$INSERT INTO eu_big_orders SELECT 3202 + g, 32, CASE g WHEN 0 THEN 20 ELSE 2e17 END
+	FROM generate_series(0, 1) g$$, 'an INSERT ... SELECT with an order of 2e17 EUR succeeds');
+INSERT INTO eu_big_orders VALUES (3204, 33, 50);
+SELECT lives_ok($$UPDATE eu_big_orders SET total = 1e17 WHERE id = 3204$$,
+	'an UPDATE raising an order from 50 to 1e17 EUR succeeds');
+INSERT INTO eu_big_orders VALUES (3301, 34, 9e16);
+SELECT lives_ok($$INSERT INTO eu_big_orders VALUES (3302, 34, 1e16)$$,
+	'an INSERT whose 1e18 cents would take a qualifying total of 9e18 past the largest bigint succeeds');
+SELECT results_eq($$SELECT c, b.available, b.lifetime_earned, pg_temp.spend(c)
+	FROM unnest('{32,33,34}'::bigint[]) c, loyalty.balance('eu', c) b ORDER BY c$$,
+	$$VALUES (32::bigint, 20::bigint, 20::bigint, 2000::bigint), (33, 50, 50, 5000),
+		(34, 90000000000000000, 90000000000000000, 9000000000000000000)$$,
+	'only the orders that fit earn and count: 20 EUR, the 50 EUR before the raise, and 9e16 EUR');
+SELECT results_eq($$SELECT customer_id, order_key, amount, points FROM loyalty.order_accrual
+	 WHERE program_id = loyalty.program_id('eu') AND customer_id IN (32, 33, 34) ORDER BY order_key$$,
+	$$VALUES (32::bigint, '3202'::text, 20::numeric, 20::bigint), (33, '3204', 50, 50),
+		(34, '3301', 90000000000000000, 90000000000000000)$$,
+	'the raised order keeps its amount and points; the others are not on record');
+SELECT results_eq($$SELECT order_key, problem, detail FROM loyalty.accrual_problem
+	 WHERE program_id = loyalty.program_id('eu') ORDER BY order_key$$,
+	$$VALUES ('3201'::text, 'qualifying_overflow'::text, 'the amount 100000000000000000 is 10000000000000000000 in minor units of the program currency, more than a tier''s qualifying spend counts, 9223372036854775807'::text),
+		('3203', 'qualifying_overflow', 'the amount 200000000000000000 is 20000000000000000000 in minor units of the program currency, more than a tier''s qualifying spend counts, 9223372036854775807'),
+		('3204', 'qualifying_overflow', 'the amount 100000000000000000 is 10000000000000000000 in minor units of the program currency, more than a tier''s qualifying spend counts, 9223372036854775807'),
+		('3302', 'qualifying_overflow', 'the order''s qualifying 1000000000000000000 would take the member''s qualifying total past the largest it holds, 9223372036854775807')$$,
+	'each is recorded as qualifying_overflow, with the amount or the total it would pass');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 
 -- 9. Privileges and documentation.
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
