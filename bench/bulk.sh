@@ -42,14 +42,17 @@ INSERT INTO $1 (id, customer_id, total) $(orders "$2" "$rows");
 \! awk '{print \"cpu\", \$14 + \$15}' /proc/\$BACKEND/stat"
 	if [ "${BULK_PERF:-0}" = 1 ]; then
 		out=$(perf record -q -a -g -o "/tmp/bulk-perf-$1-$3.data" -- \
-			psql -X -q -v ON_ERROR_STOP=1 <<<"$script" 2>/dev/null)
+			psql -X -q -v ON_ERROR_STOP=1 <<<"$script")
 	else
 		out=$(psql -X -q -v ON_ERROR_STOP=1 <<<"$script")
 	fi
 	awk -v hz="$(getconf CLK_TCK)" '
 		/^cpu / { cpu[++n] = $2 }
 		/^Time: / { wall = $2 }
-		END { printf "%.0f %.0f\n", wall, (cpu[2] - cpu[1]) * 1000 / hz }' <<<"$out"
+		END {
+			if (wall == "" || n != 2) { print "error: no timing from psql" > "/dev/stderr"; exit 1 }
+			printf "%.0f %.0f\n", wall, (cpu[2] - cpu[1]) * 1000 / hz
+		}' <<<"$out"
 }
 
 if [ "${1:-}" = --in-cluster ]; then
@@ -117,7 +120,10 @@ if [ "${1:-}" = --in-cluster ]; then
 		echo "error: the two sides disagree or verify() found problems" >&2
 		exit 1
 	}
-	median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+	median() {
+		tr ' ' '\n' | grep . | sort -n |
+			awk '{v[NR]=$1} END {print NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+	}
 	printf 'median of %d rounds, %d orders into %d earlier (per table), %d members:\n' \
 		"$rounds" "$rows" "$history" "$members"
 	for kind in ms cpu; do
@@ -138,4 +144,4 @@ fi
 prepare_loyalty quiet
 pg_virtualenv -t -v 15 -o synchronous_commit=off -o max_wal_size=8GB \
 	bash bench/bulk.sh --in-cluster "${1:-10000}" "${2:-1000000}" "${3:-300000}" "${4:-3}" 2>&1 |
-	grep -E '^(round|accounts|median|  |error|ERROR)'
+	grep -E '^(round|accounts|median|  |error|ERROR|DETAIL|HINT|CONTEXT)'

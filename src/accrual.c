@@ -1992,13 +1992,14 @@ typedef struct PendingGroup
 #define KEY_PASS_MIN_ORDERS 4
 #define KEY_PASS_PER_ORDER 16
 
-/* The new orders' keys of a member, for that read: which of them are on record. */
+/* An order key by its bytes, which may end without a NUL (in an index entry). */
 typedef struct KeyRef
 {
 	const char *data;
 	int			len;
 } KeyRef;
 
+/* A member's new order key, for that read: whether the index holds it. */
 typedef struct NewKey
 {
 	KeyRef		key;
@@ -2020,6 +2021,7 @@ typedef struct NewKey
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* The KeyRef of a NUL-terminated order key. */
 static inline KeyRef
 KeyOf(const char *key)
 {
@@ -2034,7 +2036,7 @@ KeyOf(const char *key)
 static void
 MarkOnRecord(Datum key, void *arg)
 {
-	text	   *t = (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key));
+	text	   *t = DatumGetTextPP(key);
 	KeyRef		k;
 	NewKey	   *e;
 
@@ -2166,6 +2168,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	LotGroup  **groups;
 	seenkeys_hash *seen = NULL; /* the order keys taken so far */
 	newkeys_hash *new_keys = NULL;	/* which keys the index holds, when read */
+	int			nfast = 0;		/* the rows that may take the direct path */
 	pendinggroups_hash *pending_groups = NULL;	/* the pending groups orders may join */
 	LotGroup   *available_group = NULL; /* the group of points available at once */
 	bool		found;
@@ -2268,15 +2271,19 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	/*
 	 * Several orders: read which keys the member has on record in one pass
 	 * along the index (within a budget: a member with a long history is
-	 * looked up key by key), and look up only the keys found there.
+	 * looked up key by key), and look up only the keys found there.  The
+	 * account locked above keeps every other writer of the member's order
+	 * records out until we commit (DirectKeysUnder).
 	 */
-	if (n >= KEY_PASS_MIN_ORDERS)
+	for (int i = 0; i < n; i++)
+		nfast += rows[i]->slow ? 0 : 1;
+	if (nfast >= KEY_PASS_MIN_ORDERS)
 	{
-		new_keys = newkeys_create(CurrentMemoryContext, n, NULL);
+		new_keys = newkeys_create(CurrentMemoryContext, nfast, NULL);
 		for (int i = 0; i < n; i++)
 			if (!rows[i]->slow)
 				newkeys_insert(new_keys, KeyOf(rows[i]->facts.order_key), &found)->on_record = false;
-		if (!DirectKeysUnder(&w->tables[LY_ORDER], keys, 3, KEY_PASS_PER_ORDER * n,
+		if (!DirectKeysUnder(&w->tables[LY_ORDER], keys, 3, KEY_PASS_PER_ORDER * nfast,
 							 MarkOnRecord, new_keys))
 			new_keys = NULL;
 	}
@@ -2290,6 +2297,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		LotGroup   *g = NULL;
 		int64		sum;
 		int64		qualifying = 0;
+		NewKey	   *known;
 
 		CHECK_FOR_INTERRUPTS();
 		if (r->slow)
@@ -2300,7 +2308,9 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			r->slow = true;
 			continue;
 		}
-		if (new_keys == NULL || newkeys_lookup(new_keys, KeyOf(r->facts.order_key))->on_record)
+		if (new_keys == NULL ||
+			(known = newkeys_lookup(new_keys, KeyOf(r->facts.order_key))) == NULL ||
+			known->on_record)
 		{
 			ScanKeyInit(&keys[3], 4, BTEqualStrategyNumber, F_TEXTEQ,
 						CStringGetTextDatum(r->facts.order_key));

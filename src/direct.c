@@ -508,10 +508,13 @@ DirectFind(DirectTable *t, ScanKey keys, int nkeys)
  * of them, fewer than the key's columns), and pass each entry's last key
  * column to visit; stop and return false after limit entries.  Only the
  * index is read: an entry may belong to a row version that is dead or not
- * yet committed, so what visit sees is every key that may be on record, and
- * a key not among them is on record in no version.  One descent and a read
- * along the leaf pages instead of a descent per key (DirectFind) when a
- * caller has many keys to look up under the same prefix.
+ * yet committed, so what visit sees is every key that may be on record.
+ * A key not among them is on record in no version only if the caller holds
+ * a lock that every writer of rows under the prefix takes first (the order
+ * path: the member's account row), because a concurrent writer's index
+ * entry follows its row.  One descent and a read along the leaf pages
+ * instead of a descent per key (DirectFind), for a caller with many keys to
+ * look up under the same prefix.  Every call on t must pass the same nkeys.
  */
 bool
 DirectKeysUnder(DirectTable *t, ScanKey keys, int nkeys, int limit,
@@ -530,10 +533,19 @@ DirectKeysUnder(DirectTable *t, ScanKey keys, int nkeys, int limit,
 		t->key_scan = index_beginscan(t->rel, t->pkey, &t->dirty, nkeys, 0);
 		t->key_scan->xs_want_itup = true;
 	}
+	if (t->key_scan->numberOfKeys != nkeys)
+		elog(ERROR, "DirectKeysUnder called with %d keys, begun with %d",
+			 nkeys, t->key_scan->numberOfKeys);
 	index_rescan(t->key_scan, keys, nkeys, NULL, 0);
 	MemoryContextSwitchTo(old);
+
+	/*
+	 * Only entries are read, never rows, so the scan marks no entry dead and
+	 * allocates nothing that must outlive the caller's context.
+	 */
 	while (index_getnext_tid(t->key_scan, ForwardScanDirection) != NULL)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (++seen > limit)
 		{
 			complete = false;

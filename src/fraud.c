@@ -84,6 +84,8 @@ LoadFraudRules(int32 program_id, FraudRules *rules)
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
+	/* SPI leaves its own context current: the caller's stays so. */
+	MemoryContext callercxt = CurrentMemoryContext;
 
 	if (plan == NULL)
 		plan = LoyaltyPreparePlan(
@@ -123,6 +125,7 @@ LoadFraudRules(int32 program_id, FraudRules *rules)
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
+	MemoryContextSwitchTo(callercxt);
 }
 
 /* The program's checks of the order and ledger paths, or NULL when none is on. */

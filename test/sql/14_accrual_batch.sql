@@ -119,7 +119,7 @@ ROLLBACK TO SAVEPOINT before_resend;
 
 -- Known orders among new ones in one statement earn nothing again, whether
 -- the member's keys on record are read in one pass (member 2: four orders
--- on record, five in the statement) or, past that pass's budget of 16
+-- on record, six in the statement) or, past that pass's budget of 16
 -- entries per order, looked up one by one (member 3: 3,002 on record).  A
 -- re-insert after DELETE earns again on either way.
 INSERT INTO resend_orders VALUES ('s1', 2, 100000), ('s2', 2, 100000), ('s3', 2, 100000),
