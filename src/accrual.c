@@ -1940,31 +1940,12 @@ SlowInsertRow(OrderSource *src, InsertRow *r, const char *db_role)
 
 /*
  * Per member's group of a statement, two hash tables (PostgreSQL's
- * simplehash): the order keys the direct path took, to find a key sent twice
- * in one statement, and the pending lot groups by the moment their points
- * become available, for an order to join.  Scanning the earlier rows or
- * groups instead made a statement of n orders of one member cost n².
+ * simplehash): its new order keys (OrderKey, below), to find a key sent
+ * twice in one statement and, with enough orders, the keys already on
+ * record; and the pending lot groups by the moment their points become
+ * available, for an order to join.  Scanning the earlier rows or groups
+ * instead made a statement of n orders of one member cost n².
  */
-typedef struct SeenKey
-{
-	const char *key;			/* points into the row's facts */
-	uint32		hash;
-	char		status;
-} SeenKey;
-
-#define SH_PREFIX seenkeys
-#define SH_ELEMENT_TYPE SeenKey
-#define SH_KEY_TYPE const char *
-#define SH_KEY key
-#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k), strlen(k))
-#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
-#define SH_STORE_HASH
-#define SH_GET_HASH(tb, a) ((a)->hash)
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
 typedef struct PendingGroup
 {
 	TimestampTz available_at;
@@ -1999,17 +1980,18 @@ typedef struct KeyRef
 	int			len;
 } KeyRef;
 
-/* A member's new order key, for that read: whether the index holds it. */
-typedef struct NewKey
+/* A member's new order key in a chunk. */
+typedef struct OrderKey
 {
 	KeyRef		key;
 	uint32		hash;
 	char		status;
-	bool		on_record;		/* the index holds the key */
-} NewKey;
+	bool		taken;			/* an earlier row of the statement took it */
+	bool		on_record;		/* the index holds it (when the keys were read) */
+} OrderKey;
 
-#define SH_PREFIX newkeys
-#define SH_ELEMENT_TYPE NewKey
+#define SH_PREFIX orderkeys
+#define SH_ELEMENT_TYPE OrderKey
 #define SH_KEY_TYPE KeyRef
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k).data, (k).len)
@@ -2038,11 +2020,11 @@ MarkOnRecord(Datum key, void *arg)
 {
 	text	   *t = DatumGetTextPP(key);
 	KeyRef		k;
-	NewKey	   *e;
+	OrderKey   *e;
 
 	k.data = VARDATA_ANY(t);
 	k.len = VARSIZE_ANY_EXHDR(t);
-	if ((e = newkeys_lookup((newkeys_hash *) arg, k)) != NULL)
+	if ((e = orderkeys_lookup((orderkeys_hash *) arg, k)) != NULL)
 		e->on_record = true;
 }
 
@@ -2166,8 +2148,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	int64		earned = 0;		/* the points of the direct orders so far */
 	LoyaltyTierState ts;
 	LotGroup  **groups;
-	seenkeys_hash *seen = NULL; /* the order keys taken so far */
-	newkeys_hash *new_keys = NULL;	/* which keys the index holds, when read */
+	orderkeys_hash *new_keys = NULL;	/* the rows' keys, when several */
+	bool		keys_read = false;	/* new_keys says which are on record */
 	int			nfast = 0;		/* the rows that may take the direct path */
 	pendinggroups_hash *pending_groups = NULL;	/* the pending groups orders may join */
 	LotGroup   *available_group = NULL; /* the group of points available at once */
@@ -2262,7 +2244,17 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	/* One order, the usual INSERT, has no other to find. */
 	if (n > 1)
 	{
-		seen = seenkeys_create(CurrentMemoryContext, n, NULL);
+		new_keys = orderkeys_create(CurrentMemoryContext, n, NULL);
+		for (int i = 0; i < n; i++)
+		{
+			OrderKey   *e;
+
+			if (rows[i]->slow)
+				continue;
+			e = orderkeys_insert(new_keys, KeyOf(rows[i]->facts.order_key), &found);
+			e->taken = e->on_record = false;
+			nfast++;
+		}
 		pending_groups = pendinggroups_create(CurrentMemoryContext, n, NULL);
 	}
 	initStringInfo(&detail);
@@ -2275,18 +2267,9 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	 * account locked above keeps every other writer of the member's order
 	 * records out until we commit (DirectKeysUnder).
 	 */
-	for (int i = 0; i < n; i++)
-		nfast += rows[i]->slow ? 0 : 1;
 	if (nfast >= KEY_PASS_MIN_ORDERS)
-	{
-		new_keys = newkeys_create(CurrentMemoryContext, nfast, NULL);
-		for (int i = 0; i < n; i++)
-			if (!rows[i]->slow)
-				newkeys_insert(new_keys, KeyOf(rows[i]->facts.order_key), &found)->on_record = false;
-		if (!DirectKeysUnder(&w->tables[LY_ORDER], keys, 3, KEY_PASS_PER_ORDER * nfast,
-							 MarkOnRecord, new_keys))
-			new_keys = NULL;
-	}
+		keys_read = DirectKeysUnder(&w->tables[LY_ORDER], keys, 3, KEY_PASS_PER_ORDER * nfast,
+									MarkOnRecord, new_keys);
 	for (int i = 0; i < n; i++)
 	{
 		InsertRow  *r = rows[i];
@@ -2297,20 +2280,20 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		LotGroup   *g = NULL;
 		int64		sum;
 		int64		qualifying = 0;
-		NewKey	   *known;
+		OrderKey   *key = NULL;
 
 		CHECK_FOR_INTERRUPTS();
 		if (r->slow)
 			continue;
 		/* A re-send within the statement, or an order already on record. */
-		if (seen != NULL && seenkeys_lookup(seen, r->facts.order_key) != NULL)
+		if (new_keys != NULL)
+			key = orderkeys_lookup(new_keys, KeyOf(r->facts.order_key));
+		if (key != NULL && key->taken)
 		{
 			r->slow = true;
 			continue;
 		}
-		if (new_keys == NULL ||
-			(known = newkeys_lookup(new_keys, KeyOf(r->facts.order_key))) == NULL ||
-			known->on_record)
+		if (!keys_read || key == NULL || key->on_record)
 		{
 			ScanKeyInit(&keys[3], 4, BTEqualStrategyNumber, F_TEXTEQ,
 						CStringGetTextDatum(r->facts.order_key));
@@ -2371,8 +2354,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			r->slow = true;
 			continue;
 		}
-		if (seen != NULL)
-			seenkeys_insert(seen, r->facts.order_key, &found);
+		if (key != NULL)
+			key->taken = true;
 		order_count = LoyaltyAddPoints(order_count, 1, "the order count");
 		r->lot = NULL;
 		r->nhits = 0;
