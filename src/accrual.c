@@ -507,6 +507,19 @@ ReadFacts(OrderSource *src, TupleTableSlot *slot, OrderFacts *facts)
 	facts->ordered_at = ColumnTime(src, slot);
 }
 
+/*
+ * The first four parameters of every SPI statement here about one order:
+ * $1 the customer, $2 the program, $3 the tracked table, $4 the order key.
+ */
+static void
+OrderKeyParams(Datum *values, OrderSource *src, int64 customer_id, const char *order_key)
+{
+	values[0] = Int64GetDatum(customer_id);
+	values[1] = Int32GetDatum(src->program_id);
+	values[2] = Int32GetDatum(src->source_id);
+	values[3] = CStringGetTextDatum(order_key);
+}
+
 /* Record why an order earned nothing; repeated problems are counted. */
 static void
 RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
@@ -526,10 +539,7 @@ RecordProblem(OrderSource *src, int64 customer_id, const char *order_key,
 								  " DO UPDATE SET occurrences = p.occurrences OPERATOR(pg_catalog.+) 1,"
 								  "  detail = EXCLUDED.detail, last_seen_at = pg_catalog.now()",
 								  6, argtypes);
-	values[0] = Int64GetDatum(customer_id);
-	values[1] = Int32GetDatum(src->program_id);
-	values[2] = Int32GetDatum(src->source_id);
-	values[3] = CStringGetTextDatum(order_key ? order_key : "");
+	OrderKeyParams(values, src, customer_id, order_key ? order_key : "");
 	values[4] = CStringGetTextDatum(problem);
 	values[5] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
 	nulls[5] = detail ? ' ' : 'n';
@@ -694,10 +704,7 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 								  v2 ? "lot_no" : "NULL::bigint",
 								  fraud ? "voided_at IS NOT NULL, held" : "false, false"),
 								  4, argtypes);
-	values[0] = Int64GetDatum(customer_id);
-	values[1] = Int32GetDatum(src->program_id);
-	values[2] = Int32GetDatum(src->source_id);
-	values[3] = CStringGetTextDatum(order_key);
+	OrderKeyParams(values, src, customer_id, order_key);
 	if (SPI_execute_plan(plans[v2][fraud], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "order state lookup failed");
 	memset(o, 0, sizeof(*o));
@@ -944,10 +951,7 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	plan = plans[v2][tiers][fraud];
 
 	memset(nulls, ' ', sizeof(nulls));
-	values[0] = Int64GetDatum(customer_id);
-	values[1] = Int32GetDatum(src->program_id);
-	values[2] = Int32GetDatum(src->source_id);
-	values[3] = CStringGetTextDatum(order_key);
+	OrderKeyParams(values, src, customer_id, order_key);
 	values[4] = Int64GetDatum(c->entry_no);
 	values[5] = Int64GetDatum(c->available);
 	values[6] = Int64GetDatum(c->pending);
@@ -1098,10 +1102,7 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key, int64 o
 								  "       OR lot_no OPERATOR(pg_catalog.=) $5, false) DESC,"
 								  "  pending DESC, expires_at NULLS LAST, lot_no",
 								  5, argtypes);
-	values[0] = Int64GetDatum(customer_id);
-	values[1] = Int32GetDatum(src->program_id);
-	values[2] = Int32GetDatum(src->source_id);
-	values[3] = CStringGetTextDatum(order_key);
+	OrderKeyParams(values, src, customer_id, order_key);
 	/* The order's lot may hold other orders' points too (one statement's lot). */
 	values[4] = Int64GetDatum(own_lot);
 	nulls[4] = own_lot > 0 ? ' ' : 'n';
@@ -1219,10 +1220,7 @@ OrderBirthdayRule(OrderSource *src, int64 customer_id, const char *order_key)
 								  "  AND source_id OPERATOR(pg_catalog.=) $3"
 								  "  AND order_key OPERATOR(pg_catalog.=) $4",
 								  4, argtypes);
-	values[0] = Int64GetDatum(customer_id);
-	values[1] = Int32GetDatum(src->program_id);
-	values[2] = Int32GetDatum(src->source_id);
-	values[3] = CStringGetTextDatum(order_key);
+	OrderKeyParams(values, src, customer_id, order_key);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "order birthday bonus lookup failed");
 	if (SPI_processed > 0)
@@ -1264,10 +1262,7 @@ RecordBirthdayBonus(OrderSource *src, int64 customer_id, const char *order_key,
 								  "  AND order_key OPERATOR(pg_catalog.=) $4"
 								  "  AND birthday_bonus OPERATOR(pg_catalog.<>) $5",
 								  6, argtypes);
-	values[0] = Int64GetDatum(customer_id);
-	values[1] = Int32GetDatum(src->program_id);
-	values[2] = Int32GetDatum(src->source_id);
-	values[3] = CStringGetTextDatum(order_key);
+	OrderKeyParams(values, src, customer_id, order_key);
 	values[4] = BoolGetDatum(earned);
 	values[5] = Int32GetDatum(year);
 	if (SPI_execute_plan(plan, values, NULL, false, 0) < 0)
