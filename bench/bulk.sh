@@ -19,6 +19,7 @@
 # /tmp/bulk-perf-<table>-<round>.data.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. bench/lib.sh
 
 # Orders n0+1 .. n0+n: customers spread over every member, amounts from
 # 100.00 to 19,900.00 thousand dong (each earns points).
@@ -57,26 +58,11 @@ INSERT INTO $1 (id, customer_id, total) $(orders "$2" "$rows");
 
 if [ "${1:-}" = --in-cluster ]; then
 	members=$2 history=$3 rows=$4 rounds=$5
-	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL
-		CREATE EXTENSION loyalty;
-		CREATE SEQUENCE bench_ids;
-		CREATE TABLE orders_tracked (
-			id bigint PRIMARY KEY,
-			customer_id bigint,
-			total numeric(14, 2),
-			currency text DEFAULT 'VND',
-			channel text DEFAULT 'online',
-			status text DEFAULT 'paid',
-			created_at timestamptz DEFAULT now()
-		);
-		CREATE TABLE orders_plain (LIKE orders_tracked INCLUDING ALL);
-		SELECT code FROM loyalty.create_program('bench', 'Benchmark', 'VND', 10, 100000,
-			return_days => 0);
-		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $members) c;
-		SELECT loyalty.track_orders('orders_tracked', 'bench', 'customer_id', 'id', 'total',
-			currency_column => 'currency', channel_column => 'channel',
-			status_column => 'status', ordered_at_column => 'created_at');
-	SQL
+	{
+		echo "CREATE EXTENSION loyalty;"
+		bench_orders_sql "$members"
+		bench_track_sql orders_tracked bench
+	} | psql -X -q -v ON_ERROR_STOP=1 >/dev/null
 	psql -X -q -v ON_ERROR_STOP=1 -f bench/plpgsql.sql >/dev/null
 	for t in orders_plain orders_tracked orders_plpgsql; do
 		psql -X -q -v ON_ERROR_STOP=1 -c "INSERT INTO $t (id, customer_id, total) $(orders 0 "$history")"
@@ -120,17 +106,16 @@ if [ "${1:-}" = --in-cluster ]; then
 		echo "error: the two sides disagree or verify() found problems" >&2
 		exit 1
 	}
-	median() {
-		tr ' ' '\n' | grep . | sort -n |
-			awk '{v[NR]=$1} END {print NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
-	}
 	printf 'median of %d rounds, %d orders into %d earlier (per table), %d members:\n' \
 		"$rounds" "$rows" "$history" "$members"
 	for kind in ms cpu; do
 		declare -n m=$kind
-		p=$(median <<<"${m[orders_plain]}")
-		c=$(median <<<"${m[orders_tracked]}")
-		s=$(median <<<"${m[orders_plpgsql]}")
+		# shellcheck disable=SC2086 # one argument per round
+		p=$(median ${m[orders_plain]})
+		# shellcheck disable=SC2086 # one argument per round
+		c=$(median ${m[orders_tracked]})
+		# shellcheck disable=SC2086 # one argument per round
+		s=$(median ${m[orders_plpgsql]})
 		awk -v what="$([ $kind = ms ] && echo 'wall time' || echo 'backend CPU')" \
 			-v p="$p" -v c="$c" -v s="$s" 'BEGIN {
 			printf "  %-11s untracked %.0f ms; C %.0f ms (%.2f x untracked); PL/pgSQL %.0f ms (%.2f x untracked); C/PL/pgSQL %.2f\n",

@@ -37,6 +37,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . test/lib.sh
+. bench/lib.sh
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROUNDS=${BENCH_ROUNDS:-5}
@@ -84,12 +85,6 @@ q() {
 # Runs SQL from stdin in the bench database, quietly.
 q_script() {
 	psql -X -q -At -v ON_ERROR_STOP=1 -f -
-}
-
-# Median of the numbers given as arguments.
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-		END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 # $1 / $2 with two decimals.
@@ -178,18 +173,8 @@ probe_trigger_timing() {
 # Creates the two orders tables, the program and its members; tracks
 # orders_tracked when $1 = 1.
 setup() {
+	bench_orders_sql "$CUSTOMERS" | q_script >/dev/null
 	q_script >/dev/null <<-SQL
-		CREATE SEQUENCE bench_ids;
-		CREATE TABLE orders_tracked (
-			id bigint PRIMARY KEY,
-			customer_id bigint,
-			total numeric(14, 2),
-			currency text DEFAULT 'VND',
-			channel text DEFAULT 'online',
-			status text DEFAULT 'paid',
-			created_at timestamptz DEFAULT now()
-		);
-		CREATE TABLE orders_plain (LIKE orders_tracked INCLUDING ALL);
 		CREATE TABLE orders_fraud (LIKE orders_tracked INCLUDING ALL);
 		-- The floor: orders_floor's INSERTs also write one row per order into
 		-- floor_record, shaped and keyed like loyalty.order_accrual, in the
@@ -198,9 +183,6 @@ setup() {
 		-- order path does not (it compiles them once per backend).
 		CREATE TABLE orders_floor (LIKE orders_tracked INCLUDING ALL);
 		CREATE TABLE floor_record (LIKE loyalty.order_accrual INCLUDING DEFAULTS INCLUDING INDEXES);
-		SELECT code FROM loyalty.create_program('bench', 'Benchmark', 'VND', 10, 100000,
-			return_days => 0);
-		SELECT count(loyalty.enroll('bench', c)) FROM generate_series(1, $CUSTOMERS) c;
 	SQL
 	if [ "$BENCH_FRAUD" = 1 ]; then
 		# The same program with every fraud check of the order and redemption
@@ -227,16 +209,8 @@ setup() {
 		SQL
 	fi
 	if [ "$1" = 1 ]; then
-		q_script >/dev/null <<-'SQL'
-			SELECT loyalty.track_orders('orders_tracked', 'bench', 'customer_id', 'id', 'total',
-				currency_column => 'currency', channel_column => 'channel',
-				status_column => 'status', ordered_at_column => 'created_at');
-		SQL
-		[ "$BENCH_FRAUD" != 1 ] || q_script >/dev/null <<-'SQL'
-			SELECT loyalty.track_orders('orders_fraud', 'bench_fraud', 'customer_id', 'id', 'total',
-				currency_column => 'currency', channel_column => 'channel',
-				status_column => 'status', ordered_at_column => 'created_at');
-		SQL
+		bench_track_sql orders_tracked bench | q_script >/dev/null
+		[ "$BENCH_FRAUD" != 1 ] || bench_track_sql orders_fraud bench_fraud | q_script >/dev/null
 	fi
 	[ "$BENCH_PLPGSQL" != 1 ] || q_script >/dev/null <bench/plpgsql.sql
 	q "VACUUM ANALYZE"
