@@ -195,36 +195,19 @@ bool
 LoyaltyTierFits(const LoyaltyTierState *ts, TimestampTz at, int64 amount, char **why)
 {
 	const LoyaltyTierPolicy *tp;
-	LoyaltyWindow w;
-	int32		month;
-	int64		age;
-	int64		total = 0;
-	bool		fits = true;
 
-	if (!ts->enabled || amount == 0)
+	/* Without a window yet, one amount is all its total holds: it fits. */
+	if (!ts->enabled || amount == 0 || !ts->has_window)
 		return true;
 	tp = LoyaltyTierPolicyFor(ts->program_id);
-	if (tp->basis != 's')
+	if (tp->basis != 's' ||
+		LoyaltyWindowAddFits(&ts->window, LoyaltyWindowMonth(at, tp->time_zone), amount))
 		return true;
-	month = LoyaltyWindowMonth(at, tp->time_zone);
-	if (ts->has_window)
-		memcpy(&w, &ts->window, sizeof(LoyaltyWindow));
-	else
-		LoyaltyWindowInit(&w, LOYALTY_QUALIFYING_MONTHS);
-	LoyaltyWindowShift(&w, month);
-	age = (int64) w.end_month - month;
-	if (age >= w.months)
-		return true;			/* older than the window holds: not counted */
-	if (pg_add_s64_overflow(w.bucket[age], amount, &w.bucket[age]))
-		fits = false;
-	for (int i = 0; fits && amount > 0 && i < w.months; i++)
-		if (w.bucket[i] > 0 && pg_add_s64_overflow(total, w.bucket[i], &total))
-			fits = false;
-	if (!fits && why != NULL)
+	if (why != NULL)
 		*why = psprintf("the order's qualifying " INT64_FORMAT " would take the member's"
 						" qualifying total past the largest it holds, " INT64_FORMAT,
 						amount, PG_INT64_MAX);
-	return fits;
+	return false;
 }
 
 /*

@@ -403,6 +403,31 @@ LoyaltyWindowAdd(LoyaltyWindow *w, int32 month, int64 amount)
 	w->bucket[age] = sum;
 }
 
+/*
+ * Whether LoyaltyWindowAdd(w, month, amount) keeps the window within a
+ * bigint: the month's bucket and, when adding, the sum of the buckets
+ * above zero, which bounds every total LoyaltyWindowSum gives.  *w is not
+ * changed.
+ */
+bool
+LoyaltyWindowAddFits(const LoyaltyWindow *w, int32 month, int64 amount)
+{
+	LoyaltyWindow moved = *w;
+	int64		age;
+	int64		total = 0;
+
+	LoyaltyWindowShift(&moved, month);
+	age = (int64) moved.end_month - month;
+	if (age >= moved.months)
+		return true;			/* older than the window holds: not counted */
+	if (pg_add_s64_overflow(moved.bucket[age], amount, &moved.bucket[age]))
+		return false;
+	for (int i = 0; amount > 0 && i < moved.months; i++)
+		if (moved.bucket[i] > 0 && pg_add_s64_overflow(total, moved.bucket[i], &total))
+			return false;
+	return true;
+}
+
 /* The sum of the buckets of from_month .. to_month that *w holds. */
 int64
 LoyaltyWindowSum(const LoyaltyWindow *w, int32 from_month, int32 to_month)

@@ -67,6 +67,13 @@ extern int32 LoyaltyWindowMonth(TimestampTz t, const char *tz);
 extern void LoyaltyWindowAdd(LoyaltyWindow *w, int32 month, int64 amount);
 
 /*
+ * Whether LoyaltyWindowAdd(w, month, amount) keeps the month's bucket and,
+ * when adding, the sum of the buckets above zero within a bigint; *w is not
+ * changed.
+ */
+extern bool LoyaltyWindowAddFits(const LoyaltyWindow *w, int32 month, int64 amount);
+
+/*
  * Move the newest month forward to month, dropping the buckets that fall
  * out.  A month at or before end_month changes nothing.  An empty window
  * becomes a window of zeros ending with month.  Raises 22008 for a month
