@@ -6,6 +6,8 @@
 # stay empty.  synchronous_commit = off, as in bench/run.sh.
 # Usage: bash bench/expiry.sh [MEMBERS [LOTS_PER_MEMBER]]   (default 100000 10)
 # EXPIRY_FLOOR=1 first times, and rolls back, the member-level writes alone.
+# EXPIRY_PERF=1 records `perf record -a -g` of the expire() run into
+# /tmp/expiry-perf.data.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . bench/lib.sh
@@ -64,8 +66,12 @@ if [ "${1:-}" = --in-cluster ]; then
 		printf 'floor without lot writes (rolled back): %s ms = %d lots/s\n' \
 			"$floor" $((due * 1000 / ${floor%.*}))
 	fi
+	run=(psql -X -At -F ' ' -c "SELECT * FROM loyalty.expire(now() + interval '2 months')")
+	if [ "${EXPIRY_PERF:-0}" = 1 ]; then
+		run=(perf record -q -a -g -o /tmp/expiry-perf.data -- "${run[@]}")
+	fi
 	start=$(date +%s%N)
-	result=$(psql -X -At -F ' ' -c "SELECT * FROM loyalty.expire(now() + interval '2 months')")
+	result=$("${run[@]}")
 	end=$(date +%s%N)
 	again=$(psql -X -At -F ' ' -c "SELECT * FROM loyalty.expire(now() + interval '2 months')")
 	problems=$(psql -X -At -c "SELECT count(*) FROM loyalty.verify()")

@@ -145,19 +145,34 @@ AS $$
 									AND a.program_id OPERATOR(pg_catalog.=) k.program_id
 		  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) k.program_id
 	), due AS (
-		SELECT l.ctid AS tid, l.customer_id, l.program_id, l.remaining, m.lapsed, m.expiry_policy
+		SELECT l.ctid AS tid, l.customer_id, l.program_id, l.remaining, l.source_id,
+			   m.lapsed, m.expiry_policy
 		  FROM m
 		  JOIN @extschema@.lot l ON l.customer_id OPERATOR(pg_catalog.=) m.customer_id
 								AND l.program_id OPERATOR(pg_catalog.=) m.program_id
 		 WHERE l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
 		   AND (m.lapsed OR l.expires_at OPERATOR(pg_catalog.<=) as_of)
-	), spent AS (
+	), removed AS (
+		-- An order's lot is removed: its order record and ledger entries keep
+		-- its history, and a removal writes no new row version (a lot's
+		-- indexes depend on remaining, so zeroing it is never a HOT update).
 		-- By row address, read above under the account locks: a TID scan per
 		-- lot instead of a primary key descent.
+		DELETE FROM @extschema@.lot l
+		 USING due
+		 WHERE l.ctid OPERATOR(pg_catalog.=) due.tid AND due.source_id IS NOT NULL
+		RETURNING due.customer_id, due.program_id, due.remaining, due.lapsed, due.expiry_policy
+	), zeroed AS (
+		-- A lot of earn() or adjust() stays, emptied: rebuild_qualifying()
+		-- counts a manual earning by its lot.
 		UPDATE @extschema@.lot l SET remaining = 0
 		  FROM due
-		 WHERE l.ctid OPERATOR(pg_catalog.=) due.tid
+		 WHERE l.ctid OPERATOR(pg_catalog.=) due.tid AND due.source_id IS NULL
 		RETURNING due.customer_id, due.program_id, due.remaining, due.lapsed, due.expiry_policy
+	), spent AS (
+		SELECT * FROM removed
+		UNION ALL
+		SELECT * FROM zeroed
 	), per_member AS (
 		SELECT s.customer_id, s.program_id, pg_catalog.count(*) AS lots,
 			   pg_catalog.sum(s.remaining)::bigint AS points,

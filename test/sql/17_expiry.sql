@@ -12,7 +12,7 @@
 -- lot.expires_at directly, and says so.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(151);
+SELECT plan(161);
 
 -- Reference dates, written independently of the C code: points earned now
 -- in time zone tz expire ...
@@ -674,6 +674,65 @@ SELECT results_eq(
 	$$VALUES (31::bigint, 0::bigint), (32, 0), (33, 90), (34, 110), (35, 5), (36, 20), (37, 40), (38, 0)$$,
 	'the active members keep their points');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the inactivity runs');
+
+--
+-- What expiry leaves of a lot: an order's lot is removed (its order record
+-- and ledger entries keep the history); a lot of earn() stays, emptied,
+-- because rebuild_qualifying() counts a manual earning by its lot.
+--
+SELECT code FROM loyalty.create_program('ordexp', 'Order expiry', 'VND', 1, 1);
+SELECT expiry_policy FROM loyalty.set_expiry_policy('ordexp', 'rolling', 1);
+CREATE TABLE ordexp_orders (id text PRIMARY KEY, customer_id bigint, total numeric);
+SELECT 'tracked' FROM loyalty.track_orders('ordexp_orders', 'ordexp', 'customer_id', 'id', 'total');
+SELECT count(loyalty.enroll('ordexp', c)) FROM generate_series(51, 52) c;
+INSERT INTO ordexp_orders VALUES ('x1', 51, 100);
+INSERT INTO ordexp_orders VALUES ('x2', 51, 200), ('x3', 51, 300);
+SELECT entry_no FROM loyalty.earn('ordexp', 51, 30, 'goodwill');
+INSERT INTO ordexp_orders VALUES ('y1', 52, 70);
+SELECT entry_no FROM loyalty.redeem('ordexp', 52, 20);
+SELECT results_eq(
+	$$SELECT customer_id, source_id IS NOT NULL, points, remaining FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('ordexp') ORDER BY customer_id, lot_no$$,
+	$$VALUES (51::bigint, true, 100::bigint, 100::bigint), (51, true, 500, 500), (51, false, 30, 30),
+		(52, true, 70, 50)$$,
+	'before expiry: a lot per order statement, one of earn(), one partly spent');
+SELECT results_eq($$SELECT * FROM loyalty.expire(now() + interval '2 months')$$,
+	$$VALUES (2::bigint, 4::bigint, 680::bigint)$$, 'expire(): 2 members, 4 lots, 630 + 50 points');
+SELECT results_eq(
+	$$SELECT customer_id, source_id IS NOT NULL, points, remaining FROM loyalty.lot
+	   WHERE program_id = loyalty.program_id('ordexp') ORDER BY customer_id, lot_no$$,
+	$$VALUES (51::bigint, false, 30::bigint, 0::bigint)$$,
+	'the orders'' lots are removed, the partly spent one too; the lot of earn() stays at 0');
+SELECT results_eq(
+	$$SELECT customer_id, order_key, state, points FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('ordexp') ORDER BY order_key$$,
+	$$VALUES (51::bigint, 'x1', 'active', 100::bigint), (51, 'x2', 'active', 200), (51, 'x3', 'active', 300),
+		(52, 'y1', 'active', 70)$$,
+	'the order records stay as they were');
+SELECT results_eq(
+	$$SELECT customer_id, points, detail->'lots' FROM loyalty.ledger
+	   WHERE program_id = loyalty.program_id('ordexp') AND kind = 'expire' ORDER BY customer_id$$,
+	$$VALUES (51::bigint, -630::bigint, '3'::jsonb), (52, -50, '1')$$,
+	'one expire entry per member counts every lot it emptied');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after removing the lots');
+SELECT results_eq($$SELECT * FROM loyalty.expire(now() + interval '2 months')$$,
+	$$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'a second run finds nothing');
+-- A refund after the order's points expired finds no lot of the order: the
+-- points to take back are a debt (the program's policy), as when the lot
+-- was kept at 0.
+DELETE FROM ordexp_orders WHERE id = 'x1';
+SELECT results_eq(
+	$$SELECT kind, points, available_after, detail->'from_available', detail->'debt'
+		FROM loyalty.statement('ordexp', 51) ORDER BY entry_no DESC LIMIT 1$$,
+	$$VALUES ('reverse', -100::bigint, -100::bigint, '0'::jsonb, '100'::jsonb)$$,
+	'a refund after expiry: the 100 points become a debt');
+-- A change of tier basis counts the history again: the orders' points and
+-- the manual earning, expired or not.
+SELECT tier_basis FROM loyalty.set_tier_policy('ordexp', 'orders');
+SELECT tier_basis FROM loyalty.set_tier_policy('ordexp', 'points');
+SELECT is((SELECT qualifying FROM loyalty.tier_progress('ordexp', 51)), 530::numeric,
+	'the qualifying points after a rebuild: 200 + 300 from the orders kept, 30 from earn()');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the refund');
 
 --
 -- expire_in_batches: a procedure that commits, so not in a transaction block.
