@@ -1981,7 +1981,8 @@ typedef struct OrderKey
 	KeyRef		key;
 	uint32		hash;
 	char		status;
-	bool		taken;			/* an earlier row of the statement took it */
+	bool		taken;			/* an earlier row of the statement has it: later
+								 * ones take the general path, in their order */
 	bool		on_record;		/* the index holds it (when the keys were read) */
 } OrderKey;
 
@@ -1997,6 +1998,18 @@ typedef struct OrderKey
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/*
+ * Send a row of a member's statement to the general path, and with it the
+ * later rows of its key (key: NULL when the statement has one row).
+ */
+static inline void
+Divert(InsertRow *r, OrderKey *key)
+{
+	r->slow = true;
+	if (key != NULL)
+		key->taken = true;
+}
 
 /* The KeyRef of a NUL-terminated order key. */
 static inline KeyRef
@@ -2244,11 +2257,14 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		{
 			OrderKey   *e;
 
-			if (rows[i]->slow)
+			/* A row bound for the general path holds its key too (below). */
+			if (rows[i]->facts.order_key == NULL)
 				continue;
 			e = orderkeys_insert(new_keys, KeyOf(rows[i]->facts.order_key), &found);
-			e->taken = e->on_record = false;
-			nfast++;
+			if (!found)
+				e->taken = e->on_record = false;
+			if (!rows[i]->slow)
+				nfast++;
 		}
 		pending_groups = pendinggroups_create(CurrentMemoryContext, n, NULL);
 	}
@@ -2278,14 +2294,17 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		OrderKey   *key = NULL;
 
 		CHECK_FOR_INTERRUPTS();
-		if (r->slow)
-			continue;
-		/* A re-send within the statement, or an order already on record. */
-		if (new_keys != NULL)
+		/*
+		 * A re-send within the statement, or an order already on record.
+		 * The direct path writes before the general one, so once a key's row
+		 * goes to the general path, so do its later copies: each then sees
+		 * the rows before it, as one statement per row would.
+		 */
+		if (new_keys != NULL && r->facts.order_key != NULL)
 			key = orderkeys_lookup(new_keys, KeyOf(r->facts.order_key));
-		if (key != NULL && key->taken)
+		if (r->slow || (key != NULL && key->taken))
 		{
-			r->slow = true;
+			Divert(r, key);
 			continue;
 		}
 		if (!keys_read || key == NULL || key->on_record)
@@ -2295,7 +2314,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			keys[3].sk_collation = w->tables[LY_ORDER].pkey->rd_indcollation[3];
 			if (DirectFind(&w->tables[LY_ORDER], keys, 4))
 			{
-				r->slow = true;
+				Divert(r, key);
 				continue;
 			}
 		}
@@ -2324,7 +2343,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		if (r->points < 0)
 		{
 			/* Too many points for a balance: the general path records it. */
-			r->slow = true;
+			Divert(r, key);
 			continue;
 		}
 		/*
@@ -2337,7 +2356,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			 !EarnFits(available, pending, lifetime_earned, sum, NULL) ||
 			 (g != NULL && !GroupFits(g, &components))))
 		{
-			r->slow = true;
+			Divert(r, key);
 			continue;
 		}
 		/* Nor an amount its member's tier cannot count (recorded there too). */
@@ -2346,7 +2365,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 										 &qualifying, NULL) ||
 			 !LoyaltyTierFits(&ts, r->facts.ordered_at, qualifying, NULL)))
 		{
-			r->slow = true;
+			Divert(r, key);
 			continue;
 		}
 		if (key != NULL)

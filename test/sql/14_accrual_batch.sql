@@ -5,7 +5,7 @@
 -- twice, also across the trigger's internal chunks.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(28);
+SELECT plan(32);
 
 SELECT code FROM loyalty.create_program('now', 'Now', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -166,5 +166,52 @@ SELECT is((SELECT sum(points) FROM loyalty.ledger WHERE customer_id IN (1001, 10
 	'and the entries add up to every order''s points');
 
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance equals its ledger and lots');
+-- A statement gives what its rows give one statement each, in their order,
+-- also when a key comes twice and its first row cannot take the direct
+-- path (a cancelled order, or one whose points pass any balance): the
+-- later copy waits for it on the general path.  Rows of one member go to
+-- seq_many in one statement and to seq_one one by one; both programs earn
+-- alike.
+SELECT code FROM loyalty.create_program('seq_many', 'Seq many', 'VND', 10, 100000);
+SELECT code FROM loyalty.create_program('seq_one', 'Seq one', 'VND', 10, 100000);
+CREATE TABLE seq_many (n serial PRIMARY KEY, id text, customer_id bigint, total numeric, status text);
+CREATE TABLE seq_one (LIKE seq_many INCLUDING ALL);
+SELECT 'tracked' FROM loyalty.track_orders('seq_many', 'seq_many', 'customer_id', 'id', 'total',
+	status_column => 'status');
+SELECT 'tracked' FROM loyalty.track_orders('seq_one', 'seq_one', 'customer_id', 'id', 'total',
+	status_column => 'status');
+CREATE TEMP TABLE seq_rows (n int, id text, total numeric, status text);
+INSERT INTO seq_rows VALUES (1, 'q1', 100000, 'cancelled'), (2, 'q1', 300000, 'paid'),
+	(3, 'q2', 1e30, 'paid'), (4, 'q2', 200000, 'paid'), (5, 'q3', 500000, 'paid'),
+	(6, 'q4', 400000, 'paid'), (7, 'q4', 400000, 'refunded'), (8, 'q5', 600000, 'paid');
+INSERT INTO seq_many (id, customer_id, total, status) SELECT id, 7, total, status FROM seq_rows ORDER BY n;
+DO $$
+DECLARE r record;
+BEGIN
+	FOR r IN SELECT * FROM seq_rows ORDER BY n LOOP
+		INSERT INTO seq_one (id, customer_id, total, status) VALUES (r.id, 7, r.total, r.status);
+	END LOOP;
+END
+$$;
+SELECT results_eq(
+	$$SELECT available, pending, lifetime_earned, order_count FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id = 7$$,
+	$$SELECT available, pending, lifetime_earned, order_count FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('seq_one') AND customer_id = 7$$,
+	'a key sent twice after a row the direct path cannot take: the balances of one statement per row');
+SELECT results_eq(
+	$$SELECT order_key, state, net_amount, points FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id = 7 ORDER BY order_key$$,
+	$$SELECT order_key, state, net_amount, points FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('seq_one') AND customer_id = 7 ORDER BY order_key$$,
+	'and the same order records');
+SELECT results_eq(
+	$$SELECT order_key, problem FROM loyalty.accrual_problem
+	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id = 7 ORDER BY order_key$$,
+	$$SELECT order_key, problem FROM loyalty.accrual_problem
+	   WHERE program_id = loyalty.program_id('seq_one') AND customer_id = 7 ORDER BY order_key$$,
+	'and the same problems recorded');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the re-sent keys');
+
 SELECT * FROM finish();
 ROLLBACK;
