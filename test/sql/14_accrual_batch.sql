@@ -166,12 +166,13 @@ SELECT is((SELECT sum(points) FROM loyalty.ledger WHERE customer_id IN (1001, 10
 	'and the entries add up to every order''s points');
 
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance equals its ledger and lots');
--- A statement gives what its rows give one statement each, in their order,
--- also when a key comes twice and its first row cannot take the direct
--- path (a cancelled order, or one whose points pass any balance): the
--- later copy waits for it on the general path.  Rows of one member go to
--- seq_many in one statement and to seq_one one by one; both programs earn
--- alike.
+-- The copies of one order key in a statement are applied in their order,
+-- as one statement per row would apply them, also when the first copy
+-- cannot take the direct path (a cancelled order, or one whose points pass
+-- any balance): the later copy waits for it on the general path.  Rows of
+-- one member go to seq_many in one statement and to seq_one one by one;
+-- both programs earn alike, and no rule here depends on another key's
+-- order (see doc/accrual.md for what does).
 SELECT code FROM loyalty.create_program('seq_many', 'Seq many', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('seq_one', 'Seq one', 'VND', 10, 100000);
 CREATE TABLE seq_many (n serial PRIMARY KEY, id text, customer_id bigint, total numeric, status text);
@@ -198,7 +199,7 @@ SELECT results_eq(
 	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id = 7$$,
 	$$SELECT available, pending, lifetime_earned, order_count FROM loyalty.account
 	   WHERE program_id = loyalty.program_id('seq_one') AND customer_id = 7$$,
-	'a key sent twice after a row the direct path cannot take: the balances of one statement per row');
+	'a key sent again after its row left the direct path: the balances of one statement per row');
 SELECT results_eq(
 	$$SELECT order_key, state, net_amount, points FROM loyalty.order_accrual
 	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id = 7 ORDER BY order_key$$,
