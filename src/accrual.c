@@ -2158,6 +2158,7 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 	LotGroup  **groups;
 	orderkeys_hash *new_keys = NULL;	/* the rows' keys, when several */
 	bool		keys_read = false;	/* new_keys says which are on record */
+	bool		rest_slow = false;	/* the rest follow a general-path row (below) */
 	int			nfast = 0;		/* the rows that may take the direct path */
 	pendinggroups_hash *pending_groups = NULL;	/* the pending groups orders may join */
 	LotGroup   *available_group = NULL; /* the group of points available at once */
@@ -2302,8 +2303,17 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 		 */
 		if (new_keys != NULL && r->facts.order_key != NULL)
 			key = orderkeys_lookup(new_keys, KeyOf(r->facts.order_key));
-		if (r->slow || (key != NULL && key->taken))
+		if (r->slow || rest_slow || (key != NULL && key->taken))
 		{
+			/*
+			 * The general path may credit this row (another currency, a
+			 * refunded amount, an amount change of a known order) and so
+			 * change what later rows earn: their first purchase, birthday
+			 * bonus, tier and fraud counters.  They follow it there, in
+			 * order.  A row without a key or a valid amount credits nothing.
+			 */
+			if (r->facts.order_key != NULL && ValidAmount(r->facts.amount))
+				rest_slow = true;
 			Divert(r, key);
 			continue;
 		}
@@ -2314,6 +2324,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 			keys[3].sk_collation = w->tables[LY_ORDER].pkey->rd_indcollation[3];
 			if (DirectFind(&w->tables[LY_ORDER], keys, 4))
 			{
+				/* A known order: a changed amount earns or claws back. */
+				rest_slow = true;
 				Divert(r, key);
 				continue;
 			}

@@ -5,7 +5,7 @@
 -- twice, also across the trigger's internal chunks.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(32);
+SELECT plan(36);
 
 SELECT code FROM loyalty.create_program('now', 'Now', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -171,8 +171,7 @@ SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance equals its le
 -- cannot take the direct path (a cancelled order, or one whose points pass
 -- any balance): the later copy waits for it on the general path.  Rows of
 -- one member go to seq_many in one statement and to seq_one one by one;
--- both programs earn alike, and no rule here depends on another key's
--- order (see doc/accrual.md for what does).
+-- both programs earn alike.
 SELECT code FROM loyalty.create_program('seq_many', 'Seq many', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('seq_one', 'Seq one', 'VND', 10, 100000);
 CREATE TABLE seq_many (n serial PRIMARY KEY, id text, customer_id bigint, total numeric, status text);
@@ -213,6 +212,56 @@ SELECT results_eq(
 	   WHERE program_id = loyalty.program_id('seq_one') AND customer_id = 7 ORDER BY order_key$$,
 	'and the same problems recorded');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the re-sent keys');
+
+-- Across keys too: once a member's row goes the general path and may earn
+-- there (a refunded amount above 0, a known order), the member's later rows
+-- follow it, so that a rule that depends on the orders before (here the
+-- first-purchase bonus) goes to the order one statement per row gives it.
+SELECT (loyalty.add_earn_rule(p, 'welcome', 'first_purchase_bonus', bonus_points => 100)).name
+  FROM unnest(ARRAY['seq_many', 'seq_one']) p;
+ALTER TABLE seq_many ADD COLUMN refunded numeric;
+ALTER TABLE seq_one ADD COLUMN refunded numeric;
+SELECT 'untracked' FROM unnest(ARRAY['seq_many', 'seq_one']::regclass[]) t, loyalty.untrack_orders(t);
+SELECT 'tracked' FROM loyalty.track_orders('seq_many', 'seq_many', 'customer_id', 'id', 'total',
+	status_column => 'status', refunded_column => 'refunded');
+SELECT 'tracked' FROM loyalty.track_orders('seq_one', 'seq_one', 'customer_id', 'id', 'total',
+	status_column => 'status', refunded_column => 'refunded');
+CREATE TEMP TABLE seq_rows2 (n int, customer_id bigint, id text, total numeric, refunded numeric);
+INSERT INTO seq_rows2 VALUES (1, 8, 'f1', 1000000, 100000), (2, 8, 'f2', 1000000, 0),
+	(3, 8, 'f3', 500000, 0), (4, 9, 'g1', 2000000, 0), (5, 9, 'g2', 3000000, 0);
+-- Member 9 first earns g1, then sends it again with a refund beside a new order.
+INSERT INTO seq_many (id, customer_id, total, status) VALUES ('g1', 9, 2000000, 'paid');
+INSERT INTO seq_one (id, customer_id, total, status) VALUES ('g1', 9, 2000000, 'paid');
+UPDATE seq_rows2 SET refunded = 500000 WHERE id = 'g1';
+INSERT INTO seq_many (id, customer_id, total, status, refunded)
+SELECT id, customer_id, total, 'paid', refunded FROM seq_rows2 ORDER BY n;
+DO $$
+DECLARE r record;
+BEGIN
+	FOR r IN SELECT * FROM seq_rows2 ORDER BY n LOOP
+		INSERT INTO seq_one (id, customer_id, total, status, refunded)
+		VALUES (r.id, r.customer_id, r.total, 'paid', r.refunded);
+	END LOOP;
+END
+$$;
+SELECT results_eq(
+	$$SELECT customer_id, order_key, state, net_amount, points, first_purchase FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id IN (8, 9) ORDER BY 1, 2$$,
+	$$SELECT customer_id, order_key, state, net_amount, points, first_purchase FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('seq_one') AND customer_id IN (8, 9) ORDER BY 1, 2$$,
+	'a row the general path credits keeps its place before the member''s later rows');
+SELECT results_eq(
+	$$SELECT order_key, points, first_purchase FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id = 8 ORDER BY order_key$$,
+	$$VALUES ('f1', 190::bigint, true), ('f2', 100, false), ('f3', 50, false)$$,
+	'the first purchase is the first row, partly refunded: 90 + 100 bonus');
+SELECT results_eq(
+	$$SELECT customer_id, available, lifetime_earned, order_count FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('seq_many') AND customer_id IN (8, 9) ORDER BY 1$$,
+	$$SELECT customer_id, available, lifetime_earned, order_count FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('seq_one') AND customer_id IN (8, 9) ORDER BY 1$$,
+	'and the balances of one statement per row');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the mixed statement');
 
 SELECT * FROM finish();
 ROLLBACK;
