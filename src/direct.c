@@ -693,3 +693,11 @@ DirectUpdate(DirectWriter *w, DirectTable *t)
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	ExecSimpleRelationUpdate(t->rri, w->estate, &w->epq, t->found, t->row);
 }
+
+/* Remove the row last found (and locked, or under a lock every writer of it takes). */
+void
+DirectDelete(DirectWriter *w, DirectTable *t)
+{
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecSimpleRelationDelete(t->rri, w->estate, &w->epq, t->found);
+}

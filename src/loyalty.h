@@ -181,6 +181,7 @@ extern void DirectNewRow(DirectTable *t);
 extern void DirectCopyFound(DirectTable *t);
 extern void DirectInsert(DirectWriter *w, DirectTable *t);
 extern void DirectUpdate(DirectWriter *w, DirectTable *t);
+extern void DirectDelete(DirectWriter *w, DirectTable *t);
 
 /* Set column attno of the row being built. */
 static inline void

@@ -124,6 +124,19 @@ AS $$
 		@extschema@.inactivity_expiry(last_activity_at, p.time_zone, p.expiry_months) END
 $$;
 
+-- The lots of expire_members(), in C: for each member given (its account
+-- locked, or locked here), remove its due order lots and empty its due
+-- manual lots (every unspent, released lot whose expires_at has come by
+-- as_of, or all of them for a member whose lapse flag is set), and take
+-- their points off the account.  One row per member that lost points, with
+-- the ledger entry's number and the balances after.
+CREATE FUNCTION @extschema@.expire_lots(customer_ids bigint[], program_ids integer[],
+	lapse_flags boolean[], as_of timestamptz)
+RETURNS TABLE (customer_id bigint, program_id integer, lots bigint, points bigint,
+	entry_no bigint, available_after bigint, pending_after bigint, lapsed boolean)
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'loyalty_expire_lots';
+
 -- Expire the due points of the members given by key, whose account rows the
 -- caller holds locked: every unspent, released lot whose expires_at has
 -- come, or all of them when the member's inactivity lapse has come.  One
@@ -135,81 +148,37 @@ LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH m AS (
-		SELECT k.customer_id, k.program_id,
-			   COALESCE(@extschema@.inactivity_lapse(p, a.last_activity_at) OPERATOR(pg_catalog.<=) as_of,
-						false) AS lapsed,
-			   p.expiry_policy
+		SELECT pg_catalog.array_agg(k.customer_id ORDER BY k.n) AS c,
+			   pg_catalog.array_agg(k.program_id ORDER BY k.n) AS p,
+			   pg_catalog.array_agg(COALESCE(@extschema@.inactivity_lapse(p, a.last_activity_at)
+											   OPERATOR(pg_catalog.<=) as_of, false) ORDER BY k.n) AS l
 		  FROM ROWS FROM (pg_catalog.unnest(customer_ids), pg_catalog.unnest(program_ids))
-				 AS k(customer_id, program_id)
+				 WITH ORDINALITY AS k(customer_id, program_id, n)
 		  JOIN @extschema@.account a ON a.customer_id OPERATOR(pg_catalog.=) k.customer_id
 									AND a.program_id OPERATOR(pg_catalog.=) k.program_id
 		  JOIN @extschema@.program p ON p.program_id OPERATOR(pg_catalog.=) k.program_id
-	), due AS (
-		SELECT l.ctid AS tid, l.customer_id, l.program_id, l.remaining, l.source_id,
-			   m.lapsed, m.expiry_policy
-		  FROM m
-		  JOIN @extschema@.lot l ON l.customer_id OPERATOR(pg_catalog.=) m.customer_id
-								AND l.program_id OPERATOR(pg_catalog.=) m.program_id
-		 WHERE l.remaining OPERATOR(pg_catalog.>) 0 AND NOT l.pending
-		   AND (m.lapsed OR l.expires_at OPERATOR(pg_catalog.<=) as_of)
-	), removed AS (
-		-- An order's lot is removed: its order record and ledger entries keep
-		-- its history, and a removal writes no new row version (a lot's
-		-- indexes depend on remaining, so zeroing it is never a HOT update).
-		-- By row address, read above under the account locks: a TID scan per
-		-- lot instead of a primary key descent.
-		DELETE FROM @extschema@.lot l
-		 USING due
-		 WHERE l.ctid OPERATOR(pg_catalog.=) due.tid AND due.source_id IS NOT NULL
-		RETURNING due.customer_id, due.program_id, due.remaining, due.lapsed, due.expiry_policy
-	), zeroed AS (
-		-- A lot of earn() or adjust() stays, emptied: rebuild_qualifying()
-		-- counts a manual earning by its lot.
-		UPDATE @extschema@.lot l SET remaining = 0
-		  FROM due
-		 WHERE l.ctid OPERATOR(pg_catalog.=) due.tid AND due.source_id IS NULL
-		RETURNING due.customer_id, due.program_id, due.remaining, due.lapsed, due.expiry_policy
-	), spent AS (
-		SELECT * FROM removed
-		UNION ALL
-		SELECT * FROM zeroed
-	), per_member AS (
-		SELECT s.customer_id, s.program_id, pg_catalog.count(*) AS lots,
-			   pg_catalog.sum(s.remaining)::bigint AS points,
-			   pg_catalog.bool_or(s.lapsed) AS lapsed, pg_catalog.min(s.expiry_policy) AS policy
-		  FROM spent s
-		 GROUP BY s.customer_id, s.program_id
-	), acct AS (
-		UPDATE @extschema@.account a SET
-			available = a.available OPERATOR(pg_catalog.-) pm.points,
-			lifetime_expired = a.lifetime_expired OPERATOR(pg_catalog.+) pm.points,
-			last_entry_no = a.last_entry_no OPERATOR(pg_catalog.+) 1,
-			updated_at = pg_catalog.now()
-		  FROM per_member pm
-		 WHERE a.customer_id OPERATOR(pg_catalog.=) pm.customer_id
-		   AND a.program_id OPERATOR(pg_catalog.=) pm.program_id
-		RETURNING a.customer_id, a.program_id, a.last_entry_no, a.available, a.pending,
-				  pm.lots, pm.points, pm.lapsed, pm.policy
+	), x AS (
+		SELECT e.* FROM m CROSS JOIN LATERAL @extschema@.expire_lots(m.c, m.p, m.l, as_of) e
 	), entry AS (
 		INSERT INTO @extschema@.ledger (customer_id, program_id, entry_no, kind, points,
 			pending_points, available_after, pending_after, reason, reference, actor, db_role, detail)
-		SELECT acct.customer_id, acct.program_id, acct.last_entry_no, 'expire',
-			   OPERATOR(pg_catalog.-) acct.points, 0, acct.available, acct.pending,
-			   CASE WHEN acct.lapsed THEN 'no activity' ELSE 'points expired' END,
+		SELECT x.customer_id, x.program_id, x.entry_no, 'expire',
+			   OPERATOR(pg_catalog.-) x.points, 0, x.available_after, x.pending_after,
+			   CASE WHEN x.lapsed THEN 'no activity' ELSE 'points expired' END,
 			   pg_catalog.format('expiry as of %s', as_of), actor, SESSION_USER,
-			   pg_catalog.jsonb_build_object('lots', acct.lots, 'as_of', as_of,
-				   'policy', CASE WHEN acct.lapsed THEN 'inactivity' ELSE 'expiry date' END)
-		  FROM acct
+			   pg_catalog.jsonb_build_object('lots', x.lots, 'as_of', as_of,
+				   'policy', CASE WHEN x.lapsed THEN 'inactivity' ELSE 'expiry date' END)
+		  FROM x
 	), announced AS (
 		-- The application learns of it through the outbox, in this transaction.
 		INSERT INTO @extschema@.event (program_id, customer_id, kind, payload)
-		SELECT acct.program_id, acct.customer_id, 'points_expired',
-			   pg_catalog.jsonb_build_object('points', acct.points, 'lots', acct.lots, 'as_of', as_of,
-				   'reason', CASE WHEN acct.lapsed THEN 'no activity' ELSE 'points expired' END)
-		  FROM acct
+		SELECT x.program_id, x.customer_id, 'points_expired',
+			   pg_catalog.jsonb_build_object('points', x.points, 'lots', x.lots, 'as_of', as_of,
+				   'reason', CASE WHEN x.lapsed THEN 'no activity' ELSE 'points expired' END)
+		  FROM x
 	)
-	SELECT acct.customer_id, acct.program_id, acct.lots, acct.points
-	  FROM acct
+	SELECT x.customer_id, x.program_id, x.lots, x.points
+	  FROM x
 $$;
 
 -- The members that may have points to expire as of as_of, in key order:
@@ -400,6 +369,8 @@ COMMENT ON PROCEDURE @extschema@.expire_in_batches(timestamptz, integer) IS
 	'loyalty.expire() with a COMMIT after every batch of members; for pg_cron';
 COMMENT ON FUNCTION @extschema@.expire_members(bigint[], integer[], timestamptz, text) IS
 	'internal: expire the due points of members whose accounts the caller holds locked';
+COMMENT ON FUNCTION @extschema@.expire_lots(bigint[], integer[], boolean[], timestamptz) IS
+	'internal: expire_members()''s lots and accounts, in C';
 COMMENT ON FUNCTION @extschema@.inactivity_lapse(@extschema@.program, timestamptz) IS
 	'internal: when a member''s points lapse for inactivity';
 
@@ -418,5 +389,6 @@ REVOKE ALL ON FUNCTION @extschema@.expire(timestamptz, integer, integer),
 	@extschema@.check_as_of(timestamptz, text),
 	@extschema@.check_expire_args(timestamptz, integer, integer),
 	@extschema@.expire_members(bigint[], integer[], timestamptz, text),
+	@extschema@.expire_lots(bigint[], integer[], boolean[], timestamptz),
 	@extschema@.inactivity_lapse(@extschema@.program, timestamptz) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE @extschema@.expire_in_batches(timestamptz, integer) FROM PUBLIC;
