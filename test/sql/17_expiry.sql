@@ -12,7 +12,7 @@
 -- lot.expires_at directly, and says so.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(161);
+SELECT plan(162);
 
 -- Reference dates, written independently of the C code: points earned now
 -- in time zone tz expire ...
@@ -445,6 +445,10 @@ SELECT results_eq(
 		format('expiry as of %s', now() + interval '10 days'), 'loyalty.expire',
 		'{"lots": 2, "policy": "expiry date"}'::jsonb, now() + interval '10 days')$$,
 	'member 1: one expire entry for both due lots, with reason, reference, actor and detail');
+SELECT is((SELECT ARRAY[db_role, (detail->'as_of')::text] FROM loyalty.ledger
+			WHERE program_id = loyalty.program_id('exp') AND customer_id = 1 AND kind = 'expire'),
+	ARRAY[session_user::text, to_jsonb(now() + interval '10 days')::text],
+	'member 1: the expire entry records the session role, and as_of as to_jsonb() writes it');
 SELECT results_eq($$SELECT kind, points, available_after FROM loyalty.statement('exp', 2) ORDER BY entry_no DESC LIMIT 1$$,
 	$$VALUES ('expire', -70::bigint, 0::bigint)$$,
 	'member 2: the partly spent lot loses only its remaining 70; the spent lot is not counted');
