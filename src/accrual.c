@@ -1330,13 +1330,38 @@ RaisedAmountEarns(OrderSource *src, MemberState *m, OrderFacts *now, Numeric amo
 	return extra;
 }
 
+/* Whether two texts are equal, NULL equal to NULL only. */
+static inline bool
+SameText(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Whether two amounts are equal, NULL equal to NULL only. */
+static inline bool
+SameAmount(Numeric a, Numeric b)
+{
+	return a == NULL ? b == NULL : b != NULL && NumCmp(a, b) == 0;
+}
+
+/* Whether two versions of an order row agree on every column the engine reads. */
+static bool
+SameTrackedFacts(OrderFacts *a, OrderFacts *b)
+{
+	return SameAmount(a->amount, b->amount) && SameAmount(a->refunded, b->refunded) &&
+		SameText(a->currency, b->currency) && SameText(a->status, b->status) &&
+		SameText(a->channel, b->channel) && SameText(a->category, b->category) &&
+		a->ordered_at == b->ordered_at;
+}
+
 /*
  * Move one order to the points it should hold now.  now is NULL when the
- * order row is gone (DELETE, or its key or customer changed).
+ * order row is gone (DELETE, or its key or customer changed); was is the
+ * row before an UPDATE that kept its member and key, else NULL.
  */
 static void
 ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
-			 OrderFacts *now, bool is_insert, const char *db_role)
+			 OrderFacts *was, OrderFacts *now, bool is_insert, const char *db_role)
 {
 	MemberState m;
 	OrderState o;
@@ -1379,6 +1404,14 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 
 	/* An INSERT of an order already on record is a re-send: it earns nothing. */
 	if (is_insert && live)
+		return;
+
+	/*
+	 * An UPDATE of a recorded order that left every tracked column as it was
+	 * (a shipping note, say) changes nothing: repricing it would pay or take
+	 * points for rules, tiers or exchange rates changed since its last change.
+	 */
+	if (live && was != NULL && now != NULL && SameTrackedFacts(was, now))
 		return;
 
 	initStringInfo(&detail);
@@ -1691,10 +1724,10 @@ HandleRow(OrderSource *src, OrderFacts *old, OrderFacts *new, const char *db_rol
 						  "the order key column is null");
 			return;
 		}
-		ProcessOrder(src, new->customer_id, new->order_key, new, old == NULL, db_role);
+		ProcessOrder(src, new->customer_id, new->order_key, old, new, old == NULL, db_role);
 	}
 	else if (old && old->has_customer && old->order_key)
-		ProcessOrder(src, old->customer_id, old->order_key, NULL, false, db_role);
+		ProcessOrder(src, old->customer_id, old->order_key, NULL, NULL, false, db_role);
 }
 
 /*

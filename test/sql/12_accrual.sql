@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(115);
+SELECT plan(117);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -672,6 +672,30 @@ SELECT results_eq(
 				{"rule": "cap 300", "points": -4999999999999999700}, {"orders": 2}]')$$,
 	'y1 and y3 share an entry; y2 earns its 300 in one of its own');
 
+-- An UPDATE that changes none of the tracked columns (a shipping note)
+-- changes no points, even after the rules or the exchange rate changed: a
+-- raised order is not priced again, an order in another currency not
+-- converted again.
+SELECT code FROM loyalty.create_program('notes', 'Notes', 'VND', 10, 100000);
+CREATE TABLE note_orders (id int, customer_id bigint, total numeric, currency text DEFAULT 'VND',
+	note text, created_at timestamptz DEFAULT now());
+SELECT 'tracked' FROM loyalty.track_orders('public.note_orders', 'notes', 'customer_id', 'id', 'total',
+	currency_column => 'currency', ordered_at_column => 'created_at');
+SELECT 'rate' FROM loyalty.set_exchange_rate('USD', 'VND', 25000, valid_from => now() - interval '10 days');
+INSERT INTO note_orders (id, customer_id, total) VALUES (1, 901, 1000000);
+INSERT INTO note_orders (id, customer_id, total, currency) VALUES (2, 902, 100, 'USD');
+UPDATE note_orders SET total = 2000000 WHERE id = 1;
+SELECT name FROM loyalty.add_earn_rule('notes', 'triple', 'campaign_multiplier', multiplier => 3);
+SELECT 'rate' FROM loyalty.set_exchange_rate('USD', 'VND', 50000, valid_from => now() - interval '1 day');
+UPDATE note_orders SET note = 'shipped';
+SELECT results_eq(
+	$$SELECT customer_id, available, lifetime_earned FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('notes') ORDER BY customer_id$$,
+	$$VALUES (901::bigint, 200::bigint, 200::bigint), (902, 250, 250)$$,
+	'a note on the orders keeps their 200 and 250 points');
+UPDATE note_orders SET total = 3000000 WHERE id = 1;
+SELECT is((loyalty.balance('notes', 901)).available, 700::bigint,
+	'a real raise is priced now: 100 first earned + (900 - 300) by the tripled rules');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();
 ROLLBACK;
