@@ -945,7 +945,15 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  v2 ? ", lot_no" : "", fraud ? ", held" : "",
 								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
 								  fraud ? ", $35" : "",
-								  v2 ? ", lot_no = COALESCE(EXCLUDED.lot_no, o.lot_no)" : "",
+								  /*
+								   * A raise's lot carries the order key; the first lot
+								   * may not (one statement's lot), so the order keeps
+								   * it, and a refund finds both.  An order inserted
+								   * again after its delete starts from its new lot.
+								   */
+								  v2 ? ", lot_no = CASE WHEN o.state OPERATOR(pg_catalog.=) 'deleted'"
+								  " THEN COALESCE(EXCLUDED.lot_no, o.lot_no)"
+								  " ELSE COALESCE(o.lot_no, EXCLUDED.lot_no) END" : "",
 								  fraud ? ", held = EXCLUDED.held" : ""),
 								  WRITE_NARGS, argtypes);
 	plan = plans[v2][tiers][fraud];

@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(117);
+SELECT plan(118);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -696,6 +696,23 @@ SELECT results_eq(
 UPDATE note_orders SET total = 3000000 WHERE id = 1;
 SELECT is((loyalty.balance('notes', 901)).available, 700::bigint,
 	'a real raise is priced now: 100 first earned + (900 - 300) by the tripled rules');
+-- A refund of a raised order finds its first points in the lot it shares
+-- with another order of its INSERT: under forgive nothing is left over.
+SELECT code FROM loyalty.create_program('shared', 'Shared', 'VND', 10, 100000, return_days => 14,
+	negative_balance => 'forgive');
+CREATE TABLE shared_orders (id int, customer_id bigint, total numeric, status text DEFAULT 'paid');
+SELECT 'tracked' FROM loyalty.track_orders('public.shared_orders', 'shared', 'customer_id', 'id',
+	'total', status_column => 'status');
+INSERT INTO shared_orders VALUES (1, 911, 1000000), (2, 911, 500000);
+UPDATE shared_orders SET total = 2000000 WHERE id = 1;
+UPDATE shared_orders SET status = 'refunded' WHERE id = 1;
+SELECT results_eq(
+	$$SELECT b.available, b.pending, l.detail
+		FROM loyalty.balance('shared', 911) b, loyalty.statement('shared', 911) l
+	   WHERE l.kind = 'reverse'$$,
+	$$VALUES (0::bigint, 50::bigint,
+		'{"clawback": 200, "from_pending": 200, "from_available": 0}'::jsonb)$$,
+	'the refund takes the 100 of the raise and the 100 in the shared lot: order 2 keeps its 50 pending');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();
 ROLLBACK;
