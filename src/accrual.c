@@ -399,17 +399,33 @@ GetSource(int32 source_id, Relation rel)
 	return src;
 }
 
-/* A text-valued column of the row, or NULL. */
+/*
+ * A text-valued column of the row, or NULL.  A character(n) value other than
+ * the order key drops its padding, as character comparison does: status
+ * 'refunded  ' is a refund status, channel 'outlet  ' the channel outlet.
+ * The order key keeps it, as it was always recorded.
+ */
 static char *
 ColumnText(OrderSource *src, TupleTableSlot *slot, int col)
 {
 	bool		isnull;
 	Datum		d;
+	char	   *s;
 
 	if (src->attnums[col] == InvalidAttrNumber)
 		return NULL;
 	d = slot_getattr(slot, src->attnums[col], &isnull);
-	return isnull ? NULL : OutputFunctionCall(&src->output[col], d);
+	if (isnull)
+		return NULL;
+	s = OutputFunctionCall(&src->output[col], d);
+	if (src->typids[col] == BPCHAROID && col != COL_ORDER)
+	{
+		size_t		len = strlen(s);
+
+		while (len > 0 && s[len - 1] == ' ')
+			s[--len] = '\0';
+	}
+	return s;
 }
 
 /* An amount column of the row as numeric, or NULL. */

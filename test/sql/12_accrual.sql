@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(118);
+SELECT plan(120);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -713,6 +713,25 @@ SELECT results_eq(
 	$$VALUES (0::bigint, 50::bigint,
 		'{"clawback": 200, "from_pending": 200, "from_available": 0}'::jsonb)$$,
 	'the refund takes the 100 of the raise and the 100 in the shared lot: order 2 keeps its 50 pending');
+-- character(n) status and channel columns: their padding is no part of the value.
+SELECT code FROM loyalty.create_program('padded', 'Padded', 'VND', 10, 100000);
+SELECT name FROM loyalty.add_earn_rule('padded', 'outlet half', 'channel_multiplier',
+	channel => 'outlet', multiplier => 0.5);
+CREATE TABLE padded_orders (id int, customer_id bigint, total numeric,
+	status character(10) DEFAULT 'paid', channel character(8) DEFAULT 'outlet',
+	currency character(5) DEFAULT 'VND');
+SELECT 'tracked' FROM loyalty.track_orders('public.padded_orders', 'padded', 'customer_id', 'id',
+	'total', status_column => 'status', channel_column => 'channel', currency_column => 'currency');
+INSERT INTO padded_orders (id, customer_id, total) VALUES (1, 921, 1000000), (2, 921, 1000000);
+INSERT INTO padded_orders (id, customer_id, total, status) VALUES (3, 922, 1000000, 'cancelled');
+SELECT is((loyalty.balance('padded', 921)).available, 100::bigint,
+	'two outlet orders of 1,000,000 VND in char(8) and char(5) columns earn 50 each');
+UPDATE padded_orders SET status = 'refunded' WHERE id = 1;
+SELECT results_eq(
+	$$SELECT customer_id, available FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('padded') ORDER BY customer_id$$,
+	$$VALUES (921::bigint, 50::bigint), (922, 0)$$,
+	'a char(10) refunded status takes back 50; an order inserted cancelled earns nothing');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();
 ROLLBACK;
