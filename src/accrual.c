@@ -2671,6 +2671,7 @@ typedef struct OrderChangeRow
 	bool		have_new;
 	OrderFacts	old_facts;
 	OrderFacts	new_facts;
+	int			phase;			/* 0: the old half of a row whose key or member changed */
 	int			seq;			/* position in the statement's chunk */
 } OrderChangeRow;
 
@@ -2686,7 +2687,11 @@ ChangeRowMember(const OrderChangeRow *r)
 	return o ? r->old_facts.customer_id : n ? r->new_facts.customer_id : 0;
 }
 
-/* Sort changed rows by member, keeping the statement order within one. */
+/*
+ * Sort changed rows by member; within one, the orders a changed key or
+ * member takes away first (so keys swapped or renumbered in one statement
+ * are all gone before any comes back), then the statement order.
+ */
 static int
 CompareChangeRows(const void *a, const void *b)
 {
@@ -2697,6 +2702,8 @@ CompareChangeRows(const void *a, const void *b)
 
 	if (mx != my)
 		return mx < my ? -1 : 1;
+	if (x->phase != y->phase)
+		return x->phase - y->phase;
 	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
@@ -2775,7 +2782,7 @@ loyalty_order_trigger(PG_FUNCTION_ARGS)
 		{
 			OrderChangeRow *r;
 
-			if (n == maxchanges)
+			if (n + 1 >= maxchanges)
 			{
 				maxchanges *= 2;
 				changes = repalloc(changes, sizeof(OrderChangeRow) * maxchanges);
@@ -2790,7 +2797,25 @@ loyalty_order_trigger(PG_FUNCTION_ARGS)
 				ReadFacts(src, old_slot, &r->old_facts);
 			if (r->have_new)
 				ReadFacts(src, new_slot, &r->new_facts);
+			r->phase = 1;
 			r->seq = n++;
+
+			/*
+			 * A row whose key or member changed is two changes, each under
+			 * its own member: the old order goes, the new one comes, as
+			 * HandleRow would do them, so every account is still locked in
+			 * customer order.
+			 */
+			if (r->have_old && r->have_new && !SameOrder(&r->old_facts, &r->new_facts))
+			{
+				OrderChangeRow *r2 = &changes[n];
+
+				*r2 = *r;
+				r->have_new = false;
+				r->phase = 0;
+				r2->have_old = false;
+				r2->seq = n++;
+			}
 		}
 		MemoryContextSwitchTo(old);
 		if (n == 0)

@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(120);
+SELECT plan(122);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -732,6 +732,26 @@ SELECT results_eq(
 	   WHERE program_id = loyalty.program_id('padded') ORDER BY customer_id$$,
 	$$VALUES (921::bigint, 50::bigint), (922, 0)$$,
 	'a char(10) refunded status takes back 50; an order inserted cancelled earns nothing');
+-- Keys swapped or renumbered in one UPDATE: every order still holds its points.
+SELECT code FROM loyalty.create_program('renumber', 'Renumber', 'VND', 10, 100000);
+CREATE TABLE renumber_orders (id int, customer_id bigint, total numeric);
+SELECT 'tracked' FROM loyalty.track_orders('public.renumber_orders', 'renumber', 'customer_id', 'id', 'total');
+INSERT INTO renumber_orders VALUES (1, 931, 1000000), (2, 931, 2000000);
+INSERT INTO renumber_orders VALUES (1, 932, 1000000), (2, 932, 2000000), (3, 932, 3000000);
+UPDATE renumber_orders SET id = 3 - id WHERE customer_id = 931;
+UPDATE renumber_orders SET id = id + 1 WHERE customer_id = 932;
+SELECT results_eq(
+	$$SELECT customer_id, order_key, state, points FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('renumber') ORDER BY customer_id, order_key$$,
+	$$VALUES (931::bigint, '1'::text, 'active'::text, 200::bigint), (931, '2', 'active', 100),
+			 (932, '1', 'deleted', 0), (932, '2', 'active', 100), (932, '3', 'active', 200),
+			 (932, '4', 'active', 300)$$,
+	'swapped keys hold 200 and 100; keys 1, 2, 3 renumbered to 2, 3, 4 hold 100, 200, 300');
+SELECT results_eq(
+	$$SELECT customer_id, available FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('renumber') ORDER BY customer_id$$,
+	$$VALUES (931::bigint, 300::bigint), (932, 600)$$,
+	'the members keep their 300 and 600 points');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();
 ROLLBACK;
