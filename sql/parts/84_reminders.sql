@@ -82,6 +82,9 @@ WITH prog AS (
 	  FROM @extschema@.lot l
 	  JOIN prog pr ON pr.program_id OPERATOR(pg_catalog.=) l.program_id
 	 WHERE l.remaining OPERATOR(pg_catalog.>) 0 AND l.expires_at IS NOT NULL
+	   -- Points a fraud check holds do not expire while held (expire() skips
+	   -- them, and a release gives them a new date).
+	   AND NOT (l.pending AND l.available_at IS NULL)
 	   AND l.expires_at OPERATOR(pg_catalog.>) expiring_points.as_of
 	   AND l.expires_at OPERATOR(pg_catalog.<=) (expiring_points.as_of OPERATOR(pg_catalog.+) expiring_points.within)
 	   -- A scalar subquery, not a join: one account lookup by key per lot,
@@ -116,6 +119,7 @@ SELECT r.code, r.customer_id, r.expires_at, r.points
 			 WHERE l.customer_id OPERATOR(pg_catalog.=) im.customer_id
 			   AND l.program_id OPERATOR(pg_catalog.=) im.program_id
 			   AND l.remaining OPERATOR(pg_catalog.>) 0
+			   AND NOT (l.pending AND l.available_at IS NULL)
 			   AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>=) im.at)) s
 		 WHERE s.points OPERATOR(pg_catalog.>) 0) r
  ORDER BY r.code, r.customer_id, r.expires_at;
@@ -146,6 +150,8 @@ WITH mem AS (
 	 WHERE l.customer_id OPERATOR(pg_catalog.=) m.customer_id
 	   AND l.program_id OPERATOR(pg_catalog.=) m.program_id
 	   AND l.remaining OPERATOR(pg_catalog.>) 0
+	   -- Held by a fraud check: no expiry while held.
+	   AND NOT (l.pending AND l.available_at IS NULL)
 ), moments AS (
 	SELECT l.expires_at AS at, pg_catalog.sum(l.remaining)::bigint AS points
 	  FROM lots l, mem m

@@ -82,6 +82,7 @@ CREATE VIEW @extschema@.member_summary AS
 							  WHERE l.customer_id OPERATOR(pg_catalog.=) a.customer_id
 								AND l.program_id OPERATOR(pg_catalog.=) a.program_id
 								AND l.remaining OPERATOR(pg_catalog.>) 0
+								AND NOT (l.pending AND l.available_at IS NULL)
 								AND LEAST(l.expires_at, @extschema@.inactivity_lapse(p, a.last_activity_at))
 									OPERATOR(pg_catalog.>) pg_catalog.now()
 								AND LEAST(l.expires_at, @extschema@.inactivity_lapse(p, a.last_activity_at))
@@ -91,6 +92,7 @@ CREATE VIEW @extschema@.member_summary AS
 					 WHERE l.customer_id OPERATOR(pg_catalog.=) a.customer_id
 					   AND l.program_id OPERATOR(pg_catalog.=) a.program_id
 					   AND l.remaining OPERATOR(pg_catalog.>) 0
+					   AND NOT (l.pending AND l.available_at IS NULL)
 					   AND LEAST(l.expires_at, @extschema@.inactivity_lapse(p, a.last_activity_at))
 							OPERATOR(pg_catalog.>) pg_catalog.now()) AS next_expiry_at,
 				   (SELECT t FROM @extschema@.tier t

@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(171);
+SELECT plan(178);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -863,6 +863,33 @@ SELECT results_eq(
 	$$VALUES (true, now() + interval '30 days', ((now() + interval '30 days') AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC')$$,
 	'released within the window: it waits for the window and keeps that date');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the release in the window');
+
+-- Held points are not announced as expiring: expire() does not take a held
+-- lot, and a release gives it its date then.  Once released they are.
+SELECT code FROM loyalty.create_program('hx', 'Held expiry', 'EUR', 1, 1);
+SELECT action FROM loyalty.set_fraud_check('hx', 'points_per_day', 'hold', 150);
+SELECT customer_id FROM loyalty.enroll('hx', 981);
+SELECT pending_points FROM loyalty.earn('hx', 981, 200, 'promo', expires_at => now() + interval '5 days');
+SELECT is_empty($$SELECT * FROM loyalty.expiring_points('hx', 981, '30 days')$$,
+	'expiring_points (one member) leaves out points a fraud check holds');
+SELECT is_empty($$SELECT * FROM loyalty.expiring_points('30 days', now(), 'hx')$$,
+	'expiring_points (list) leaves out points a fraud check holds');
+SELECT loyalty.announce_expiring() >= 0;
+SELECT is_empty($$SELECT * FROM loyalty.event WHERE program_id = loyalty.program_id('hx')
+	   AND kind = 'points_expiring'$$, 'announce_expiring sends no reminder for held points');
+SELECT results_eq($$SELECT expiring_30d, next_expiry_at FROM loyalty.member_summary
+	   WHERE program = 'hx' AND customer_id = 981$$,
+	$$VALUES (0::bigint, NULL::timestamptz)$$, 'member_summary counts no held points as expiring');
+SELECT results_eq($$SELECT members, points FROM loyalty.expire(now() + interval '6 days')$$,
+	$$VALUES (0::bigint, 0::bigint)$$, 'and expire() indeed takes none of them');
+SELECT status FROM loyalty.review('hx', 981, 1, 'release', 'checked');
+SELECT results_eq($$SELECT expires_at, points FROM loyalty.expiring_points('hx', 981, '30 days')$$,
+	$$VALUES (now() + interval '5 days', 200::bigint)$$, 'released, the points are announced with their date');
+SELECT loyalty.announce_expiring() >= 0;
+SELECT results_eq($$SELECT payload FROM loyalty.event WHERE program_id = loyalty.program_id('hx')
+	   AND kind = 'points_expiring'$$,
+	$$VALUES (jsonb_build_object('expires_at', now() + interval '5 days', 'points', 200, 'days_before', 7))$$,
+	'and get their reminder then');
 
 SELECT * FROM finish();
 ROLLBACK;
