@@ -784,6 +784,24 @@ BEGIN
 		END IF;
 	ELSE
 		new_status := 'dismissed';
+		-- A hold a refund emptied: closed, it holds the order no more, so
+		-- points the order earns again (the refund undone, the amount raised)
+		-- are the order's own, not added to a hold nobody can decide on.
+		IF f.action OPERATOR(pg_catalog.=) 'hold' THEN
+			UPDATE @extschema@.lot l SET pending = false
+			 WHERE l.customer_id OPERATOR(pg_catalog.=) f.customer_id
+			   AND l.program_id OPERATOR(pg_catalog.=) f.program_id
+			   AND l.lot_no OPERATOR(pg_catalog.=) f.lot_no
+			   AND l.pending AND l.available_at IS NULL;
+			IF f.order_key IS NOT NULL THEN
+				UPDATE @extschema@.order_accrual o SET held = false, updated_at = pg_catalog.now()
+				 WHERE o.customer_id OPERATOR(pg_catalog.=) f.customer_id
+				   AND o.program_id OPERATOR(pg_catalog.=) f.program_id
+				   AND o.source_id OPERATOR(pg_catalog.=) f.source_id
+				   AND o.order_key OPERATOR(pg_catalog.=) f.order_key
+				   AND o.held;
+			END IF;
+		END IF;
 	END IF;
 
 	UPDATE @extschema@.account a SET

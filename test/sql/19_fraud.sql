@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(178);
+SELECT plan(182);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -890,6 +890,30 @@ SELECT results_eq($$SELECT payload FROM loyalty.event WHERE program_id = loyalty
 	   AND kind = 'points_expiring'$$,
 	$$VALUES (jsonb_build_object('expires_at', now() + interval '5 days', 'points', 200, 'days_before', 7))$$,
 	'and get their reminder then');
+
+-- A hold a refund emptied, dismissed, holds the order no more: undoing the
+-- refund earns the points as the order's own (available, counted toward
+-- the tier), not into a hold no open flag can decide on.
+SELECT code FROM loyalty.create_program('hd', 'Hold dismissed', 'EUR', 1, 1);
+SELECT tier_basis FROM loyalty.set_tier_policy('hd', 'points');
+SELECT code FROM loyalty.set_tier('hd', 'silver', 'Silver', 100);
+SELECT action FROM loyalty.set_fraud_check('hd', 'points_per_day', 'hold', 150);
+CREATE TABLE hd_orders (LIKE shop_orders INCLUDING ALL);
+SELECT source_id > 0 FROM loyalty.track_orders('hd_orders', 'hd', 'customer', 'id', 'amount',
+	status_column => 'status', ordered_at_column => 'ordered_at', refund_statuses => ARRAY['refunded']);
+INSERT INTO hd_orders (id, customer, amount, ordered_at) VALUES ('d1', 991, 200, now());
+UPDATE hd_orders SET status = 'refunded' WHERE id = 'd1';
+SELECT status FROM loyalty.review('hd', 991, 1, 'dismiss', 'refunded anyway');
+UPDATE hd_orders SET status = 'paid' WHERE id = 'd1';
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('hd', 991)$$,
+	$$VALUES (200::bigint, 0::bigint)$$,
+	'a dismissed emptied hold: the order''s points earned again are available');
+SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now()) FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('hd') AND customer_id = 991$$,
+	$$VALUES ('silver'::text, 200::bigint)$$, 'and count toward the tier');
+SELECT is_empty($$SELECT * FROM loyalty.lot WHERE program_id = loyalty.program_id('hd')
+	   AND pending AND available_at IS NULL$$, 'no lot is left held with no open flag');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the dismissed hold');
 
 SELECT * FROM finish();
 ROLLBACK;
