@@ -330,6 +330,25 @@ SumHours(const FraudState *s, const int32 *buckets, int64 h, int hours)
 	return sum;
 }
 
+/*
+ * The largest sum of hour buckets over a window of hours hours that holds
+ * hour h: an order recorded after newer ones (an offline till, an import not
+ * sorted by time) counts with those newer ones, not only with older ones.
+ * For the newest hour it is the window ending with h.
+ */
+static int64
+MaxSumHours(const FraudState *s, const int32 *buckets, int64 h, int hours)
+{
+	int64		best = 0;
+	int64		last = h + hours - 1;
+
+	if (s->hour_end != FRAUD_UNSET && s->hour_end < last)
+		last = s->hour_end;
+	for (int64 e = h; e <= last; e++)
+		best = Max(best, SumHours(s, buckets, e, hours));
+	return best;
+}
+
 /* The window of a rule in whole units, at least 1 and at most max. */
 static inline int
 WindowUnits(const FraudRule *r, int64 unit, int max)
@@ -367,7 +386,7 @@ EarnedAt(const FraudRules *r, FraudState *s, TimestampTz at, int64 points,
 	if (rule->on && points > 0)
 	{
 		int			hours = WindowUnits(rule, USECS_PER_HOUR, FRAUD_HOURS);
-		int64		sum = SumHours(s, s->earned, h, hours);
+		int64		sum = MaxSumHours(s, s->earned, h, hours);
 
 		if (!HourHeld(s, h))
 			sum += Min(points, (int64) PG_INT32_MAX);
@@ -406,11 +425,23 @@ LoyaltyFraudOnOrder(const FraudRules *r, FraudState *s, TimestampTz at, Numeric 
 	if (rule->on)
 	{
 		int			minutes = WindowUnits(rule, USECS_PER_MINUTE, FRAUD_MINUTES);
-		int64		count = held ? 0 : 1;
+		int64		count = 0;
 
-		for (int64 k = m - minutes + 1; k <= m; k++)
-			if (k > s->minute_end - FRAUD_MINUTES && k <= s->minute_end)
-				count += s->order_count[Slot(k, FRAUD_MINUTES)];
+		/*
+		 * The busiest window of that many minutes holding this order: one
+		 * recorded after newer ones counts with them (see MaxSumHours).
+		 */
+		for (int64 e = m; e <= Min(m + minutes - 1, s->minute_end); e++)
+		{
+			int64		n = 0;
+
+			for (int64 k = e - minutes + 1; k <= e; k++)
+				if (k > s->minute_end - FRAUD_MINUTES)
+					n += s->order_count[Slot(k, FRAUD_MINUTES)];
+			count = Max(count, n);
+		}
+		if (!held)
+			count++;
 		if (count > rule->threshold)
 			Hit(hits, &nhits, r, FC_ORDER_VELOCITY, count, rule->threshold,
 				psprintf("{\"unit\":\"orders\",\"window_minutes\":%d}", minutes));

@@ -6,7 +6,7 @@
 -- decisions and their ledger entries, the identity hashes and privileges.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(182);
+SELECT plan(184);
 
 -- The hint of the error a statement raises.
 CREATE FUNCTION pg_temp.hint_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -914,6 +914,31 @@ SELECT results_eq($$SELECT tier, loyalty.window_total(qualifying, now()) FROM lo
 SELECT is_empty($$SELECT * FROM loyalty.lot WHERE program_id = loyalty.program_id('hd')
 	   AND pending AND available_at IS NULL$$, 'no lot is left held with no open flag');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'verify: no problem after the dismissed hold');
+
+-- Orders recorded newest first (an offline till syncing its queue) are a
+-- burst as much as the same orders oldest first: each counts with the
+-- busiest window that holds it, newer orders included.
+SELECT code FROM loyalty.create_program('oo', 'Out of order', 'EUR', 1, 1);
+SELECT action FROM loyalty.set_fraud_check('oo', 'points_per_day', 'hold', 150);
+SELECT action FROM loyalty.set_fraud_check('oo', 'order_velocity', 'flag', 2);
+CREATE TABLE oo_orders (LIKE shop_orders INCLUDING ALL);
+SELECT source_id > 0 FROM loyalty.track_orders('oo_orders', 'oo', 'customer', 'id', 'amount',
+	ordered_at_column => 'ordered_at');
+INSERT INTO oo_orders (id, customer, amount, ordered_at) VALUES ('n1', 1001, 100, now() - interval '1 hour');
+INSERT INTO oo_orders (id, customer, amount, ordered_at) VALUES ('n2', 1001, 100, now() - interval '3 hours');
+INSERT INTO oo_orders (id, customer, amount, ordered_at) VALUES ('n3', 1001, 100, now() - interval '5 hours');
+INSERT INTO oo_orders (id, customer, amount, ordered_at) VALUES ('m1', 1002, 10, now() - interval '1 minute');
+INSERT INTO oo_orders (id, customer, amount, ordered_at) VALUES ('m2', 1002, 11, now() - interval '5 minutes');
+INSERT INTO oo_orders (id, customer, amount, ordered_at) VALUES ('m3', 1002, 12, now() - interval '9 minutes');
+SELECT results_eq(
+	$$SELECT customer_id, flag_no, check_name, action, measured, order_key FROM loyalty.fraud_flag
+	   WHERE program_id = loyalty.program_id('oo') ORDER BY customer_id, flag_no$$,
+	$$VALUES (1001::bigint, 1::bigint, 'points_per_day'::text, 'hold'::text, 200::bigint, 'n2'::text),
+			 (1001, 2, 'points_per_day', 'hold', 300, 'n3'),
+			 (1002, 1, 'order_velocity', 'flag', 3, 'm3')$$,
+	'orders recorded newest first count with the newer ones: 300 points in 5 hours hold, 3 orders in 9 minutes flag');
+SELECT results_eq($$SELECT available, pending FROM loyalty.balance('oo', 1001)$$,
+	$$VALUES (100::bigint, 200::bigint)$$, 'the two orders past the threshold are held');
 
 SELECT * FROM finish();
 ROLLBACK;
