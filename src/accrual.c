@@ -1354,13 +1354,6 @@ RaisedAmountEarns(OrderSource *src, MemberState *m, OrderFacts *now, Numeric amo
 	return extra;
 }
 
-/* Whether two texts are equal, NULL equal to NULL only. */
-static inline bool
-SameText(const char *a, const char *b)
-{
-	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
 /* Whether two amounts are equal, NULL equal to NULL only. */
 static inline bool
 SameAmount(Numeric a, Numeric b)
@@ -1373,8 +1366,8 @@ static bool
 SameTrackedFacts(OrderFacts *a, OrderFacts *b)
 {
 	return SameAmount(a->amount, b->amount) && SameAmount(a->refunded, b->refunded) &&
-		SameText(a->currency, b->currency) && SameText(a->status, b->status) &&
-		SameText(a->channel, b->channel) && SameText(a->category, b->category) &&
+		LoyaltySameText(a->currency, b->currency) && LoyaltySameText(a->status, b->status) &&
+		LoyaltySameText(a->channel, b->channel) && LoyaltySameText(a->category, b->category) &&
 		a->ordered_at == b->ordered_at;
 }
 

@@ -270,15 +270,6 @@ ReleaseDuePoints(int32 program_id, LedgerRequest *req, AccountState *acct)
 	LockAccount(program_id, req, acct);
 }
 
-/* Compare two optional strings for equality. */
-static inline bool
-SameLabel(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
 /*
  * Look up an earlier entry with the same idempotency key.  Returns true and
  * the entry's row when the request repeats it exactly; raises a conflict
@@ -328,8 +319,8 @@ FindRepeatedRequest(int32 program_id, LedgerRequest *req, int64 signed_points, D
 
 	if (strcmp(kind, kind_names[req->kind]) != 0 ||
 		points + pending_points != signed_points ||
-		!SameLabel(reference, req->reference) ||
-		!SameLabel(reason, req->reason))
+		!LoyaltySameText(reference, req->reference) ||
+		!LoyaltySameText(reason, req->reason))
 		ereport(ERROR,
 				(errcode(ERRCODE_LOYALTY_IDEMPOTENCY_CONFLICT),
 				 errmsg("idempotency key \"%s\" was already used for a different request",

@@ -99,6 +99,13 @@ extern char *LoyaltyAmountText(Numeric amount);
 /* Add points, raising numeric_value_out_of_range naming the total that overflows. */
 extern int64 LoyaltyAddPoints(int64 a, int64 b, const char *what);
 
+/* Whether two optional strings are equal: NULL equals NULL only. */
+static inline bool
+LoyaltySameText(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
 /*
  * Whether earning points more keeps the balance (available + pending),
  * pending and lifetime earned points within the largest number of points;
