@@ -18,7 +18,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/int.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -123,10 +122,7 @@ ExpireMemberLots(DirectWriter *w, ScanKey member, bool lapsed, TimestampTz as_of
 		}
 		else
 			DirectDelete(w, lot);
-		if (pg_add_s64_overflow(*points, remaining, points))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("expired points out of range")));
+		*points = LoyaltyAddPoints(*points, remaining, "the expired points");
 		lots++;
 	}
 	return lots;
@@ -185,13 +181,13 @@ loyalty_expire_lots(PG_FUNCTION_ARGS)
 
 		available = DatumGetInt64(FoundColumn(w, X_AVAILABLE, &isnull));
 		expired = DatumGetInt64(FoundColumn(w, X_LIFETIME_EXPIRED, &isnull));
-		values[4] = Int64GetDatum(DatumGetInt64(FoundColumn(w, X_LAST_ENTRY_NO, &isnull)) + 1);
+		values[4] = Int64GetDatum(LoyaltyAddPoints(DatumGetInt64(FoundColumn(w, X_LAST_ENTRY_NO,
+																			 &isnull)),
+												   1, "the entry number"));
 		values[6] = FoundColumn(w, X_PENDING, &isnull);
-		if (pg_sub_s64_overflow(available, points, &available) ||
-			pg_add_s64_overflow(expired, points, &expired))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("expired points out of range")));
+		/* points >= 0: its negation cannot overflow. */
+		available = LoyaltyAddPoints(available, -points, "the available balance");
+		expired = LoyaltyAddPoints(expired, points, "lifetime expired points");
 		DirectCopyFound(account);
 		SetExpireColumn(w, X_AVAILABLE, Int64GetDatum(available));
 		SetExpireColumn(w, X_LIFETIME_EXPIRED, Int64GetDatum(expired));
