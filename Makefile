@@ -18,6 +18,7 @@ SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 # update (new columns go through ALTER TABLE in the new part, not into an
 # older part's CREATE TABLE).
 NEW_PARTS = \
+	sql/parts/62_retired_sources.sql \
 	sql/parts/75_window.sql \
 	sql/parts/78_events.sql \
 	sql/parts/80_expiry.sql \

@@ -61,6 +61,7 @@ GRANT EXECUTE ON FUNCTION
 	loyalty.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
 	loyalty.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[]),
 	loyalty.unregister_order_source(regclass, integer[]),
+	loyalty.forget_order_history(text, text),
 	loyalty.order_trigger(),
 	loyalty.set_exchange_rate(text, text, numeric, timestamptz),
 	loyalty.convert_amount(numeric, text, text, timestamptz)

@@ -402,134 +402,6 @@ BEGIN
 END
 $$;
 
--- Internal: check a track_orders() request and hand out the id its triggers will carry.
-CREATE FUNCTION @extschema@.reserve_order_source(
-	orders regclass, program text,
-	customer_column name, order_column name, amount_column name,
-	currency_column name, channel_column name, category_column name,
-	status_column name, refunded_column name, ordered_at_column name,
-	refund_statuses text[])
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM @extschema@.check_order_source(NULL, orders, program,
-		customer_column, order_column, amount_column, currency_column,
-		channel_column, category_column, status_column, refunded_column,
-		ordered_at_column, refund_statuses);
-	RETURN pg_catalog.nextval('@extschema@.order_source_id_seq');
-END
-$$;
-
--- Internal: record the configuration of a table whose triggers the caller has
--- just created with the id reserved in this session; replaces a stale row
--- left under the same name by a dropped table.
-CREATE FUNCTION @extschema@.register_order_source(
-	source_id integer, orders regclass, program text,
-	customer_column name, order_column name, amount_column name,
-	currency_column name, channel_column name, category_column name,
-	status_column name, refunded_column name, ordered_at_column name,
-	refund_statuses text[])
-RETURNS @extschema@.order_source
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	pid			integer;
-	tname		text;
-	result		@extschema@.order_source;
-BEGIN
-	IF register_order_source.source_id IS NULL THEN
-		RAISE EXCEPTION 'source_id must not be null' USING ERRCODE = '22004';
-	END IF;
-	pid := @extschema@.check_order_source(register_order_source.source_id, orders, program,
-		customer_column, order_column, amount_column, currency_column,
-		channel_column, category_column, status_column, refunded_column,
-		ordered_at_column, refund_statuses);
-	IF register_order_source.source_id OPERATOR(pg_catalog.<>)
-			pg_catalog.currval('@extschema@.order_source_id_seq') THEN
-		RAISE EXCEPTION 'order source id % was not reserved in this session', register_order_source.source_id
-			USING ERRCODE = '55000', HINT = 'Track tables with loyalty.track_orders().';
-	END IF;
-	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
-	  FROM pg_catalog.pg_class c
-	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
-	-- The caller proves it may track the table by having created the triggers.
-	IF @extschema@.order_source_triggers(orders, register_order_source.source_id)
-			OPERATOR(pg_catalog.<>) 3 THEN
-		RAISE EXCEPTION 'the loyalty triggers for order source % are not on table %',
-			register_order_source.source_id, tname
-			USING ERRCODE = '55000', HINT = 'Track tables with loyalty.track_orders(), which creates them.';
-	END IF;
-
-	-- check_order_source() proved any row under this name is stale.
-	DELETE FROM @extschema@.order_source s WHERE s.table_name OPERATOR(pg_catalog.=) tname;
-	INSERT INTO @extschema@.order_source AS s (source_id, program_id, table_name,
-		customer_column, order_column, amount_column, currency_column, channel_column,
-		category_column, status_column, refunded_column, ordered_at_column, refund_statuses)
-	VALUES (register_order_source.source_id, pid, tname,
-		register_order_source.customer_column, register_order_source.order_column,
-		register_order_source.amount_column, register_order_source.currency_column,
-		register_order_source.channel_column, register_order_source.category_column,
-		register_order_source.status_column, register_order_source.refunded_column,
-		register_order_source.ordered_at_column, register_order_source.refund_statuses)
-	RETURNING s.* INTO result;
-	RETURN result;
-END
-$$;
-
--- Internal: remove the configuration of a table whose triggers the caller
--- has just dropped: the row under its name, and the rows of source_ids (the
--- ids its triggers carried: a renamed table's row is under its old name).
--- Only rows whose triggers are gone are removed; returns them.
-CREATE FUNCTION @extschema@.unregister_order_source(orders regclass,
-	source_ids integer[] DEFAULT '{}')
-RETURNS SETOF @extschema@.order_source
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	tname		text;
-	src			@extschema@.order_source;
-	found_any	boolean := false;
-BEGIN
-	IF orders IS NULL THEN
-		RAISE EXCEPTION 'orders must not be null' USING ERRCODE = '22004';
-	END IF;
-	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
-	  FROM pg_catalog.pg_class c
-	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'relation with OID % does not exist', orders::oid USING ERRCODE = '42P01';
-	END IF;
-	FOR src IN SELECT s.* FROM @extschema@.order_source s
-				WHERE s.table_name OPERATOR(pg_catalog.=) tname
-				   OR s.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
-				ORDER BY s.source_id FOR UPDATE LOOP
-		IF pg_catalog.to_regclass(src.table_name) IS NOT NULL
-		   AND @extschema@.order_source_triggers(pg_catalog.to_regclass(src.table_name), src.source_id)
-				OPERATOR(pg_catalog.>) 0 THEN
-			RAISE EXCEPTION 'the loyalty triggers are still on table %', src.table_name
-				USING ERRCODE = '55000',
-					  HINT = 'Untrack tables with loyalty.untrack_orders(), which drops them.';
-		END IF;
-		DELETE FROM @extschema@.order_source s
-		 WHERE s.source_id OPERATOR(pg_catalog.=) src.source_id;
-		found_any := true;
-		RETURN NEXT src;
-	END LOOP;
-	-- Triggers without a row (left by a renamed table whose name was reused)
-	-- were cleaned up by the caller: that is untracking too.
-	IF NOT found_any AND pg_catalog.cardinality(COALESCE(source_ids, '{}')) OPERATOR(pg_catalog.=) 0 THEN
-		RAISE EXCEPTION 'table % is not tracked', tname
-			USING ERRCODE = 'LY008', HINT = 'loyalty.order_source lists the tracked tables.';
-	END IF;
-END
-$$;
-
 -- Register the application's orders table: from now on its writes earn points.
 CREATE FUNCTION @extschema@.track_orders(
 	orders regclass, program text,
@@ -585,8 +457,9 @@ BEGIN
 END
 $$;
 
--- Stop tracking a table: drop its triggers and configuration; points already
--- earned and the order history stay.
+-- Stop tracking a table: drop its triggers; its configuration is retired
+-- (sql/parts/62_retired_sources.sql), and points already earned and the
+-- order history stay.
 CREATE FUNCTION @extschema@.untrack_orders(orders regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -634,20 +507,12 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.track_orders(regclass, text, name, name, name, name, name, name, name, name, name, text[])
 	IS 'track the application''s orders table: its inserts earn points in the program, refunds and deletes claw back; column names as stored, without quotes';
-COMMENT ON FUNCTION @extschema@.untrack_orders(regclass)
-	IS 'stop tracking an orders table (drops its loyalty triggers); points earned and order history stay';
 COMMENT ON FUNCTION @extschema@.order_source_triggers(regclass, integer)
 	IS 'internal: the number of accrual triggers on a table that carry a source id';
 COMMENT ON FUNCTION @extschema@.live_order_source(regclass)
 	IS 'internal: the configuration of a tracked table, ignoring stale rows';
 COMMENT ON FUNCTION @extschema@.check_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[])
 	IS 'internal: validate a track_orders() request';
-COMMENT ON FUNCTION @extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[])
-	IS 'internal: validate a track_orders() request and reserve its source id';
-COMMENT ON FUNCTION @extschema@.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[])
-	IS 'internal: record a tracked table once track_orders() has created its triggers';
-COMMENT ON FUNCTION @extschema@.unregister_order_source(regclass, integer[])
-	IS 'internal: remove a tracked table''s configuration once untrack_orders() has dropped its triggers';
 
 REVOKE ALL ON FUNCTION
 	@extschema@.set_exchange_rate(text, text, numeric, timestamptz),
@@ -655,9 +520,6 @@ REVOKE ALL ON FUNCTION
 	@extschema@.order_source_triggers(regclass, integer),
 	@extschema@.live_order_source(regclass),
 	@extschema@.check_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[]),
-	@extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
-	@extschema@.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[]),
-	@extschema@.unregister_order_source(regclass, integer[]),
 	@extschema@.track_orders(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
 	@extschema@.untrack_orders(regclass)
 FROM PUBLIC;

@@ -16,6 +16,7 @@ SELECT set_eq(
 		  'loyalty.lot', 'loyalty.ledger', 'loyalty.card_counter',
 		  'loyalty.earn_rule_id_seq', 'loyalty.earn_rule',
 		  'loyalty.order_source_id_seq', 'loyalty.order_source', 'loyalty.exchange_rate',
+		  'loyalty.retired_order_source',
 		  'loyalty.order_accrual', 'loyalty.accrual_problem',
 		  'loyalty.event_id_seq', 'loyalty.event', 'loyalty.expiry_notice', 'loyalty.tier',
 		  'loyalty.fraud_check', 'loyalty.identity_salt', 'loyalty.member_identity', 'loyalty.fraud_flag'],

@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(137);
+SELECT plan(155);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -56,8 +56,9 @@ $$;
 -- Everything tracking can change: configuration rows and accrual triggers.
 CREATE FUNCTION pg_temp.tracking_state() RETURNS text
 LANGUAGE sql AS $$
-	SELECT format('%s sources, %s triggers',
+	SELECT format('%s sources, %s retired, %s triggers',
 		(SELECT count(*) FROM loyalty.order_source),
+		(SELECT count(*) FROM loyalty.retired_order_source),
 		(SELECT count(*) FROM pg_trigger WHERE tgname::text LIKE 'loyalty\_accrual\_%'))
 $$;
 
@@ -263,7 +264,7 @@ SELECT results_eq(
 	$$SELECT table_name FROM loyalty.track_orders('app_orders_eu', 'shop', 'customer_id', 'id', 'total')$$,
 	$$VALUES ('public.app_orders_eu')$$,
 	'a single partition can be tracked on its own');
-SELECT is(pg_temp.tracking_state(), '5 sources, 15 triggers', 'five tables tracked');
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 15 triggers', 'five tables tracked');
 
 --
 -- Refused requests change nothing.
@@ -301,7 +302,7 @@ SELECT throws_ok($$SELECT loyalty.track_orders('pos_orders', 'shop', 'customer_i
 	'22004', 'refund_statuses must not be null', 'NULL refund statuses are refused with 22004');
 SELECT throws_ok($$SELECT loyalty.track_orders('pos_orders', 'nope', 'customer_id', 'id', 'total')$$,
 	'LY001', 'unknown loyalty program "nope"', 'an unknown program is refused with LY001');
-SELECT is(pg_temp.tracking_state(), '5 sources, 15 triggers', 'the refused NULLs and program changed nothing');
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 15 triggers', 'the refused NULLs and program changed nothing');
 
 -- Not a table.
 CREATE VIEW public.orders_view AS SELECT * FROM public.pos_orders;
@@ -332,7 +333,7 @@ SELECT throws_ok($$SELECT loyalty.track_orders('loyalty.ledger', 'shop', 'custom
 	'a loyalty table is refused with 42501');
 SELECT throws_ok($$SELECT loyalty.track_orders('pg_catalog.pg_class', 'shop', 'relpages', 'oid', 'reltuples')$$,
 	'42501', 'cannot track system table pg_catalog.pg_class', 'a system catalog is refused with 42501');
-SELECT is(pg_temp.tracking_state(), '5 sources, 15 triggers', 'the refused relations changed nothing');
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 15 triggers', 'the refused relations changed nothing');
 
 -- Tracked already, or overlapping a tracked partition tree, or trigger names taken.
 SELECT is(pg_temp.error_of($$SELECT loyalty.track_orders('public.orders', 'us', 'customer_id', 'id', 'total')$$),
@@ -351,7 +352,7 @@ CREATE TRIGGER loyalty_accrual_update AFTER UPDATE ON public.audited_orders
 SELECT throws_ok($$SELECT loyalty.track_orders('audited_orders', 'shop', 'customer_id', 'id', 'total')$$,
 	'42710', 'table public.audited_orders already has a trigger named loyalty_accrual_update',
 	'a table with a trigger of one of the reserved names is refused with 42710');
-SELECT is(pg_temp.tracking_state(), '5 sources, 16 triggers',
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 16 triggers',
 	'the refused tables changed nothing (16: the audit trigger)');
 
 -- Columns that do not exist.
@@ -386,7 +387,7 @@ SELECT throws_ok($$SELECT loyalty.track_orders('pos_orders', 'shop', 'customer_i
 	'42703', 'column "now()) OR (1=1" does not exist in table public.pos_orders',
 	'an expression is not a column');
 SELECT has_table('public', 'victim', 'the victim table survived the hostile column names');
-SELECT is(pg_temp.tracking_state(), '5 sources, 16 triggers', 'the unknown columns changed nothing');
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 16 triggers', 'the unknown columns changed nothing');
 
 -- Columns of the wrong type, or used twice.
 SELECT is(pg_temp.error_of($$SELECT loyalty.track_orders('pos_orders', 'shop', 'customer_id', 'id', 'total_float')$$),
@@ -429,7 +430,7 @@ SELECT throws_ok($$SELECT loyalty.track_orders('pos_orders', 'shop', 'customer_i
 		refunded_column => 'total')$$,
 	'22023', 'column "total" cannot be both the amount column and the refunded column',
 	'the amount column cannot also be the refunded column');
-SELECT is(pg_temp.tracking_state(), '5 sources, 16 triggers', 'the wrong types changed nothing');
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 16 triggers', 'the wrong types changed nothing');
 
 -- Refund statuses.
 SELECT throws_ok($$SELECT loyalty.track_orders('pos_orders', 'shop', 'customer_id', 'id', 'total',
@@ -445,7 +446,7 @@ SELECT throws_ok($$SELECT loyalty.track_orders('pos_orders', 'shop', 'customer_i
 		status_column => 'state', refund_statuses => '{cancelled,returned}')$$,
 	'22023', 'no value of refund_statuses is a label of type public.order_state',
 	'for an enum status, refund statuses that match none of its labels are refused');
-SELECT is(pg_temp.tracking_state(), '5 sources, 16 triggers', 'the bad refund statuses changed nothing');
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 16 triggers', 'the bad refund statuses changed nothing');
 
 -- A table name holding SQL fails at the regclass cast: nothing runs.
 SELECT throws_ok($$SELECT loyalty.track_orders('public.orders; DROP TABLE public.victim', 'shop', 'customer_id', 'id', 'total')$$,
@@ -454,7 +455,7 @@ SELECT throws_ok($$SELECT loyalty.track_orders('"public.orders; DROP TABLE publi
 	'42P01', 'relation "public.orders; DROP TABLE public.victim" does not exist',
 	'a quoted table name holding SQL is just a name that does not exist');
 SELECT has_table('public', 'victim', 'the victim table survived the hostile table names');
-SELECT is(pg_temp.tracking_state(), '5 sources, 16 triggers', 'the hostile table names changed nothing');
+SELECT is(pg_temp.tracking_state(), '5 sources, 0 retired, 16 triggers', 'the hostile table names changed nothing');
 
 --
 -- Untracking keeps points and history; tracking again works.
@@ -468,6 +469,10 @@ SELECT lives_ok($$SELECT loyalty.untrack_orders('public.orders')$$, 'untrack_ord
 SELECT is_empty($$SELECT * FROM pg_temp.triggers_of('public.orders')$$, 'its triggers are gone');
 SELECT is_empty($$SELECT * FROM loyalty.order_source WHERE table_name = 'public.orders'$$,
 	'its configuration is gone');
+SELECT results_eq(
+	$$SELECT source_id, program_id, table_name FROM loyalty.retired_order_source$$,
+	$$SELECT source_id, program_id, table_name FROM old_source$$,
+	'its source id is retired under its name and program');
 SELECT results_eq(
 	$$SELECT (SELECT count(*)::int FROM loyalty.ledger), (loyalty.balance('shop', 7)).available$$,
 	$$VALUES (1, 50::bigint)$$,
@@ -489,7 +494,11 @@ SELECT results_eq(
 		FROM loyalty.track_orders('public.orders', 'us', 'customer_id', 'id', 'total',
 			refund_statuses => '{refunded}')$$,
 	$$VALUES (true, true, 'total', '{refunded}'::text[])$$,
-	'an untracked table can be tracked again, with new settings and a new source id');
+	'an untracked table can be tracked again in another program, with new settings and a new source id');
+SELECT results_eq(
+	$$SELECT source_id, table_name FROM loyalty.retired_order_source$$,
+	$$SELECT source_id, table_name FROM old_source$$,
+	'its history in the first program stays retired');
 SELECT results_eq(
 	$$SELECT * FROM pg_temp.triggers_of('public.orders')$$,
 	$$SELECT * FROM pg_temp.expected_triggers('public.orders')$$,
@@ -508,14 +517,41 @@ SELECT is((SELECT count(*)::int FROM loyalty.order_source WHERE table_name = 'pu
 	'dropping a tracked table leaves its configuration row behind');
 CREATE TABLE public.legacy_orders (order_id text, buyer integer, amount bigint);
 SELECT results_eq(
-	$$SELECT source_id <> (SELECT source_id FROM legacy_source), customer_column, order_column, amount_column
+	$$SELECT source_id = (SELECT source_id FROM legacy_source), customer_column, order_column, amount_column
 		FROM loyalty.track_orders('legacy_orders', 'shop', 'buyer', 'order_id', 'amount')$$,
 	$$VALUES (true, 'buyer', 'order_id', 'amount')$$,
-	'a new table of the same name can be tracked: the stale row does not block it');
+	'a new table of the same name can be tracked in the same program: it takes the stale row''s id, and its order history');
 SELECT results_eq(
 	$$SELECT source_id, customer_column FROM loyalty.order_source WHERE table_name = 'public.legacy_orders'$$,
 	$$SELECT source_id, customer_column FROM loyalty.live_order_source('public.legacy_orders')$$,
 	'the stale row was replaced by the new one');
+SELECT is_empty($$SELECT * FROM loyalty.retired_order_source WHERE table_name = 'public.legacy_orders'$$,
+	'and its id is no longer retired');
+
+-- forget_order_history(): the next table tracked under a retired name starts
+-- a new history.
+SELECT is(pg_temp.error_of($$SELECT loyalty.forget_order_history('public.legacy_orders', 'shop')$$),
+	'LY008: no retired order history for table public.legacy_orders in program "shop" / The table is tracked: its order history is in use. / Call loyalty.untrack_orders(''public.legacy_orders'') first.',
+	'the history of a tracked table cannot be forgotten');
+SELECT loyalty.untrack_orders('legacy_orders');
+SELECT is(pg_temp.error_of($$SELECT loyalty.forget_order_history('public.legacy_orders', 'us')$$),
+	'LY008: no retired order history for table public.legacy_orders in program "us" / loyalty.retired_order_source lists the retired tables; names are schema-qualified, e.g. ''public.orders''.',
+	'nor one in a program the table never earned in');
+SELECT throws_ok($$SELECT loyalty.forget_order_history(NULL, 'shop')$$,
+	'22004', 'table_name must not be null', 'forgetting a NULL table name is refused with 22004');
+SELECT throws_ok($$SELECT loyalty.forget_order_history('public.legacy_orders', 'nope')$$,
+	'LY001', NULL, 'forgetting in an unknown program is refused');
+SELECT throws_ok($$SELECT loyalty.forget_order_history('a.b.c.d"', 'shop')$$,
+	'LY008', NULL, 'a malformed table name is no history, not a parser error');
+SELECT results_eq(
+	$$SELECT source_id, table_name FROM loyalty.forget_order_history('Public.Legacy_Orders', 'shop')$$,
+	$$SELECT source_id, 'public.legacy_orders' FROM legacy_source$$,
+	'forget_order_history() takes the name of a table that exists, however written, and returns what it forgot');
+SELECT results_eq(
+	$$SELECT source_id <> (SELECT source_id FROM legacy_source)
+		FROM loyalty.track_orders('legacy_orders', 'shop', 'buyer', 'order_id', 'amount')$$,
+	$$VALUES (true)$$,
+	'tracked again after that, the table gets a new source id');
 
 -- A tracked table renamed keeps triggers whose row is under the old name:
 -- untrack_orders() on the new name cleans both up.
@@ -533,20 +569,32 @@ SELECT results_eq(
 			 (SELECT count(*)::int FROM loyalty.order_source WHERE table_name = 'public.till_orders')$$,
 	$$VALUES (0, 0)$$,
 	'its triggers and its row under the old name are gone');
+SELECT is((SELECT table_name FROM loyalty.retired_order_source
+			WHERE source_id = (SELECT max(source_id) FROM loyalty.retired_order_source)),
+	'public.till_orders_old', 'its id is retired under the name it has now');
+SELECT max(source_id) AS till_id FROM loyalty.retired_order_source \gset
+SELECT is((SELECT source_id FROM loyalty.track_orders('till_orders_old', 'shop', 'customer_id', 'id', 'total')),
+	:till_id, 'tracked under the new name, the table takes its old id back');
 -- Renamed, and the old name reused by a new table that is tracked.
 CREATE TABLE public.cafe_orders (id bigint, customer_id bigint, total numeric);
-DO $$BEGIN PERFORM loyalty.track_orders('cafe_orders', 'shop', 'customer_id', 'id', 'total'); END$$;
+CREATE TEMP TABLE cafe_source AS
+	SELECT * FROM loyalty.track_orders('cafe_orders', 'shop', 'customer_id', 'id', 'total');
 ALTER TABLE public.cafe_orders RENAME TO cafe_orders_2023;
 CREATE TABLE public.cafe_orders (id bigint, customer_id bigint, total numeric);
-SELECT lives_ok($$SELECT loyalty.track_orders('cafe_orders', 'shop', 'customer_id', 'id', 'total')$$,
-	'a new table under a renamed tracked table''s old name can be tracked');
+SELECT results_eq(
+	$$SELECT source_id <> (SELECT source_id FROM cafe_source)
+		FROM loyalty.track_orders('cafe_orders', 'shop', 'customer_id', 'id', 'total')$$,
+	$$VALUES (true)$$,
+	'a new table under a renamed tracked table''s old name can be tracked, with a new id: the renamed table still carries the old one');
 SELECT lives_ok($$SELECT loyalty.untrack_orders('cafe_orders_2023')$$,
 	'the renamed table''s leftover triggers are removed by untrack_orders');
 SELECT results_eq(
 	$$SELECT (SELECT count(*)::int FROM pg_temp.triggers_of('public.cafe_orders_2023')),
-			 (SELECT count(*)::int FROM loyalty.live_order_source('public.cafe_orders') WHERE source_id IS NOT NULL)$$,
-	$$VALUES (0, 1)$$,
-	'and the new table keeps its tracking');
+			 (SELECT count(*)::int FROM loyalty.live_order_source('public.cafe_orders') WHERE source_id IS NOT NULL),
+			 (SELECT table_name FROM loyalty.retired_order_source
+			   WHERE source_id = (SELECT source_id FROM cafe_source))$$,
+	$$VALUES (0, 1, 'public.cafe_orders_2023')$$,
+	'and the new table keeps its tracking; the old id is retired under the renamed table''s name');
 
 --
 -- Privileges: tracking needs the TRIGGER privilege on the table, untracking
@@ -613,14 +661,17 @@ SELECT lives_ok($$SELECT loyalty.untrack_orders('public.kiosk_orders')$$, 'its o
 SELECT isnt_definer('loyalty', 'track_orders', 'track_orders runs as its caller (CREATE TRIGGER checks the caller)');
 SELECT isnt_definer('loyalty', 'untrack_orders', 'untrack_orders runs as its caller');
 SELECT is_definer('loyalty', 'register_order_source', 'register_order_source writes the configuration as the owner');
-SELECT is_definer('loyalty', 'unregister_order_source', 'unregister_order_source removes it as the owner');
+SELECT is_definer('loyalty', 'unregister_order_source', 'unregister_order_source retires it as the owner');
+SELECT is_definer('loyalty', 'forget_order_history', 'forget_order_history writes the configuration as the owner');
 SELECT is_definer('loyalty', 'set_exchange_rate', 'set_exchange_rate runs as the owner');
 SELECT is_empty(
 	$$SELECT p.oid::regprocedure FROM pg_proc p
 	   WHERE p.pronamespace = 'loyalty'::regnamespace
 		 AND p.proname IN ('track_orders', 'untrack_orders', 'reserve_order_source',
 			 'register_order_source', 'unregister_order_source', 'check_order_source',
-			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount')
+			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount',
+			 'order_source_in_use', 'adoptable_order_source', 'retire_stale_order_source',
+			 'forget_order_history')
 		 AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
 										   WHERE a.grantee = 0))$$,
 	'PUBLIC cannot execute any tracking or exchange-rate function');
@@ -629,20 +680,22 @@ SELECT is_empty(
 	   WHERE p.pronamespace = 'loyalty'::regnamespace
 		 AND p.proname IN ('track_orders', 'untrack_orders', 'reserve_order_source',
 			 'register_order_source', 'unregister_order_source', 'check_order_source',
-			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount')
+			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount',
+			 'order_source_in_use', 'adoptable_order_source', 'retire_stale_order_source',
+			 'forget_order_history')
 		 AND obj_description(p.oid, 'pg_proc') IS NULL$$,
 	'every tracking and exchange-rate function has a comment');
 SELECT is_empty(
 	$$SELECT c.relname FROM pg_class c
 	   WHERE c.oid IN ('loyalty.order_source'::regclass, 'loyalty.order_source_id_seq'::regclass,
-					   'loyalty.exchange_rate'::regclass)
+					   'loyalty.exchange_rate'::regclass, 'loyalty.retired_order_source'::regclass)
 		 AND obj_description(c.oid, 'pg_class') IS NULL$$,
-	'order_source, its sequence and exchange_rate have comments');
+	'order_source, its sequence, retired_order_source and exchange_rate have comments');
 SELECT ok(
 	(SELECT extconfig FROM pg_extension WHERE extname = 'loyalty')
 		@> ARRAY['loyalty.order_source'::regclass, 'loyalty.order_source_id_seq'::regclass,
-				 'loyalty.exchange_rate'::regclass]::oid[],
-	'order_source, its sequence and exchange_rate are dumped by pg_dump');
+				 'loyalty.exchange_rate'::regclass, 'loyalty.retired_order_source'::regclass]::oid[],
+	'order_source, its sequence, retired_order_source and exchange_rate are dumped by pg_dump');
 
 -- A tracked table renamed after tracking: every write says how to fix it,
 -- and untrack_orders plus track_orders under the new name do.
@@ -658,6 +711,34 @@ INSERT INTO moved_orders VALUES (2, 77, 10);
 SELECT is((SELECT points FROM loyalty.order_accrual WHERE order_key = '2'
 			AND source_id = (SELECT source_id FROM loyalty.order_source WHERE table_name = 'public.moved_orders')),
 	10::bigint, 'tracked again under its new name, the table earns');
+
+-- Tracked again, a table keeps its order history: a refund of an order
+-- recorded before finds its points, and a re-send earns nothing (a rename,
+-- then a change of settings).
+CREATE TABLE public.shop_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+CREATE TEMP TABLE shop_source AS
+	SELECT * FROM loyalty.track_orders('public.shop_orders', 'us', 'customer_id', 'id', 'total',
+		status_column => 'status');
+INSERT INTO shop_orders VALUES (1, 88, 100), (2, 88, 50), (3, 88, 30);
+ALTER TABLE shop_orders RENAME TO store_orders;
+SELECT loyalty.untrack_orders('public.store_orders');
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.store_orders', 'us', 'customer_id', 'id', 'total',
+			status_column => 'status')),
+	(SELECT source_id FROM shop_source), 'a renamed table tracked again under its new name keeps its source id');
+UPDATE store_orders SET status = 'refunded' WHERE id = 1;
+INSERT INTO store_orders VALUES (2, 88, 50);
+SELECT loyalty.untrack_orders('public.store_orders');
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.store_orders', 'us', 'customer_id', 'id', 'total',
+			status_column => 'status', refund_statuses => '{refunded,voided}')),
+	(SELECT source_id FROM shop_source), 'tracked again with new settings, it keeps it too');
+UPDATE store_orders SET status = 'voided' WHERE id = 3;
+SELECT results_eq(
+	$$SELECT order_key, state, points FROM loyalty.order_accrual WHERE customer_id = 88 ORDER BY order_key$$,
+	$$VALUES ('1', 'reversed', 0::bigint), ('2', 'active', 50::bigint), ('3', 'reversed', 0::bigint)$$,
+	'refunds of orders recorded before each re-tracking took their points back, and the re-sent order earned nothing');
+SELECT is((SELECT available + pending FROM loyalty.balance('us', 88)), 50::bigint,
+	'so the member holds 50 of the 180 points earned, not 180 or 230');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances equal the ledger');
 
 SELECT * FROM finish();
 ROLLBACK;

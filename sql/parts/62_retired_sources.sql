@@ -1,0 +1,322 @@
+--
+-- Retired order sources (new in 0.3.0).  Tracked orders are recorded under
+-- their table's source id (loyalty.order_accrual.source_id).  A table
+-- untracked, or dropped while tracked, leaves its id here with the table's
+-- name, and tracking a table of that name in the same program again takes
+-- the id back: its earlier orders are found, so a refund of one takes its
+-- points back and a re-send earns nothing.  That is what renaming a tracked
+-- table (untrack and track under the new name) and changing a table's
+-- settings (untrack and track again) need.
+--
+-- The functions that hand out and register ids are defined here, replacing
+-- those of 0.2.0, so that a fresh install and the update from 0.2.0 run the
+-- same statements.
+--
+
+-- One row per source id no table is tracked under.  table_name is the name
+-- of the last table that carried the id, as format('%I.%I', schema, table).
+CREATE TABLE @extschema@.retired_order_source (
+	source_id	integer PRIMARY KEY,
+	program_id	integer NOT NULL REFERENCES @extschema@.program (program_id),
+	table_name	text NOT NULL,
+	retired_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX retired_order_source_name_idx
+	ON @extschema@.retired_order_source (table_name, program_id);
+COMMENT ON TABLE @extschema@.retired_order_source IS 'source ids of untracked or dropped orders tables, kept so that tracking the table again finds its earlier orders; change through track_orders, untrack_orders and forget_order_history';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.retired_order_source', '');
+
+-- Internal: do accrual triggers on any table but except_rel carry source_id?
+CREATE FUNCTION @extschema@.order_source_in_use(source_id integer, except_rel regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_trigger t
+		 WHERE t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
+		   AND t.tgrelid IS DISTINCT FROM except_rel::oid
+		   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
+				pg_catalog.convert_to(source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex')))
+$$;
+
+-- Internal: the retired id that tracking orders in program_id takes back:
+-- the latest retired under the table's name in that program, unless another
+-- table's triggers still carry it.
+CREATE FUNCTION @extschema@.adoptable_order_source(orders regclass, program_id integer)
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.source_id FROM @extschema@.retired_order_source r
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) orders
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE r.table_name OPERATOR(pg_catalog.=) pg_catalog.format('%I.%I', n.nspname, c.relname)
+	   AND r.program_id OPERATOR(pg_catalog.=) adoptable_order_source.program_id
+	   AND NOT @extschema@.order_source_in_use(r.source_id, orders)
+	 ORDER BY r.retired_at DESC, r.source_id DESC
+	 LIMIT 1
+$$;
+
+-- Internal: retire the rows of order_source under table_name (their table
+-- was dropped, or renamed and its name is being tracked again).
+CREATE FUNCTION @extschema@.retire_stale_order_source(table_name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH gone AS (
+		DELETE FROM @extschema@.order_source s
+		 WHERE s.table_name OPERATOR(pg_catalog.=) retire_stale_order_source.table_name
+		RETURNING s.source_id, s.program_id, s.table_name
+	)
+	INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name)
+	SELECT g.source_id, g.program_id, g.table_name FROM gone g
+	ON CONFLICT (source_id) DO UPDATE
+		SET program_id = EXCLUDED.program_id, table_name = EXCLUDED.table_name,
+			retired_at = EXCLUDED.retired_at
+$$;
+
+-- Internal: check a track_orders() request and hand out the id its triggers
+-- will carry: the table's retired id in that program, or a new one.
+CREATE OR REPLACE FUNCTION @extschema@.reserve_order_source(
+	orders regclass, program text,
+	customer_column name, order_column name, amount_column name,
+	currency_column name, channel_column name, category_column name,
+	status_column name, refunded_column name, ordered_at_column name,
+	refund_statuses text[])
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pid			integer;
+	tname		text;
+BEGIN
+	pid := @extschema@.check_order_source(NULL, orders, program,
+		customer_column, order_column, amount_column, currency_column,
+		channel_column, category_column, status_column, refunded_column,
+		ordered_at_column, refund_statuses);
+	-- check_order_source() proved any row under this name is stale.
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
+	PERFORM @extschema@.retire_stale_order_source(tname);
+	RETURN COALESCE(@extschema@.adoptable_order_source(orders, pid),
+		pg_catalog.nextval('@extschema@.order_source_id_seq')::integer);
+END
+$$;
+
+-- Internal: record the configuration of a table whose triggers the caller has
+-- just created with the id reserve_order_source() handed out.
+CREATE OR REPLACE FUNCTION @extschema@.register_order_source(
+	source_id integer, orders regclass, program text,
+	customer_column name, order_column name, amount_column name,
+	currency_column name, channel_column name, category_column name,
+	status_column name, refunded_column name, ordered_at_column name,
+	refund_statuses text[])
+RETURNS @extschema@.order_source
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pid			integer;
+	tname		text;
+	reserved	boolean;
+	result		@extschema@.order_source;
+BEGIN
+	IF register_order_source.source_id IS NULL THEN
+		RAISE EXCEPTION 'source_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	pid := @extschema@.check_order_source(register_order_source.source_id, orders, program,
+		customer_column, order_column, amount_column, currency_column,
+		channel_column, category_column, status_column, refunded_column,
+		ordered_at_column, refund_statuses);
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
+	PERFORM @extschema@.retire_stale_order_source(tname);
+	-- The id is the table's own retired one, or new from this session.
+	reserved := register_order_source.source_id OPERATOR(pg_catalog.=)
+		@extschema@.adoptable_order_source(orders, pid);
+	IF reserved IS NOT TRUE THEN
+		BEGIN
+			reserved := register_order_source.source_id OPERATOR(pg_catalog.=)
+				pg_catalog.currval('@extschema@.order_source_id_seq');
+		EXCEPTION WHEN object_not_in_prerequisite_state THEN
+			reserved := false;		-- no id handed out in this session
+		END;
+	END IF;
+	IF NOT reserved THEN
+		RAISE EXCEPTION 'order source id % was not reserved in this session', register_order_source.source_id
+			USING ERRCODE = '55000', HINT = 'Track tables with loyalty.track_orders().';
+	END IF;
+	-- The caller proves it may track the table by having created the triggers.
+	IF @extschema@.order_source_triggers(orders, register_order_source.source_id)
+			OPERATOR(pg_catalog.<>) 3 THEN
+		RAISE EXCEPTION 'the loyalty triggers for order source % are not on table %',
+			register_order_source.source_id, tname
+			USING ERRCODE = '55000', HINT = 'Track tables with loyalty.track_orders(), which creates them.';
+	END IF;
+
+	DELETE FROM @extschema@.retired_order_source r
+	 WHERE r.source_id OPERATOR(pg_catalog.=) register_order_source.source_id;
+	INSERT INTO @extschema@.order_source AS s (source_id, program_id, table_name,
+		customer_column, order_column, amount_column, currency_column, channel_column,
+		category_column, status_column, refunded_column, ordered_at_column, refund_statuses)
+	VALUES (register_order_source.source_id, pid, tname,
+		register_order_source.customer_column, register_order_source.order_column,
+		register_order_source.amount_column, register_order_source.currency_column,
+		register_order_source.channel_column, register_order_source.category_column,
+		register_order_source.status_column, register_order_source.refunded_column,
+		register_order_source.ordered_at_column, register_order_source.refund_statuses)
+	RETURNING s.* INTO result;
+	RETURN result;
+END
+$$;
+
+-- Internal: retire the configuration of a table whose triggers the caller
+-- has just dropped: the row under its name, and the rows of source_ids (the
+-- ids its triggers carried: a renamed table's row is under its old name).
+-- An id its triggers carried is retired under the table's present name, so
+-- that tracking the table again under that name takes it back.  Only rows
+-- whose triggers are gone are retired; returns them as they were.
+CREATE OR REPLACE FUNCTION @extschema@.unregister_order_source(orders regclass,
+	source_ids integer[] DEFAULT '{}')
+RETURNS SETOF @extschema@.order_source
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tname		text;
+	src			@extschema@.order_source;
+	found_any	boolean := false;
+BEGIN
+	IF orders IS NULL THEN
+		RAISE EXCEPTION 'orders must not be null' USING ERRCODE = '22004';
+	END IF;
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', orders::oid USING ERRCODE = '42P01';
+	END IF;
+	FOR src IN SELECT s.* FROM @extschema@.order_source s
+				WHERE s.table_name OPERATOR(pg_catalog.=) tname
+				   OR s.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
+				ORDER BY s.source_id FOR UPDATE LOOP
+		IF pg_catalog.to_regclass(src.table_name) IS NOT NULL
+		   AND @extschema@.order_source_triggers(pg_catalog.to_regclass(src.table_name), src.source_id)
+				OPERATOR(pg_catalog.>) 0 THEN
+			RAISE EXCEPTION 'the loyalty triggers are still on table %', src.table_name
+				USING ERRCODE = '55000',
+					  HINT = 'Untrack tables with loyalty.untrack_orders(), which drops them.';
+		END IF;
+		DELETE FROM @extschema@.order_source s
+		 WHERE s.source_id OPERATOR(pg_catalog.=) src.source_id;
+		INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name)
+		VALUES (src.source_id, src.program_id,
+			CASE WHEN src.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
+				 THEN tname ELSE src.table_name END)
+		ON CONFLICT (source_id) DO UPDATE
+			SET program_id = EXCLUDED.program_id, table_name = EXCLUDED.table_name,
+				retired_at = EXCLUDED.retired_at;
+		found_any := true;
+		RETURN NEXT src;
+	END LOOP;
+	-- Ids whose row was retired already (the table was renamed and a new
+	-- table tracked under its old name): they now go by this table's name.
+	UPDATE @extschema@.retired_order_source r SET table_name = tname
+	 WHERE r.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
+	   AND r.table_name OPERATOR(pg_catalog.<>) tname;
+	-- Triggers without a row (left by a renamed table whose name was reused)
+	-- were cleaned up by the caller: that is untracking too.
+	IF NOT found_any AND pg_catalog.cardinality(COALESCE(source_ids, '{}')) OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'table % is not tracked', tname
+			USING ERRCODE = 'LY008', HINT = 'loyalty.order_source lists the tracked tables.';
+	END IF;
+END
+$$;
+
+-- Start a new order history for a table name: the retired ids under that
+-- name in the program are forgotten, so the next table tracked under it gets
+-- a new id and its orders count as new even where their keys repeat earlier
+-- ones (a table dropped and created again with its keys starting over).  The
+-- orders recorded under the forgotten ids keep their points and history.
+CREATE FUNCTION @extschema@.forget_order_history(table_name text, program text)
+RETURNS SETOF @extschema@.retired_order_source
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pid			integer;
+	given		text := forget_order_history.table_name;
+	rel			regclass;
+BEGIN
+	IF given IS NULL THEN
+		RAISE EXCEPTION 'table_name must not be null' USING ERRCODE = '22004',
+			HINT = 'Name the table as loyalty.retired_order_source has it, e.g. ''public.orders''.';
+	END IF;
+	pid := @extschema@.program_id(program);
+	-- A name as stored, or a schema-qualified name of a table that exists
+	-- (the caller's search_path does not apply here).
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.retired_order_source r
+					WHERE r.table_name OPERATOR(pg_catalog.=) given) THEN
+		BEGIN
+			rel := pg_catalog.to_regclass(given);
+		EXCEPTION WHEN OTHERS THEN
+			rel := NULL;		-- not a name at all: reported as unknown below
+		END;
+		IF rel IS NOT NULL THEN
+			SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) INTO given
+			  FROM pg_catalog.pg_class c
+			  JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) c.relnamespace
+			 WHERE c.oid OPERATOR(pg_catalog.=) rel;
+		END IF;
+	END IF;
+	RETURN QUERY
+		DELETE FROM @extschema@.retired_order_source r
+		 WHERE r.table_name OPERATOR(pg_catalog.=) given
+		   AND r.program_id OPERATOR(pg_catalog.=) pid
+		RETURNING r.*;
+	IF NOT FOUND AND rel IS NOT NULL AND (@extschema@.live_order_source(rel)).source_id IS NOT NULL THEN
+		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
+			USING ERRCODE = 'LY008', DETAIL = 'The table is tracked: its order history is in use.',
+				  HINT = pg_catalog.format('Call loyalty.untrack_orders(%L) first.', given);
+	ELSIF NOT FOUND THEN
+		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
+			USING ERRCODE = 'LY008',
+				  HINT = 'loyalty.retired_order_source lists the retired tables; names are schema-qualified, e.g. ''public.orders''.';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.order_source_in_use(integer, regclass)
+	IS 'internal: whether accrual triggers on another table carry a source id';
+COMMENT ON FUNCTION @extschema@.adoptable_order_source(regclass, integer)
+	IS 'internal: the retired source id that tracking a table in a program takes back, if any';
+COMMENT ON FUNCTION @extschema@.retire_stale_order_source(text)
+	IS 'internal: retire the stale configuration rows under a table name';
+COMMENT ON FUNCTION @extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[])
+	IS 'internal: validate a track_orders() request and reserve its source id (the table''s retired one, or new)';
+COMMENT ON FUNCTION @extschema@.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[])
+	IS 'internal: record a tracked table once track_orders() has created its triggers';
+COMMENT ON FUNCTION @extschema@.unregister_order_source(regclass, integer[])
+	IS 'internal: retire a tracked table''s configuration once untrack_orders() has dropped its triggers';
+COMMENT ON FUNCTION @extschema@.untrack_orders(regclass)
+	IS 'stop tracking an orders table (drops its loyalty triggers); points earned and order history stay, and tracking it again under the same name in the same program continues its history';
+COMMENT ON FUNCTION @extschema@.forget_order_history(text, text)
+	IS 'forget a retired table''s source id, so the next table tracked under that name starts a new order history';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.order_source_in_use(integer, regclass),
+	@extschema@.adoptable_order_source(regclass, integer),
+	@extschema@.retire_stale_order_source(text),
+	@extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
+	@extschema@.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[]),
+	@extschema@.unregister_order_source(regclass, integer[]),
+	@extschema@.forget_order_history(text, text)
+FROM PUBLIC;
