@@ -19,6 +19,7 @@ SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 # older part's CREATE TABLE).
 NEW_PARTS = \
 	sql/parts/62_retired_sources.sql \
+	sql/parts/66_order_currency.sql \
 	sql/parts/75_window.sql \
 	sql/parts/78_events.sql \
 	sql/parts/80_expiry.sql \

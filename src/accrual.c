@@ -144,6 +144,8 @@ typedef struct OrderState
 	int64		lot_no;			/* the lot that received its points (0.2.0 on) */
 	bool		voided;			/* a fraud review voided it: it never earns again */
 	bool		held;			/* a fraud check holds its points until review */
+	char	   *currency;		/* the currency its rate is for (0.3.0 on), or NULL */
+	Numeric		rate;			/* the rate it is priced at, or NULL (before 0.3.0) */
 } OrderState;
 
 /*
@@ -156,6 +158,17 @@ static bool
 OrdersHaveLotNo(void)
 {
 	return LoyaltyHasColumn("order_accrual", "lot_no");
+}
+
+/*
+ * Whether loyalty.order_accrual keeps each order's currency and rate
+ * (0.3.0 on).  Before the update, every change of an order in another
+ * currency is converted again at the rate valid at its time, as in 0.2.0.
+ */
+static bool
+OrdersHaveRate(void)
+{
+	return LoyaltyHasColumn("order_accrual", "rate");
 }
 
 static HTAB *source_cache = NULL;
@@ -699,29 +712,32 @@ EnrollFromOrder(OrderSource *src, int64 customer_id)
 static void
 ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, OrderState *o)
 {
-	static SPIPlanPtr plans[2][2];
+	static SPIPlanPtr plans[2][2][2];
 	bool		v2 = OrdersHaveLotNo();
 	bool		fraud = LoyaltyHasFraud();	/* voided_at, held come with the fraud checks */
+	bool		rated = OrdersHaveRate();
 	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
 	Datum		values[4];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	bool		isnull;
+	Datum		d;
 
-	if (plans[v2][fraud] == NULL)
-		plans[v2][fraud] = LoyaltyPreparePlan(psprintf(
+	if (plans[v2][fraud][rated] == NULL)
+		plans[v2][fraud][rated] = LoyaltyPreparePlan(psprintf(
 								  "SELECT state, amount, points, earned_points, first_purchase, %s,"
-								  " net_amount, ordered_at, %s"
+								  " net_amount, ordered_at, %s, %s"
 								  " FROM loyalty.order_accrual"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2"
 								  "  AND source_id OPERATOR(pg_catalog.=) $3"
 								  "  AND order_key OPERATOR(pg_catalog.=) $4",
 								  v2 ? "lot_no" : "NULL::bigint",
-								  fraud ? "voided_at IS NOT NULL, held" : "false, false"),
+								  fraud ? "voided_at IS NOT NULL, held" : "false, false",
+								  rated ? "currency, rate" : "NULL::text, NULL::numeric"),
 								  4, argtypes);
 	OrderKeyParams(values, src, customer_id, order_key);
-	if (SPI_execute_plan(plans[v2][fraud], values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plans[v2][fraud][rated], values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "order state lookup failed");
 	memset(o, 0, sizeof(*o));
 	if (SPI_processed == 0)
@@ -743,6 +759,12 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	o->ordered_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
 	o->voided = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
 	o->held = DatumGetBool(SPI_getbinval(tuple, desc, 10, &isnull));
+	o->currency = SPI_getvalue(tuple, desc, 11);
+	d = SPI_getbinval(tuple, desc, 12, &isnull);
+	o->rate = isnull ? NULL : DatumGetNumericCopy(d);
+	/* One without the other is no rate to price by. */
+	if (o->currency == NULL || o->rate == NULL)
+		o->currency = NULL, o->rate = NULL;
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -766,32 +788,66 @@ InProgramCurrency(OrderSource *src, const char *currency)
 	return currency == NULL || pg_strcasecmp(currency, src->currency) == 0;
 }
 
-/* Convert an amount into the program currency; NULL when no rate is known. */
+/*
+ * An order's currency code as the rates know it: upper case, without
+ * surrounding spaces (as convert_amount() reads it); the program's when
+ * none is given.
+ */
+static char *
+OrderCurrency(OrderSource *src, const char *currency)
+{
+	const char *end;
+	char	   *code;
+
+	if (currency == NULL)
+		return pstrdup(src->currency);
+	while (*currency == ' ')
+		currency++;
+	end = currency + strlen(currency);
+	while (end > currency && end[-1] == ' ')
+		end--;
+	code = pnstrdup(currency, end - currency);
+	for (char *c = code; *c; c++)
+		*c = pg_toupper((unsigned char) *c);
+	return code;
+}
+
+/*
+ * The rate of an order's currency (an OrderCurrency code) at a time: units
+ * of the program currency per unit of it, by convert_amount(), so exact; 1
+ * in the program currency; NULL when no rate is known.
+ */
 static Numeric
-ConvertAmount(OrderSource *src, Numeric amount, const char *currency, TimestampTz at)
+ExchangeRate(OrderSource *src, const char *currency, TimestampTz at)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[4] = {NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[4];
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
 	bool		isnull;
 	Datum		d;
 	Numeric		result;
 
-	if (InProgramCurrency(src, currency))
-		return amount;
+	if (strcmp(currency, src->currency) == 0)
+		return NumFromInt64(1);
 	if (plan == NULL)
-		plan = LoyaltyPreparePlan("SELECT loyalty.convert_amount($1, $2, $3, $4)",
-								  4, argtypes);
-	values[0] = NumericGetDatum(amount);
-	values[1] = CStringGetTextDatum(currency);
-	values[2] = CStringGetTextDatum(src->currency);
-	values[3] = TimestampTzGetDatum(at);
+		plan = LoyaltyPreparePlan("SELECT loyalty.convert_amount(1, $1, $2, $3)",
+								  3, argtypes);
+	values[0] = CStringGetTextDatum(currency);
+	values[1] = CStringGetTextDatum(src->currency);
+	values[2] = TimestampTzGetDatum(at);
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "currency conversion failed");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	result = isnull ? NULL : DatumGetNumericCopy(d);
 	SPI_freetuptable(SPI_tuptable);
 	return result;
+}
+
+/* An amount in an order's currency (an OrderCurrency code) at rate, in the program's. */
+static Numeric
+AtRate(OrderSource *src, Numeric amount, const char *currency, Numeric rate)
+{
+	return strcmp(currency, src->currency) == 0 ? amount : NumMul(amount, rate);
 }
 
 /* floor(points * part / whole) for 0 <= part <= whole, computed exactly. */
@@ -855,9 +911,11 @@ typedef struct OrderChange
 	const LoyaltyTierState *tier;	/* the member's tier and qualifying totals */
 	const FraudState *fraud;	/* the fraud state to write, or NULL */
 	int64		last_flag_no;
+	const char *currency;		/* the order's currency and rate, or NULL */
+	Numeric		rate;
 } OrderChange;
 
-#define WRITE_NARGS 35
+#define WRITE_NARGS 37
 
 /* A text parameter, or a SQL NULL. */
 static inline void
@@ -903,10 +961,11 @@ static void
 WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 				 OrderChange *c, const char *db_role)
 {
-	static SPIPlanPtr plans[2][2][2];
+	static SPIPlanPtr plans[2][2][2][2];
 	bool		v2 = OrdersHaveLotNo();
 	bool		tiers = c->tier->enabled;
 	bool		fraud = LoyaltyHasFraud();
+	bool		rated = OrdersHaveRate();
 	SPIPlanPtr	plan;
 	static Oid	argtypes[WRITE_NARGS] = {
 		INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID,	/* $1-$5 member, order, entry */
@@ -917,13 +976,14 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 		TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,	/* $23-$29 entry */
 		TIMESTAMPTZOID,			/* $30 when the new lot expires */
 		TEXTOID, TEXTOID,		/* $31-$32 qualifying window, new tier */
-		BYTEAOID, INT8OID, BOOLOID	/* $33-$35 fraud state, last flag, order held */
+		BYTEAOID, INT8OID, BOOLOID,	/* $33-$35 fraud state, last flag, order held */
+		TEXTOID, NUMERICOID		/* $36-$37 the order's currency and rate */
 	};
 	Datum		values[WRITE_NARGS];
 	char		nulls[WRITE_NARGS];
 
-	if (plans[v2][tiers][fraud] == NULL)
-		plans[v2][tiers][fraud] = LoyaltyPreparePlan(psprintf(
+	if (plans[v2][tiers][fraud][rated] == NULL)
+		plans[v2][tiers][fraud][rated] = LoyaltyPreparePlan(psprintf(
 								  "WITH acct AS ("
 								  " UPDATE loyalty.account SET available = $6, pending = $7,"
 								  "  lifetime_earned = $8, order_count = $9, last_entry_no = $5,"
@@ -939,15 +999,15 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  " ord AS ("
 								  " INSERT INTO loyalty.order_accrual AS o (customer_id, program_id,"
 								  "  source_id, order_key, state, amount, net_amount, points,"
-								  "  earned_points, first_purchase, channel, category, ordered_at%s%s)"
-								  " VALUES ($1, $2, $3, $4, $14, $15, $16, $17, $18, $19, $20, $21, $22%s%s)"
+								  "  earned_points, first_purchase, channel, category, ordered_at%s%s%s)"
+								  " VALUES ($1, $2, $3, $4, $14, $15, $16, $17, $18, $19, $20, $21, $22%s%s%s)"
 								  " ON CONFLICT (customer_id, program_id, source_id, order_key)"
 								  " DO UPDATE SET state = EXCLUDED.state, amount = EXCLUDED.amount,"
 								  "  net_amount = EXCLUDED.net_amount, points = EXCLUDED.points,"
 								  "  earned_points = EXCLUDED.earned_points,"
 								  "  first_purchase = EXCLUDED.first_purchase,"
 								  "  channel = EXCLUDED.channel, category = EXCLUDED.category,"
-								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now()%s%s)"
+								  "  ordered_at = EXCLUDED.ordered_at, updated_at = pg_catalog.now()%s%s%s)"
 								  " INSERT INTO loyalty.ledger (customer_id, program_id, entry_no, kind,"
 								  "  points, pending_points, available_after, pending_after, reason,"
 								  "  reference, actor, db_role, detail, expires_at)"
@@ -959,8 +1019,9 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  fraud ? ", fraud_state = COALESCE($33, fraud_state),"
 								  " last_flag_no = COALESCE($34, last_flag_no)" : "",
 								  v2 ? ", lot_no" : "", fraud ? ", held" : "",
+								  rated ? ", currency, rate" : "",
 								  v2 ? ", CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN $5 END" : "",
-								  fraud ? ", $35" : "",
+								  fraud ? ", $35" : "", rated ? ", $36, $37" : "",
 								  /*
 								   * A raise's lot carries the order key; the first lot
 								   * may not (one statement's lot), so the order keeps
@@ -970,9 +1031,10 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 								  v2 ? ", lot_no = CASE WHEN o.state OPERATOR(pg_catalog.=) 'deleted'"
 								  " THEN COALESCE(EXCLUDED.lot_no, o.lot_no)"
 								  " ELSE COALESCE(o.lot_no, EXCLUDED.lot_no) END" : "",
-								  fraud ? ", held = EXCLUDED.held" : ""),
+								  fraud ? ", held = EXCLUDED.held" : "",
+								  rated ? ", currency = EXCLUDED.currency, rate = EXCLUDED.rate" : ""),
 								  WRITE_NARGS, argtypes);
-	plan = plans[v2][tiers][fraud];
+	plan = plans[v2][tiers][fraud][rated];
 
 	memset(nulls, ' ', sizeof(nulls));
 	OrderKeyParams(values, src, customer_id, order_key);
@@ -1010,6 +1072,9 @@ WriteOrderChange(OrderSource *src, int64 customer_id, const char *order_key,
 	values[33] = Int64GetDatum(c->last_flag_no);
 	nulls[33] = c->fraud ? ' ' : 'n';
 	values[34] = BoolGetDatum(c->held);
+	TextParam(values, nulls, 35, c->rate ? c->currency : NULL);
+	values[36] = c->rate ? NumericGetDatum(c->rate) : (Datum) 0;
+	nulls[36] = c->rate ? ' ' : 'n';
 
 	if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "order write failed");
@@ -1397,6 +1462,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	int			nhits = 0;
 	EarnBirthday birthday = {'m', false, 0, false, 0};
 	char	   *why;
+	bool		rerated = false;	/* the shop changed the order's currency */
 
 	if (!LockMember(src, customer_id, &m))
 	{
@@ -1450,6 +1516,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		net = NumFromInt64(0);
 		c.first_purchase = o.first_purchase;
 		c.ordered_at = GetCurrentTransactionStartTimestamp();
+		c.currency = o.currency;
+		c.rate = o.rate;
 	}
 	else
 	{
@@ -1460,14 +1528,31 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 						  : "the amount is missing");
 			return;
 		}
-		amount = ConvertAmount(src, now->amount, now->currency, now->ordered_at);
-		if (amount == NULL)
+		/*
+		 * A recorded order is priced in its own currency at the rate it was
+		 * first converted at, so a rate set later for its time changes none
+		 * of its points: its refunds keep their share of them, and a raise
+		 * is converted at the same rate.  A new order, or one the shop moved
+		 * to another currency, is converted at the rate of its order time,
+		 * and is priced at that from then on.  An order recorded before
+		 * 0.3.0 (no rate) is converted again each time, as it was then.
+		 */
+		c.currency = OrderCurrency(src, now->currency);
+		if (live && o.rate != NULL && strcmp(c.currency, o.currency) == 0)
+			c.rate = o.rate;
+		else
 		{
-			RecordProblem(src, customer_id, order_key, "currency_without_rate",
-						  psprintf("no exchange rate from %s to %s at the order time",
-								   now->currency, src->currency));
-			return;
+			rerated = live && o.rate != NULL;
+			c.rate = ExchangeRate(src, c.currency, rerated ? o.ordered_at : now->ordered_at);
+			if (c.rate == NULL)
+			{
+				RecordProblem(src, customer_id, order_key, "currency_without_rate",
+							  psprintf("no exchange rate from %s to %s at the order time",
+									   now->currency, src->currency));
+				return;
+			}
 		}
+		amount = AtRate(src, now->amount, c.currency, c.rate);
 		if (now->refunded != NULL && !ValidAmount(now->refunded))
 		{
 			RecordProblem(src, customer_id, order_key, "invalid_amount",
@@ -1477,15 +1562,15 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		net = amount;
 		if (now->refunded != NULL)
 		{
-			Numeric		refunded_amount = ConvertAmount(src, now->refunded, now->currency,
-														now->ordered_at);
-
-			if (refunded_amount != NULL)
-				net = DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(amount),
-														  NumericGetDatum(refunded_amount)));
+			net = DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(amount),
+													  NumericGetDatum(AtRate(src, now->refunded,
+																			 c.currency, c.rate))));
 			if (NumCmp(net, NumFromInt64(0)) < 0)
 				net = NumFromInt64(0);
 		}
+		/* Before 0.3.0 the order kept no rate, and keeps none. */
+		if (live && o.rate == NULL)
+			c.currency = NULL, c.rate = NULL;
 		refunded = IsRefundStatus(src, now->status);
 		if (refunded)
 			net = NumFromInt64(0);
@@ -1546,6 +1631,8 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 			amount = o.amount;
 			if (refunded)
 				c.reason = psprintf("order %s", now->status);
+			else if (rerated)
+				c.reason = "order currency changed";
 			else
 				c.reason = "order amount changed";
 		}
@@ -1665,7 +1752,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 						 &m, &c, -delta, &detail);
 		}
 		else if (live && strcmp(o.state, state) == 0 && NumCmp(net, o.amount) == 0 &&
-				 qualifying == 0)
+				 qualifying == 0 && !rerated)
 			return;				/* nothing the loyalty engine cares about changed */
 	}
 	c.detail = detail.len > 0 ? detail.data : NULL;
@@ -1777,11 +1864,11 @@ typedef enum InsertColumn
 	E_DETAIL, E_EXPIRES_AT, E_CREATED_AT,
 	O_CUSTOMER, O_PROGRAM, O_SOURCE, O_ORDER_KEY, O_STATE, O_AMOUNT, O_NET_AMOUNT,
 	O_POINTS, O_EARNED_POINTS, O_FIRST_PURCHASE, O_CHANNEL, O_CATEGORY, O_ORDERED_AT,
-	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO, O_HELD, O_BIRTHDAY_BONUS,
+	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO, O_HELD, O_BIRTHDAY_BONUS, O_CURRENCY, O_RATE,
 	NUM_INSERT_COLUMNS
 } InsertColumn;
 
-/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier and fraud columns. */
+/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier, fraud, birthday and rate columns. */
 static const DirectColumnDef insert_columns[NUM_INSERT_COLUMNS] = {
 	{LY_MEMBER, "status", false}, {LY_MEMBER, "birthday", false},
 	{LY_ACCOUNT, "available", false}, {LY_ACCOUNT, "pending", false},
@@ -1809,6 +1896,7 @@ static const DirectColumnDef insert_columns[NUM_INSERT_COLUMNS] = {
 	{LY_ORDER, "channel", false}, {LY_ORDER, "category", false}, {LY_ORDER, "ordered_at", false},
 	{LY_ORDER, "created_at", false}, {LY_ORDER, "updated_at", false}, {LY_ORDER, "lot_no", true},
 	{LY_ORDER, "held", true}, {LY_ORDER, "birthday_bonus", true},
+	{LY_ORDER, "currency", true}, {LY_ORDER, "rate", true},
 };
 
 static AttrNumber insert_attnums[NUM_INSERT_COLUMNS];
@@ -2537,6 +2625,13 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				Put(w, O_HELD, BoolGetDatum(r->lot != NULL && r->lot->held));
 			if (insert_attnums[O_BIRTHDAY_BONUS] != InvalidAttrNumber)
 				Put(w, O_BIRTHDAY_BONUS, BoolGetDatum(r->birthday_bonus));
+			/* The fast path takes orders in the program currency only. */
+			if (insert_attnums[O_RATE] != InvalidAttrNumber &&
+				insert_attnums[O_CURRENCY] != InvalidAttrNumber)
+			{
+				PutText(w, O_CURRENCY, src->currency);
+				Put(w, O_RATE, NumericGetDatum(NumFromInt64(1)));
+			}
 			DirectInsert(w, order);
 		}
 

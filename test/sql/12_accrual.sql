@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(122);
+SELECT plan(134);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -163,6 +163,102 @@ INSERT INTO orders (id, customer_id, total, currency) VALUES (112, 1, 20, 'usd')
 SELECT is((SELECT amount FROM loyalty.order_accrual WHERE order_key = '112'), 500000::numeric,
 	'20 USD at 25,000 VND is recorded as 500,000 VND');
 SELECT is((loyalty.balance('instant', 1)).available, 150::bigint, 'and earns 50 points');
+
+-- An order in another currency is priced in its own currency at the rate
+-- it was first converted at: a rate set later for its time (backdated)
+-- changes none of its points.  A refund keeps its share of them, a raise
+-- is converted at the first rate; a change of the order's currency is
+-- converted at the new currency's rate of the order time, and priced at
+-- that from then on.  The rates here are of 2001, before every other rate
+-- of this file, so they price no other order.
+SELECT code FROM loyalty.create_program('rated', 'Rated', 'VND', 10, 100000);
+CREATE TABLE rated_orders (id int, customer_id bigint, total numeric, currency text,
+	refunded numeric DEFAULT 0, status text DEFAULT 'paid', created_at timestamptz);
+SELECT 'tracked' FROM loyalty.track_orders('public.rated_orders', 'rated', 'customer_id', 'id',
+	'total', currency_column => 'currency', refunded_column => 'refunded',
+	status_column => 'status', ordered_at_column => 'created_at');
+SELECT 'rate' FROM loyalty.set_exchange_rate('USD', 'VND', 25000, '2001-01-01');
+SELECT 'rate' FROM loyalty.set_exchange_rate('EUR', 'VND', 27000, '2001-01-01');
+INSERT INTO rated_orders (id, customer_id, total, currency, created_at) VALUES
+	(1, 951, 100, 'USD', '2001-03-10'), (2, 952, 100, 'USD', '2001-06-10'),
+	(3, 953, 100, 'USD', '2001-06-10'), (4, 954, 100, 'USD', '2001-06-10'),
+	(5, 955, 100, ' usd', '2001-06-10'), (6, 956, 100, 'VND', '2001-06-10');
+SELECT results_eq(
+	$$SELECT customer_id, points, amount, currency, rate FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('rated') ORDER BY customer_id$$,
+	$$VALUES (951::bigint, 250::bigint, 2500000::numeric, 'USD'::text, 25000::numeric),
+			 (952, 250, 2500000, 'USD', 25000), (953, 250, 2500000, 'USD', 25000),
+			 (954, 250, 2500000, 'USD', 25000), (955, 250, 2500000, 'USD', 25000),
+			 (956, 0, 100, 'VND', 1)$$,
+	'100 USD at 25,000 VND earns 250 and the order keeps its currency and rate; VND has rate 1');
+-- Rates set afterwards for the orders' times: 50,000 for order 1, 12,500 for the others.
+SELECT 'rate' FROM loyalty.set_exchange_rate('USD', 'VND', 50000, '2001-03-09');
+SELECT 'rate' FROM loyalty.set_exchange_rate('USD', 'VND', 12500, '2001-06-09');
+UPDATE rated_orders SET refunded = 40 WHERE id IN (1, 2);
+SELECT results_eq(
+	$$SELECT customer_id, available FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('rated') AND customer_id IN (951, 952)
+	   ORDER BY customer_id$$,
+	$$VALUES (951::bigint, 150::bigint), (952, 150)$$,
+	'a refund of 40 of 100 USD leaves 150 of 250 after a higher rate (not +50) or a lower one (not 75) was set for the order time');
+SELECT results_eq(
+	$$SELECT kind, points, reason, detail FROM loyalty.statement('rated', 951) ORDER BY entry_no$$,
+	$$VALUES ('earn'::text, 250::bigint, 'purchase'::text, '[{"rule": "base", "points": 250}]'::jsonb),
+			 ('reverse', -100, 'order amount changed',
+			  '{"clawback": 100, "from_pending": 0, "from_available": 100}')$$,
+	'the refund is a clawback of 100, not an earning');
+SELECT results_eq(
+	$$SELECT net_amount, rate FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('rated') AND customer_id IN (951, 952)
+	   ORDER BY customer_id$$,
+	$$VALUES (1500000::numeric, 25000::numeric), (1500000, 25000)$$,
+	'both keep 60 USD at the first rate: 1,500,000 VND');
+UPDATE rated_orders SET refunded = 100 WHERE id = 3;
+SELECT results_eq(
+	$$SELECT b.available, s.points FROM loyalty.balance('rated', 953) b,
+		loyalty.statement('rated', 953) s WHERE s.kind = 'reverse'$$,
+	$$VALUES (0::bigint, -250::bigint)$$,
+	'a full refund takes all 250');
+UPDATE rated_orders SET total = 120 WHERE id = 4;
+SELECT results_eq(
+	$$SELECT b.available, o.net_amount FROM loyalty.balance('rated', 954) b,
+		loyalty.order_accrual o WHERE o.customer_id = 954$$,
+	$$VALUES (300::bigint, 3000000::numeric)$$,
+	'a raise to 120 USD is converted at the first rate: 3,000,000 VND earns 50 more (not a clawback at 12,500)');
+UPDATE rated_orders SET total = 100 WHERE id = 4;
+SELECT is((loyalty.balance('rated', 954)).available, 250::bigint,
+	'lowered back to 100 USD, the order holds its 250 again');
+-- The shop changes the order's currency: converted at the new currency's
+-- rate of the order time (27,000), against what the order first earned.
+UPDATE rated_orders SET currency = 'EUR' WHERE id = 5;
+SELECT results_eq(
+	$$SELECT b.available, o.currency, o.rate, s.reason FROM loyalty.balance('rated', 955) b,
+		loyalty.order_accrual o, loyalty.statement('rated', 955) s
+	   WHERE o.customer_id = 955 AND s.entry_no = 2$$,
+	$$VALUES (270::bigint, 'EUR'::text, 27000::numeric, 'order currency changed'::text)$$,
+	'100 EUR (2,700,000 VND) earns 20 more, and the order is priced in EUR from then on');
+UPDATE rated_orders SET refunded = 40 WHERE id = 5;
+SELECT is((loyalty.balance('rated', 955)).available, 162::bigint,
+	'a refund of 40 EUR keeps floor(250 x 1,620,000 / 2,500,000) = 162');
+UPDATE rated_orders SET currency = 'GBP' WHERE id = 5;
+SELECT results_eq(
+	$$SELECT b.available, o.currency, p.problem FROM loyalty.balance('rated', 955) b,
+		loyalty.order_accrual o, loyalty.accrual_problem p
+	   WHERE o.customer_id = 955 AND p.customer_id = 955$$,
+	$$VALUES (162::bigint, 'EUR'::text, 'currency_without_rate'::text)$$,
+	'a currency without a rate is a recorded problem: the order keeps its points and currency');
+-- An order recorded before 0.3.0 has no rate: it is converted at each
+-- change, as then, and keeps none.
+INSERT INTO rated_orders (id, customer_id, total, currency, created_at)
+	VALUES (7, 957, 100, 'USD', '2001-06-10');
+UPDATE loyalty.order_accrual SET currency = NULL, rate = NULL WHERE customer_id = 957;
+UPDATE rated_orders SET refunded = 40 WHERE id = 7;
+SELECT results_eq(
+	$$SELECT o.points, o.net_amount, o.currency, o.rate FROM loyalty.order_accrual o
+	   WHERE o.customer_id = 957$$,
+	$$VALUES (72::bigint, 750000::numeric, NULL::text, NULL::numeric)$$,
+	'an order without a rate: 100 USD at 12,500 earned 120, a refund of 40 leaves 72 and no rate');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every rated balance still equals its ledger and lots');
 
 -- Invalid amounts are recorded, never fail the sale.
 SELECT lives_ok($$INSERT INTO orders (id, customer_id, total) VALUES (113, 1, -5)$$,
