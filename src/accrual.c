@@ -106,6 +106,9 @@ typedef struct OrderFacts
 	char	   *status;
 	Numeric		refunded;		/* NULL: nothing refunded */
 	TimestampTz ordered_at;
+	bool		voided;			/* the new half of a moved row whose old order
+								 * a fraud review voided (at voided_at) */
+	TimestampTz voided_at;
 } OrderFacts;
 
 /* The member's locked account. */
@@ -913,6 +916,7 @@ typedef struct OrderChange
 	int64		last_flag_no;
 	const char *currency;		/* the order's currency and rate, or NULL */
 	Numeric		rate;
+	int64		forgiven;		/* change of the order's forgiven points */
 } OrderChange;
 
 #define WRITE_NARGS 37
@@ -1240,6 +1244,7 @@ ClawbackInto(OrderSource *src, int64 customer_id, const char *order_key, int64 o
 				break;
 			case 'f':
 				appendStringInfo(detail, ",\"forgiven\":%lld", (long long) need);
+				c->forgiven = need;
 				break;
 			default:
 				c->available -= need;
@@ -1358,6 +1363,142 @@ RecordBirthdayBonus(OrderSource *src, int64 customer_id, const char *order_key,
 		elog(ERROR, "birthday bonus update failed");
 }
 
+/* Whether order_accrual keeps the points forgiven per order (0.3.0 on). */
+static bool
+HasForgivenState(void)
+{
+	return LoyaltyHasColumn("order_accrual", "forgiven");
+}
+
+/*
+ * The points that refunds or a delete of the order forgave (negative_balance
+ * forgive: the member had spent them) and that no later earning of the order
+ * has cancelled yet; 0 before the 0.3.0 update.
+ */
+static int64
+OrderForgiven(OrderSource *src, int64 customer_id, const char *order_key)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
+	Datum		values[4];
+	int64		forgiven = 0;
+
+	if (!HasForgivenState())
+		return 0;
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT forgiven FROM loyalty.order_accrual"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4",
+								  4, argtypes);
+	OrderKeyParams(values, src, customer_id, order_key);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "order forgiven points lookup failed");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		forgiven = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											   &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return forgiven;
+}
+
+/* Add change (negative: cancelled by an earning) to the order's forgiven points. */
+static void
+AddOrderForgiven(OrderSource *src, int64 customer_id, const char *order_key, int64 change)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, INT8OID};
+	Datum		values[5];
+
+	if (!HasForgivenState())
+		return;
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "UPDATE loyalty.order_accrual"
+								  " SET forgiven = forgiven OPERATOR(pg_catalog.+) $5"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4",
+								  5, argtypes);
+	OrderKeyParams(values, src, customer_id, order_key);
+	values[4] = Int64GetDatum(change);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "order forgiven points update failed");
+}
+
+/*
+ * Whether a fraud review voided the order a row was before its key or
+ * customer changed (old: the row's old half); *at gets when.  Read as the
+ * statement's rows are read, before their changes are written, so the void
+ * that a moved row carries to its new key is never taken for the void of
+ * that key's own old order.
+ */
+static bool
+OrderWasVoided(OrderSource *src, OrderFacts *old, TimestampTz *at)
+{
+	static SPIPlanPtr plan = NULL;
+	/* SPI leaves its own context current: the caller's stays ours. */
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
+	Datum		values[4];
+	bool		voided = false;
+
+	if (!old->has_customer || old->order_key == NULL || !LoyaltyHasFraud())
+		return false;
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "SELECT voided_at FROM loyalty.order_accrual"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4"
+								  "  AND voided_at IS NOT NULL",
+								  4, argtypes);
+	OrderKeyParams(values, src, old->customer_id, old->order_key);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "order void lookup failed");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		*at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												1, &isnull));
+		voided = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	MemoryContextSwitchTo(cxt);
+	return voided;
+}
+
+/* Mark the order voided at at: the void of a moved row's old order, carried. */
+static void
+CarryVoid(OrderSource *src, int64 customer_id, const char *order_key, TimestampTz at)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[5];
+
+	if (plan == NULL)
+		plan = LoyaltyPreparePlan(
+								  "UPDATE loyalty.order_accrual SET voided_at = $5"
+								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
+								  "  AND program_id OPERATOR(pg_catalog.=) $2"
+								  "  AND source_id OPERATOR(pg_catalog.=) $3"
+								  "  AND order_key OPERATOR(pg_catalog.=) $4"
+								  "  AND voided_at IS NULL",
+								  5, argtypes);
+	OrderKeyParams(values, src, customer_id, order_key);
+	values[4] = TimestampTzGetDatum(at);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "order void update failed");
+}
+
 /*
  * The points a raise of an order's amount from amount to net earns: what
  * the rules give net less what they give amount, both priced now (the
@@ -1454,7 +1595,12 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	Numeric		net = NULL;
 	bool		refunded;
 	bool		live;			/* the order is on record and not deleted */
+	bool		fresh = false;	/* the order earns as a new one */
+	bool		pays = false;	/* and is a purchase: it has something to pay */
+	bool		voided;			/* a fraud review voided it (or the row's old order) */
+	OrderFacts	priced;
 	int64		target;
+	int64		unforgiven = 0; /* points forgiven before that its earning cancels */
 	int64		qualifying = 0; /* change of the order's qualifying amount */
 	const char *state;
 	const FraudRules *rules;
@@ -1484,6 +1630,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		elog(ERROR, "member %lld vanished during expiry", (long long) customer_id);
 	ReadOrderState(src, customer_id, order_key, &o);
 	live = o.exists && strcmp(o.state, "deleted") != 0;
+	voided = o.voided || (now != NULL && now->voided);
 
 	/* An INSERT of an order already on record is a re-send: it earns nothing. */
 	if (is_insert && live)
@@ -1580,16 +1727,30 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 		/* An order keeps the time it was first recorded with. */
 		c.ordered_at = live ? o.ordered_at : now->ordered_at;
 
-		if (!live)
+		/*
+		 * A new order (or one inserted again after its delete) earns afresh,
+		 * and so does one on record that never paid (recorded with nothing
+		 * to pay: an empty cart, an order inserted cancelled) when it now
+		 * pays: totalled or reinstated, it is a purchase only now.  It keeps
+		 * its record and the time it was recorded with, and is priced at it.
+		 */
+		fresh = !live ||
+			(NumCmp(o.amount, NumFromInt64(0)) == 0 && o.earned_points == 0 && !voided &&
+			 NumCmp(net, NumFromInt64(0)) > 0);
+		if (fresh && live)
+		{
+			priced = *now;
+			priced.ordered_at = o.ordered_at;
+			now = &priced;
+		}
+		if (fresh)
 		{
 			/*
-			 * A new order (or one inserted again after its delete) earns
-			 * afresh.  One with nothing to pay (a zero amount, or cancelled
-			 * or refunded already) earns nothing, not even a fixed bonus,
-			 * and is no first purchase.
+			 * One with nothing to pay (a zero amount, or cancelled or
+			 * refunded already) earns nothing, not even a fixed bonus, and
+			 * is no first purchase; nor is a voided one.
 			 */
-			bool		pays = NumCmp(net, NumFromInt64(0)) > 0;
-
+			pays = NumCmp(net, NumFromInt64(0)) > 0 && !voided;
 			c.first_purchase = pays && m.order_count == 0;
 			target = pays ? EarnForOrder(src, m.has_birthday, m.birthday, m.tier, now, net,
 										 c.first_purchase, &birthday, &detail, NULL) : 0;
@@ -1649,10 +1810,20 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 
 	/*
 	 * A fraud review voided the order's points: no correction, re-send or
-	 * re-insert earns on it again; a refund still takes what it holds.
+	 * re-insert earns on it again, nor a move to another key or member; a
+	 * refund still takes what it holds.
 	 */
-	if (o.exists && o.voided)
+	if (voided)
 		target = Min(target, live ? o.points : 0);
+
+	/*
+	 * Points a refund or delete of the order forgave (the member had spent
+	 * them) were never taken back: its next earning (the refund undone, a
+	 * raise, the order inserted again) cancels them first.
+	 */
+	if (o.exists && target > (live ? o.points : 0))
+		unforgiven = Min(target - (live ? o.points : 0),
+						 OrderForgiven(src, customer_id, order_key));
 
 	c.state = state;
 	c.amount = amount;
@@ -1676,10 +1847,11 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	/*
 	 * The fraud checks: of a new order, and of a refund or delete.  An order
 	 * is never refused: a hit whose action is hold (or reject) holds its
-	 * points until review.
+	 * points until review.  One with nothing to pay is checked (and counted)
+	 * once an update makes it pay.
 	 */
 	rules = m.has_fraud ? LoyaltyFraudRulesFor(src->program_id) : NULL;
-	if (rules != NULL && now != NULL && !live)
+	if (rules != NULL && pays)
 		nhits = LoyaltyFraudOnOrder(rules, &m.fraud, now->ordered_at, net, target, hits);
 	else if (rules != NULL && live)
 	{
@@ -1693,11 +1865,11 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	{
 		c.fraud = &m.fraud;
 		c.last_flag_no = LoyaltyAddPoints(m.last_flag_no, nhits, "the flag number");
-		c.lot_held = !live && target > 0 && LoyaltyFraudHolds(hits, nhits);
+		c.lot_held = fresh && target > unforgiven && LoyaltyFraudHolds(hits, nhits);
 	}
 
 	/* A hold lasts until review() releases or voids it. */
-	c.held = live ? o.held : c.lot_held;
+	c.held = live && !fresh ? o.held : c.lot_held;
 
 	/*
 	 * What the order counts toward a tier now, less what it counted: at the
@@ -1705,7 +1877,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	 * review() counts a released one.
 	 */
 	LoyaltyTierInit(&ts, src->program_id, m.has_tiers, m.tier, m.qualifying);
-	if (ts.enabled && !o.voided)
+	if (ts.enabled && !voided)
 	{
 		int64		counts = 0;
 		int64		counted = 0;
@@ -1735,14 +1907,27 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 
 		if (delta > 0)
 		{
+			int64		credit = delta - unforgiven;
+
 			c.entry_no = LoyaltyAddPoints(m.last_entry_no, 1, "the entry number");
-			if (live && o.has_lot && HeldLotGrows(src, customer_id, &m, &c, o.lot_no, delta))
+			if (credit == 0)
+				c.kind = "earn";	/* all forgiven before: an entry of 0 points */
+			else if (live && !fresh && o.has_lot &&
+					 HeldLotGrows(src, customer_id, &m, &c, o.lot_no, credit))
 				;				/* the open hold holds the extra points too */
 			else
-				EarnInto(src, &m, &c, delta);
+				EarnInto(src, &m, &c, credit);
 			if (detail.len == 0)
 				appendStringInfo(&detail, "[{\"rule\":\"amount change\",\"points\":%lld}]",
 								 (long long) delta);
+			if (unforgiven > 0)
+			{
+				/* The rules' points, then what of them was forgiven before. */
+				detail.data[--detail.len] = '\0';
+				appendStringInfo(&detail, "%s{\"unforgiven\":%lld}]",
+								 detail.len > 1 ? "," : "", (long long) unforgiven);
+				c.forgiven = -unforgiven;
+			}
 		}
 		else if (delta < 0)
 		{
@@ -1760,8 +1945,12 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	LoyaltyTierAdd(&ts, live ? o.ordered_at : now->ordered_at, qualifying);
 	c.tier = &ts;
 	WriteOrderChange(src, customer_id, order_key, &c, db_role);
+	if (c.forgiven != 0)
+		AddOrderForgiven(src, customer_id, order_key, c.forgiven);
+	if (now != NULL && now->voided && !o.voided)
+		CarryVoid(src, customer_id, order_key, now->voided_at);
 	/* A held order's bonus is used too: the hold is about its points. */
-	if (now != NULL && !live && (birthday.added || o.exists))
+	if (fresh && (birthday.added || o.exists))
 		RecordBirthdayBonus(src, customer_id, order_key, birthday.added && c.points > 0,
 							birthday.year);
 	for (int i = 0; i < nhits; i++)
@@ -1865,10 +2054,11 @@ typedef enum InsertColumn
 	O_CUSTOMER, O_PROGRAM, O_SOURCE, O_ORDER_KEY, O_STATE, O_AMOUNT, O_NET_AMOUNT,
 	O_POINTS, O_EARNED_POINTS, O_FIRST_PURCHASE, O_CHANNEL, O_CATEGORY, O_ORDERED_AT,
 	O_CREATED_AT, O_UPDATED_AT, O_LOT_NO, O_HELD, O_BIRTHDAY_BONUS, O_CURRENCY, O_RATE,
+	O_FORGIVEN,
 	NUM_INSERT_COLUMNS
 } InsertColumn;
 
-/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier, fraud, birthday and rate columns. */
+/* 0.1.0 tables lack lot_no, those before 0.3.0 the tier, fraud, birthday, rate and forgiven columns. */
 static const DirectColumnDef insert_columns[NUM_INSERT_COLUMNS] = {
 	{LY_MEMBER, "status", false}, {LY_MEMBER, "birthday", false},
 	{LY_ACCOUNT, "available", false}, {LY_ACCOUNT, "pending", false},
@@ -1897,6 +2087,7 @@ static const DirectColumnDef insert_columns[NUM_INSERT_COLUMNS] = {
 	{LY_ORDER, "created_at", false}, {LY_ORDER, "updated_at", false}, {LY_ORDER, "lot_no", true},
 	{LY_ORDER, "held", true}, {LY_ORDER, "birthday_bonus", true},
 	{LY_ORDER, "currency", true}, {LY_ORDER, "rate", true},
+	{LY_ORDER, "forgiven", true},
 };
 
 static AttrNumber insert_attnums[NUM_INSERT_COLUMNS];
@@ -2632,6 +2823,8 @@ InsertMemberOrders(OrderSource *src, DirectWriter *w, InsertRow **rows, int n,
 				PutText(w, O_CURRENCY, src->currency);
 				Put(w, O_RATE, NumericGetDatum(NumFromInt64(1)));
 			}
+			if (insert_attnums[O_FORGIVEN] != InvalidAttrNumber)
+				Put(w, O_FORGIVEN, Int64GetDatum(0));
 			DirectInsert(w, order);
 		}
 
@@ -2903,6 +3096,9 @@ loyalty_order_trigger(PG_FUNCTION_ARGS)
 				r->phase = 0;
 				r2->have_old = false;
 				r2->seq = n++;
+				/* A voided order stays voided under its new key or member. */
+				r2->new_facts.voided = OrderWasVoided(src, &r->old_facts,
+													  &r2->new_facts.voided_at);
 			}
 		}
 		MemoryContextSwitchTo(old);

@@ -20,3 +20,14 @@ ALTER TABLE @extschema@.accrual_problem
 	ADD CONSTRAINT accrual_problem_problem_check CHECK (problem IN ('unknown_customer',
 		'member_not_active', 'currency_without_rate', 'invalid_amount', 'missing_order_key',
 		'points_overflow', 'qualifying_overflow'));
+
+-- Points forgiven per order (new in 0.3.0).  Under negative_balance
+-- 'forgive' a refund or delete of an order whose points the member had
+-- spent takes what is left and forgives the rest.  The order keeps the
+-- points forgiven, and its next earning (the refund undone, a raise, the
+-- order inserted again after its delete) cancels them first, so an order
+-- nets its points once, as under 'debt' (src/accrual.c, ProcessOrder).
+ALTER TABLE @extschema@.order_accrual
+	ADD COLUMN forgiven bigint NOT NULL DEFAULT 0 CHECK (forgiven >= 0);
+COMMENT ON COLUMN @extschema@.order_accrual.forgiven IS
+	'points of the order that a refund or delete forgave (negative_balance forgive) and that no later earning of it has cancelled; its next earning pays only what exceeds them';

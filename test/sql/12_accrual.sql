@@ -3,7 +3,7 @@
 -- own orders table earn, claw back and adjust points.
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(134);
+SELECT plan(144);
 
 SELECT code FROM loyalty.create_program('instant', 'Instant', 'VND', 10, 100000);
 SELECT code FROM loyalty.create_program('held', 'Held', 'VND', 10, 100000, return_days => 14);
@@ -848,6 +848,127 @@ SELECT results_eq(
 	   WHERE program_id = loyalty.program_id('renumber') ORDER BY customer_id$$,
 	$$VALUES (931::bigint, 300::bigint), (932, 600)$$,
 	'the members keep their 300 and 600 points');
+-- forgive: points forgiven at a refund are earned back first, so the refund
+-- undone, or the order deleted and inserted again, nets its points once, as
+-- under debt.  A 100-point order, its 100 points spent, then refunded.
+SELECT code FROM loyalty.create_program('forgiving', 'Forgiving', 'VND', 10, 100000,
+	negative_balance => 'forgive');
+SELECT code FROM loyalty.create_program('owing', 'Owing', 'VND', 10, 100000);
+CREATE TABLE forgive_orders (id int, customer_id bigint, total numeric, status text DEFAULT 'paid');
+CREATE TABLE debt_orders (LIKE forgive_orders INCLUDING DEFAULTS);
+SELECT 'tracked' FROM loyalty.track_orders('public.forgive_orders', 'forgiving', 'customer_id',
+	'id', 'total', status_column => 'status');
+SELECT 'tracked' FROM loyalty.track_orders('public.debt_orders', 'owing', 'customer_id',
+	'id', 'total', status_column => 'status');
+INSERT INTO forgive_orders VALUES (1, 941, 1000000), (2, 943, 1000000), (3, 944, 1000000);
+INSERT INTO debt_orders VALUES (1, 942, 1000000);
+SELECT entry_no FROM loyalty.redeem('forgiving', 941, 100, 'spend');
+SELECT entry_no FROM loyalty.redeem('forgiving', 943, 100, 'spend');
+SELECT entry_no FROM loyalty.redeem('forgiving', 944, 40, 'spend');
+SELECT entry_no FROM loyalty.redeem('owing', 942, 100, 'spend');
+UPDATE forgive_orders SET status = 'refunded' WHERE id IN (1, 3);
+UPDATE debt_orders SET status = 'refunded';
+SELECT results_eq(
+	$$SELECT order_key, state, points, forgiven FROM loyalty.order_accrual
+	   WHERE program_id = loyalty.program_id('forgiving') ORDER BY order_key$$,
+	$$VALUES ('1'::text, 'reversed'::text, 0::bigint, 100::bigint), ('2', 'active', 100, 0),
+			 ('3', 'reversed', 0, 40)$$,
+	'a refund under forgive keeps the points forgiven on the order: 100 of 100, 40 of 100');
+UPDATE forgive_orders SET status = 'paid' WHERE id IN (1, 3);
+UPDATE debt_orders SET status = 'paid';
+SELECT results_eq(
+	$$SELECT a.customer_id, a.available, a.lifetime_earned
+		FROM loyalty.account a WHERE a.customer_id IN (941, 942, 944) ORDER BY 1$$,
+	$$VALUES (941::bigint, 0::bigint, 100::bigint), (942, 0, 200), (944, 60, 160)$$,
+	'the refund undone earns back the forgiven points first: 0 under forgive as under debt, and 60 after 40 forgiven');
+SELECT results_eq(
+	$$SELECT l.customer_id, l.kind, l.points, l.detail FROM loyalty.ledger l
+	   WHERE l.customer_id IN (941, 944) AND l.entry_no = 4 ORDER BY 1$$,
+	$$VALUES (941::bigint, 'earn'::text, 0::bigint,
+			  '[{"rule": "amount change", "points": 100}, {"unforgiven": 100}]'::jsonb),
+			 (944, 'earn', 60, '[{"rule": "amount change", "points": 100}, {"unforgiven": 40}]')$$,
+	'the earn entry says what it earned back of the forgiven points: all 100 (0 credited), 40 of 100 (60 credited)');
+-- The order holds its 100 again: the same refund and undo, once more, change nothing.
+UPDATE forgive_orders SET status = 'refunded' WHERE id = 1;
+UPDATE forgive_orders SET status = 'paid' WHERE id = 1;
+SELECT results_eq(
+	$$SELECT b.available, b.lifetime_earned, o.points, o.forgiven
+		FROM loyalty.balance('forgiving', 941) b, loyalty.order_accrual o
+	   WHERE o.customer_id = 941$$,
+	$$VALUES (0::bigint, 100::bigint, 100::bigint, 0::bigint)$$,
+	'refunded and undone again: still 0 points, the order holds 100, nothing left forgiven');
+-- DELETE, then the same order inserted again (net: once).
+DELETE FROM forgive_orders WHERE id = 2;
+INSERT INTO forgive_orders VALUES (2, 943, 1000000);
+SELECT results_eq(
+	$$SELECT b.available, b.lifetime_earned, l.points, l.detail, o.state, o.points, o.forgiven
+		FROM loyalty.balance('forgiving', 943) b, loyalty.order_accrual o, loyalty.ledger l
+	   WHERE o.customer_id = 943 AND l.customer_id = 943 AND l.entry_no = 4$$,
+	$$VALUES (0::bigint, 100::bigint, 0::bigint,
+			  '[{"rule": "base", "points": 100}, {"unforgiven": 100}]'::jsonb, 'active'::text,
+			  100::bigint, 0::bigint)$$,
+	'a deleted order inserted again earns back the 100 forgiven at its delete: 0 credited');
+-- An order recorded with nothing to pay and paid later is a new purchase
+-- then: the same first order inserted paid, inserted empty and totalled, or
+-- inserted cancelled and reinstated earns the same.
+SELECT code FROM loyalty.create_program('carts', 'Carts', 'VND', 10, 100000);
+SELECT name FROM loyalty.add_earn_rule('carts', 'welcome +50', 'first_purchase_bonus', bonus_points => 50);
+SELECT name FROM loyalty.add_earn_rule('carts', 'launch +30', 'campaign_bonus', bonus_points => 30);
+CREATE TABLE cart_orders (id int, customer_id bigint, total numeric, status text DEFAULT 'paid');
+SELECT 'tracked' FROM loyalty.track_orders('public.cart_orders', 'carts', 'customer_id', 'id',
+	'total', status_column => 'status');
+-- More than one order in an hour is flagged: the cart is one order, checked when it pays.
+SELECT check_name FROM loyalty.set_fraud_check('carts', 'order_velocity', 'flag', 1);
+INSERT INTO cart_orders VALUES (1, 951, 1000000, 'paid'), (2, 952, 0, 'paid'), (3, 953, 1000000, 'cancelled');
+UPDATE cart_orders SET total = 1000000 WHERE id = 2;
+UPDATE cart_orders SET status = 'paid' WHERE id = 3;
+SELECT results_eq(
+	$$SELECT o.customer_id, o.state, o.points, o.earned_points, o.first_purchase, a.available,
+			 a.order_count
+		FROM loyalty.order_accrual o JOIN loyalty.account a USING (customer_id, program_id)
+	   WHERE o.program_id = loyalty.program_id('carts') ORDER BY 1$$,
+	$$VALUES (951::bigint, 'active'::text, 180::bigint, 180::bigint, true, 180::bigint, 1::bigint),
+			 (952, 'active', 180, 180, true, 180, 1), (953, 'active', 180, 180, true, 180, 1)$$,
+	'inserted paid, totalled by an UPDATE, reinstated: 100 + 50 first purchase + 30 campaign, one order');
+INSERT INTO cart_orders VALUES (12, 952, 1000000), (13, 953, 1000000);
+SELECT results_eq(
+	$$SELECT customer_id, available, order_count FROM loyalty.account
+	   WHERE program_id = loyalty.program_id('carts') AND customer_id IN (952, 953) ORDER BY 1$$,
+	$$VALUES (952::bigint, 310::bigint, 2::bigint), (953, 310, 2)$$,
+	'the next order is no first purchase: 130');
+SELECT results_eq(
+	$$SELECT customer_id, order_key, measured FROM loyalty.fraud_flag
+	   WHERE program_id = loyalty.program_id('carts') ORDER BY 1$$,
+	$$VALUES (952::bigint, '12'::text, 2::bigint), (953, '13', 2)$$,
+	'the fraud checks count each first order once, when it pays: only the second order is a second order');
+-- A voided order moved to another member, or to another key, stays voided.
+SELECT code FROM loyalty.create_program('voiding', 'Voiding', 'VND', 10, 100000);
+SELECT name FROM loyalty.add_earn_rule('voiding', 'welcome +50', 'first_purchase_bonus', bonus_points => 50);
+SELECT check_name FROM loyalty.set_fraud_check('voiding', 'duplicate_order', 'hold');
+CREATE TABLE void_orders (id int, customer_id bigint, total numeric);
+SELECT 'tracked' FROM loyalty.track_orders('public.void_orders', 'voiding', 'customer_id', 'id', 'total');
+INSERT INTO void_orders VALUES (1, 961, 700000), (2, 961, 700000);
+SELECT status FROM loyalty.review('voiding', 961, 1, 'void', 'card testing');
+UPDATE void_orders SET customer_id = 962 WHERE id = 2;
+SELECT results_eq(
+	$$SELECT o.customer_id, o.order_key, o.state, o.points, o.first_purchase,
+			 o.voided_at IS NOT NULL, a.available, a.pending, a.order_count
+		FROM loyalty.order_accrual o JOIN loyalty.account a USING (customer_id, program_id)
+	   WHERE o.program_id = loyalty.program_id('voiding') ORDER BY 1, 2$$,
+	$$VALUES (961::bigint, '1'::text, 'active'::text, 120::bigint, true, false, 120::bigint,
+			  0::bigint, 2::bigint),
+			 (961, '2', 'deleted', 0, false, true, 120, 0, 2),
+			 (962, '2', 'active', 0, false, true, 0, 0, 0)$$,
+	'the voided order moved to member 962 earns nothing there, is no first purchase and stays voided');
+UPDATE void_orders SET id = 3 WHERE id = 2;
+INSERT INTO void_orders VALUES (4, 962, 1000000);
+SELECT results_eq(
+	$$SELECT o.order_key, o.points, o.voided_at IS NOT NULL, a.available, a.order_count
+		FROM loyalty.order_accrual o JOIN loyalty.account a USING (customer_id, program_id)
+	   WHERE o.customer_id = 962 ORDER BY 1$$,
+	$$VALUES ('2'::text, 0::bigint, true, 150::bigint, 1::bigint), ('3', 0, true, 150, 1),
+			 ('4', 150, false, 150, 1)$$,
+	'renumbered it stays voided; the member''s first real order gets the first-purchase bonus: 100 + 50');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'every balance still equals its ledger and lots');
 SELECT * FROM finish();
 ROLLBACK;
