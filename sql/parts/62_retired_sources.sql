@@ -14,12 +14,14 @@
 --
 
 -- One row per source id no table is tracked under.  table_name is the name
--- of the last table that carried the id, as format('%I.%I', schema, table).
+-- of the last table that carried the id, as format('%I.%I', schema, table);
+-- retired_at when it left it (the clock, not the transaction's start, so that
+-- of two ids retired under a name in one transaction the later wins).
 CREATE TABLE @extschema@.retired_order_source (
 	source_id	integer PRIMARY KEY,
 	program_id	integer NOT NULL REFERENCES @extschema@.program (program_id),
 	table_name	text NOT NULL,
-	retired_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+	retired_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 CREATE INDEX retired_order_source_name_idx
 	ON @extschema@.retired_order_source (table_name, program_id);
@@ -227,11 +229,13 @@ BEGIN
 		found_any := true;
 		RETURN NEXT src;
 	END LOOP;
-	-- Ids whose row was retired already (the table was renamed and a new
-	-- table tracked under its old name): they now go by this table's name.
-	UPDATE @extschema@.retired_order_source r SET table_name = tname
-	 WHERE r.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
-	   AND r.table_name OPERATOR(pg_catalog.<>) tname;
+	-- The ids its triggers carried, retired just now or before (the table was
+	-- renamed and a new table tracked under its old name), go by this table's
+	-- name, and left it last: tracking the name again takes them back before
+	-- the id of any other table that had the name meanwhile.
+	UPDATE @extschema@.retired_order_source r
+	   SET table_name = tname, retired_at = pg_catalog.clock_timestamp()
+	 WHERE r.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'));
 	-- Triggers without a row (left by a renamed table whose name was reused)
 	-- were cleaned up by the caller: that is untracking too.
 	IF NOT found_any AND pg_catalog.cardinality(COALESCE(source_ids, '{}')) OPERATOR(pg_catalog.=) 0 THEN
@@ -245,7 +249,9 @@ $$;
 -- name in the program are forgotten, so the next table tracked under it gets
 -- a new id and its orders count as new even where their keys repeat earlier
 -- ones (a table dropped and created again with its keys starting over).  The
--- orders recorded under the forgotten ids keep their points and history.
+-- orders recorded under the forgotten ids keep their points and history.  An
+-- id still carried by the triggers of a renamed table is that table's history,
+-- not the name's: it stays (the name's next table cannot take it anyway).
 CREATE FUNCTION @extschema@.forget_order_history(table_name text, program text)
 RETURNS SETOF @extschema@.retired_order_source
 LANGUAGE plpgsql SECURITY DEFINER
@@ -255,6 +261,8 @@ DECLARE
 	pid			integer;
 	given		text := forget_order_history.table_name;
 	rel			regclass;
+	carrier		text;
+	forgot		boolean;
 BEGIN
 	IF given IS NULL THEN
 		RAISE EXCEPTION 'table_name must not be null' USING ERRCODE = '22004',
@@ -263,30 +271,55 @@ BEGIN
 	pid := @extschema@.program_id(program);
 	-- A name as stored, or a schema-qualified name of a table that exists
 	-- (the caller's search_path does not apply here).
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.retired_order_source r
-					WHERE r.table_name OPERATOR(pg_catalog.=) given) THEN
-		BEGIN
-			rel := pg_catalog.to_regclass(given);
-		EXCEPTION WHEN OTHERS THEN
-			rel := NULL;		-- not a name at all: reported as unknown below
-		END;
-		IF rel IS NOT NULL THEN
-			SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) INTO given
-			  FROM pg_catalog.pg_class c
-			  JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) c.relnamespace
-			 WHERE c.oid OPERATOR(pg_catalog.=) rel;
-		END IF;
+	BEGIN
+		rel := pg_catalog.to_regclass(given);
+	EXCEPTION WHEN OTHERS THEN
+		rel := NULL;		-- not a name at all: reported as unknown below
+	END;
+	IF rel IS NOT NULL
+	   AND NOT EXISTS (SELECT 1 FROM @extschema@.retired_order_source r
+						WHERE r.table_name OPERATOR(pg_catalog.=) given)
+	   AND NOT EXISTS (SELECT 1 FROM @extschema@.order_source s
+						WHERE s.table_name OPERATOR(pg_catalog.=) given) THEN
+		SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) INTO given
+		  FROM pg_catalog.pg_class c
+		  JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) c.relnamespace
+		 WHERE c.oid OPERATOR(pg_catalog.=) rel;
+	END IF;
+	-- The row of a table dropped (or renamed) while tracked stays under its
+	-- name until the name is tracked again: retire it first, as that would.
+	IF rel IS NULL OR (@extschema@.live_order_source(rel)).source_id IS NULL THEN
+		PERFORM @extschema@.retire_stale_order_source(given);
 	END IF;
 	RETURN QUERY
 		DELETE FROM @extschema@.retired_order_source r
 		 WHERE r.table_name OPERATOR(pg_catalog.=) given
 		   AND r.program_id OPERATOR(pg_catalog.=) pid
+		   AND NOT @extschema@.order_source_in_use(r.source_id, NULL)
 		RETURNING r.*;
-	IF NOT FOUND AND rel IS NOT NULL AND (@extschema@.live_order_source(rel)).source_id IS NOT NULL THEN
+	forgot := FOUND;
+	IF NOT forgot THEN
+		-- A renamed table whose triggers still carry an id retired here.
+		SELECT t.tgrelid::regclass::text INTO carrier
+		  FROM @extschema@.retired_order_source r
+		  JOIN pg_catalog.pg_trigger t
+			ON t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
+		   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
+				pg_catalog.convert_to(r.source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex'))
+		 WHERE r.table_name OPERATOR(pg_catalog.=) given
+		   AND r.program_id OPERATOR(pg_catalog.=) pid
+		 ORDER BY 1 LIMIT 1;
+	END IF;
+	IF NOT forgot AND rel IS NOT NULL AND (@extschema@.live_order_source(rel)).source_id IS NOT NULL THEN
 		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
 			USING ERRCODE = 'LY008', DETAIL = 'The table is tracked: its order history is in use.',
 				  HINT = pg_catalog.format('Call loyalty.untrack_orders(%L) first.', given);
-	ELSIF NOT FOUND THEN
+	ELSIF NOT forgot AND carrier IS NOT NULL THEN
+		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
+			USING ERRCODE = 'LY008',
+				  DETAIL = pg_catalog.format('The id retired under that name is carried by the loyalty triggers of table %s, renamed since: it is that table''s history.', carrier),
+				  HINT = pg_catalog.format('Nothing to forget: the next table tracked as %s gets a new id anyway.', given);
+	ELSIF NOT forgot THEN
 		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
 			USING ERRCODE = 'LY008',
 				  HINT = 'loyalty.retired_order_source lists the retired tables; names are schema-qualified, e.g. ''public.orders''.';

@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(155);
+SELECT plan(170);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -739,6 +739,84 @@ SELECT results_eq(
 SELECT is((SELECT available + pending FROM loyalty.balance('us', 88)), 50::bigint,
 	'so the member holds 50 of the 180 points earned, not 180 or 230');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances equal the ledger');
+
+-- forget_order_history() forgets the name's history only: an id retired under
+-- the name but still carried by the triggers of the renamed table is that
+-- table's, and stays (review h-review4 #1).
+CREATE TABLE public.rt_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+CREATE TEMP TABLE rt_source AS
+	SELECT * FROM loyalty.track_orders('public.rt_orders', 'us', 'customer_id', 'id', 'total');
+INSERT INTO rt_orders VALUES (1, 89, 40);
+ALTER TABLE rt_orders RENAME TO rt_orders_old;
+CREATE TABLE public.rt_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+SELECT isnt((SELECT source_id FROM loyalty.track_orders('public.rt_orders', 'us', 'customer_id', 'id', 'total')),
+	(SELECT source_id FROM rt_source), 'the new table under the old name gets a new id');
+SELECT loyalty.untrack_orders('public.rt_orders');
+SELECT results_eq(
+	$$SELECT count(*), bool_or(source_id = (SELECT source_id FROM rt_source))
+		FROM loyalty.forget_order_history('public.rt_orders', 'us')$$,
+	$$VALUES (1::bigint, false)$$,
+	'forgetting the old name forgets the new table''s id, not the renamed table''s');
+SELECT is(pg_temp.error_of($$SELECT loyalty.forget_order_history('public.rt_orders', 'us')$$),
+	'LY008: no retired order history for table public.rt_orders in program "us" / The id retired under that name is carried by the loyalty triggers of table public.rt_orders_old, renamed since: it is that table''s history. / Nothing to forget: the next table tracked as public.rt_orders gets a new id anyway.',
+	'and the id the renamed table still carries is no history of its old name to forget');
+SELECT loyalty.untrack_orders('public.rt_orders_old');
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.rt_orders_old', 'us', 'customer_id', 'id', 'total')),
+	(SELECT source_id FROM rt_source), 'the renamed table tracked under its new name keeps its id');
+DELETE FROM rt_orders_old WHERE id = 1;
+INSERT INTO rt_orders_old VALUES (1, 89, 40);
+SELECT results_eq(
+	$$SELECT source_id = (SELECT source_id FROM rt_source), order_key, state, points
+		FROM loyalty.order_accrual WHERE customer_id = 89$$,
+	$$VALUES (true, '1', 'active', 40::bigint)$$,
+	'its order deleted and sent again is one order of 40 points');
+SELECT is((SELECT available + pending FROM loyalty.balance('us', 89)), 40::bigint,
+	'so the member holds 40 points, not 80');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances still equal the ledger');
+
+-- A table dropped while tracked, rebuilt with its keys starting over: its id
+-- can be forgotten before the name is tracked again, as README says (review
+-- h-review4 #3; the row stays in order_source until then).
+CREATE TABLE public.rb_orders (id bigint, customer_id bigint, total numeric);
+CREATE TEMP TABLE rb_source AS
+	SELECT * FROM loyalty.track_orders('public.rb_orders', 'us', 'customer_id', 'id', 'total');
+INSERT INTO rb_orders VALUES (1, 90, 40);
+DROP TABLE rb_orders;
+CREATE TABLE public.rb_orders (id bigint, customer_id bigint, total numeric);
+SELECT results_eq(
+	$$SELECT source_id, table_name FROM loyalty.forget_order_history('public.rb_orders', 'us')$$,
+	$$SELECT source_id, 'public.rb_orders' FROM rb_source$$,
+	'the id of a table dropped while tracked can be forgotten');
+SELECT isnt((SELECT source_id FROM loyalty.track_orders('public.rb_orders', 'us', 'customer_id', 'id', 'total')),
+	(SELECT source_id FROM rb_source), 'so the rebuilt table gets a new id');
+INSERT INTO rb_orders VALUES (1, 90, 70);
+SELECT is((SELECT available + pending FROM loyalty.balance('us', 90)), 110::bigint,
+	'and its order 1 is a new order: 40 + 70 points');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances equal the ledger after the rebuild');
+
+-- A renamed table renamed back, untracked and tracked again, takes back its
+-- own id, not that of the table that had its name meanwhile (review
+-- h-review4 #4).
+CREATE TABLE public.rn_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+CREATE TEMP TABLE rn_source AS
+	SELECT * FROM loyalty.track_orders('public.rn_orders', 'us', 'customer_id', 'id', 'total',
+		status_column => 'status');
+INSERT INTO rn_orders VALUES (1, 91, 40);
+ALTER TABLE rn_orders RENAME TO rn_orders_old;
+CREATE TABLE public.rn_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+SELECT isnt((SELECT source_id FROM loyalty.track_orders('public.rn_orders', 'us', 'customer_id', 'id', 'total')),
+	(SELECT source_id FROM rn_source), 'the table that takes the old name gets a new id');
+SELECT loyalty.untrack_orders('public.rn_orders');
+DROP TABLE public.rn_orders;
+ALTER TABLE rn_orders_old RENAME TO rn_orders;
+SELECT loyalty.untrack_orders('public.rn_orders');
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.rn_orders', 'us', 'customer_id', 'id', 'total',
+			status_column => 'status')),
+	(SELECT source_id FROM rn_source), 'renamed back, untracked and tracked again, the table takes back its own id');
+UPDATE rn_orders SET status = 'refunded' WHERE id = 1;
+SELECT is((SELECT available + pending FROM loyalty.balance('us', 91)), 0::bigint,
+	'so the refund of its earlier order takes the 40 points back');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances equal the ledger after the renames');
 
 SELECT * FROM finish();
 ROLLBACK;
