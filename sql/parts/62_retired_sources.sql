@@ -13,6 +13,21 @@
 -- same statements.
 --
 
+-- The table each tracked source id was registered for, as a regclass (it
+-- follows a rename, and pg_dump writes it as the table's name, so a restore
+-- finds the restored table): the proof that a table untracked under another
+-- name than its row's is the one that carried the id.  Filled in for rows
+-- of 0.2.0 from the triggers that carry their ids.
+ALTER TABLE @extschema@.order_source ADD COLUMN relid regclass;
+COMMENT ON COLUMN @extschema@.order_source.relid IS
+	'the tracked table, followed through renames; NULL only when no table carried the id at the update to 0.3.0';
+UPDATE @extschema@.order_source s
+   SET relid = (SELECT t.tgrelid FROM pg_catalog.pg_trigger t
+				 WHERE t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
+				   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
+						pg_catalog.convert_to(s.source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex'))
+				 ORDER BY t.tgrelid LIMIT 1);
+
 -- One row per source id no table is tracked under.  table_name is the name
 -- of the last table that carried the id, as format('%I.%I', schema, table);
 -- retired_at when it left it (the clock, not the transaction's start, so that
@@ -21,6 +36,7 @@ CREATE TABLE @extschema@.retired_order_source (
 	source_id	integer PRIMARY KEY,
 	program_id	integer NOT NULL REFERENCES @extschema@.program (program_id),
 	table_name	text NOT NULL,
+	relid		regclass,		-- the table that carried it, while it exists
 	retired_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 CREATE INDEX retired_order_source_name_idx
@@ -70,12 +86,15 @@ AS $$
 	WITH gone AS (
 		DELETE FROM @extschema@.order_source s
 		 WHERE s.table_name OPERATOR(pg_catalog.=) retire_stale_order_source.table_name
-		RETURNING s.source_id, s.program_id, s.table_name
+		RETURNING s.source_id, s.program_id, s.table_name, s.relid
 	)
-	INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name)
-	SELECT g.source_id, g.program_id, g.table_name FROM gone g
+	INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name, relid)
+	SELECT g.source_id, g.program_id, g.table_name,
+		   (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) g.relid)
+	  FROM gone g
 	ON CONFLICT (source_id) DO UPDATE
 		SET program_id = EXCLUDED.program_id, table_name = EXCLUDED.table_name,
+			relid = EXCLUDED.relid,
 			retired_at = EXCLUDED.retired_at
 $$;
 
@@ -167,13 +186,15 @@ BEGIN
 	 WHERE r.source_id OPERATOR(pg_catalog.=) register_order_source.source_id;
 	INSERT INTO @extschema@.order_source AS s (source_id, program_id, table_name,
 		customer_column, order_column, amount_column, currency_column, channel_column,
-		category_column, status_column, refunded_column, ordered_at_column, refund_statuses)
+		category_column, status_column, refunded_column, ordered_at_column, refund_statuses,
+		relid)
 	VALUES (register_order_source.source_id, pid, tname,
 		register_order_source.customer_column, register_order_source.order_column,
 		register_order_source.amount_column, register_order_source.currency_column,
 		register_order_source.channel_column, register_order_source.category_column,
 		register_order_source.status_column, register_order_source.refunded_column,
-		register_order_source.ordered_at_column, register_order_source.refund_statuses)
+		register_order_source.ordered_at_column, register_order_source.refund_statuses,
+		orders)
 	RETURNING s.* INTO result;
 	RETURN result;
 END
@@ -183,8 +204,10 @@ $$;
 -- has just dropped: the row under its name, and the rows of source_ids (the
 -- ids its triggers carried: a renamed table's row is under its old name).
 -- An id its triggers carried is retired under the table's present name, so
--- that tracking the table again under that name takes it back.  Only rows
--- whose triggers are gone are retired; returns them as they were.
+-- that tracking the table again under that name takes it back, if the id was
+-- registered for this very table (relid): an id put in source_ids, or on a
+-- trigger made by hand, by anyone else keeps its own name.  Only rows whose
+-- triggers are gone are retired; returns them as they were.
 CREATE OR REPLACE FUNCTION @extschema@.unregister_order_source(orders regclass,
 	source_ids integer[] DEFAULT '{}')
 RETURNS SETOF @extschema@.order_source
@@ -210,22 +233,23 @@ BEGIN
 				WHERE s.table_name OPERATOR(pg_catalog.=) tname
 				   OR s.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
 				ORDER BY s.source_id FOR UPDATE LOOP
-		IF pg_catalog.to_regclass(src.table_name) IS NOT NULL
-		   AND @extschema@.order_source_triggers(pg_catalog.to_regclass(src.table_name), src.source_id)
-				OPERATOR(pg_catalog.>) 0 THEN
-			RAISE EXCEPTION 'the loyalty triggers are still on table %', src.table_name
+		IF @extschema@.order_source_in_use(src.source_id, NULL) THEN
+			RAISE EXCEPTION 'the loyalty triggers are still on table %',
+				COALESCE(src.relid::text, src.table_name)
 				USING ERRCODE = '55000',
 					  HINT = 'Untrack tables with loyalty.untrack_orders(), which drops them.';
 		END IF;
 		DELETE FROM @extschema@.order_source s
 		 WHERE s.source_id OPERATOR(pg_catalog.=) src.source_id;
-		INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name)
+		INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name, relid)
 		VALUES (src.source_id, src.program_id,
 			CASE WHEN src.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
-				 THEN tname ELSE src.table_name END)
+					  AND src.relid OPERATOR(pg_catalog.=) orders
+				 THEN tname ELSE src.table_name END,
+			(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) src.relid))
 		ON CONFLICT (source_id) DO UPDATE
 			SET program_id = EXCLUDED.program_id, table_name = EXCLUDED.table_name,
-				retired_at = EXCLUDED.retired_at;
+				relid = EXCLUDED.relid, retired_at = EXCLUDED.retired_at;
 		found_any := true;
 		RETURN NEXT src;
 	END LOOP;
@@ -235,7 +259,8 @@ BEGIN
 	-- the id of any other table that had the name meanwhile.
 	UPDATE @extschema@.retired_order_source r
 	   SET table_name = tname, retired_at = pg_catalog.clock_timestamp()
-	 WHERE r.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'));
+	 WHERE r.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
+	   AND r.relid OPERATOR(pg_catalog.=) orders;
 	-- Triggers without a row (left by a renamed table whose name was reused)
 	-- were cleaned up by the caller: that is untracking too.
 	IF NOT found_any AND pg_catalog.cardinality(COALESCE(source_ids, '{}')) OPERATOR(pg_catalog.=) 0 THEN

@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(170);
+SELECT plan(176);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -657,6 +657,35 @@ SELECT results_eq(
 	$$VALUES ('public.kiosk_orders')$$,
 	'only the table tracked through track_orders is configured');
 SELECT lives_ok($$SELECT loyalty.untrack_orders('public.kiosk_orders')$$, 'its owner untracks it');
+-- Another table's retired history cannot be moved onto one's own table: not
+-- through unregister_order_source() with its id, nor through untrack_orders()
+-- of an own table carrying a trigger made by hand with that id.
+CREATE TABLE public.vault_orders (id bigint, customer_id bigint, total numeric);
+CREATE TEMP TABLE vault_source AS
+	SELECT * FROM loyalty.track_orders('public.vault_orders', 'shop', 'customer_id', 'id', 'total');
+SELECT loyalty.untrack_orders('public.vault_orders');
+CREATE TABLE public.tracker_orders (id bigint, customer_id bigint, total numeric);
+ALTER TABLE public.tracker_orders OWNER TO loyalty_tracker;
+SELECT source_id AS vault_id FROM vault_source \gset
+SET ROLE loyalty_tracker;
+SELECT is_empty(format($$SELECT * FROM loyalty.unregister_order_source('public.other_orders', '{%s}')$$,
+		:vault_id),
+	'unregister_order_source() with another table''s retired id retires nothing');
+SELECT lives_ok(format($$CREATE TRIGGER loyalty_accrual_insert AFTER INSERT ON public.tracker_orders
+		FOR EACH STATEMENT EXECUTE FUNCTION loyalty.order_trigger(%L)$$, :vault_id),
+	'a role may put a trigger carrying another table''s id on its own table');
+SELECT lives_ok($$SELECT loyalty.untrack_orders('public.tracker_orders')$$,
+	'and untrack its table');
+RESET ROLE;
+SELECT results_eq(
+	$$SELECT table_name, relid FROM loyalty.retired_order_source
+	   WHERE source_id = (SELECT source_id FROM vault_source)$$,
+	$$VALUES ('public.vault_orders', 'public.vault_orders'::regclass)$$,
+	'the id stays retired under the table it was registered for');
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.vault_orders', 'shop', 'customer_id', 'id', 'total')),
+	(SELECT source_id FROM vault_source), 'which takes it back when tracked again');
+SELECT is((SELECT relid FROM loyalty.order_source WHERE table_name = 'public.vault_orders'),
+	'public.vault_orders'::regclass, 'order_source records the table it tracks as relid');
 
 SELECT isnt_definer('loyalty', 'track_orders', 'track_orders runs as its caller (CREATE TRIGGER checks the caller)');
 SELECT isnt_definer('loyalty', 'untrack_orders', 'untrack_orders runs as its caller');
