@@ -149,6 +149,8 @@ typedef struct OrderState
 	bool		held;			/* a fraud check holds its points until review */
 	char	   *currency;		/* the currency its rate is for (0.3.0 on), or NULL */
 	Numeric		rate;			/* the rate it is priced at, or NULL (before 0.3.0) */
+	int64		forgiven;		/* points its refunds forgave and no earning has
+								 * cancelled yet (0.3.0 on; 0 before) */
 } OrderState;
 
 /*
@@ -172,6 +174,13 @@ static bool
 OrdersHaveRate(void)
 {
 	return LoyaltyHasColumn("order_accrual", "rate");
+}
+
+/* Whether order_accrual keeps the points forgiven per order (0.3.0 on). */
+static bool
+HasForgivenState(void)
+{
+	return LoyaltyHasColumn("order_accrual", "forgiven");
 }
 
 static HTAB *source_cache = NULL;
@@ -715,10 +724,12 @@ EnrollFromOrder(OrderSource *src, int64 customer_id)
 static void
 ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, OrderState *o)
 {
-	static SPIPlanPtr plans[2][2][2];
+	static SPIPlanPtr plans[2][2][2][2];
 	bool		v2 = OrdersHaveLotNo();
 	bool		fraud = LoyaltyHasFraud();	/* voided_at, held come with the fraud checks */
 	bool		rated = OrdersHaveRate();
+	bool		forgiving = HasForgivenState();
+	SPIPlanPtr	plan;
 	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
 	Datum		values[4];
 	HeapTuple	tuple;
@@ -726,10 +737,10 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	bool		isnull;
 	Datum		d;
 
-	if (plans[v2][fraud][rated] == NULL)
-		plans[v2][fraud][rated] = LoyaltyPreparePlan(psprintf(
+	if (plans[v2][fraud][rated][forgiving] == NULL)
+		plans[v2][fraud][rated][forgiving] = LoyaltyPreparePlan(psprintf(
 								  "SELECT state, amount, points, earned_points, first_purchase, %s,"
-								  " net_amount, ordered_at, %s, %s"
+								  " net_amount, ordered_at, %s, %s, %s"
 								  " FROM loyalty.order_accrual"
 								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
 								  "  AND program_id OPERATOR(pg_catalog.=) $2"
@@ -737,10 +748,12 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 								  "  AND order_key OPERATOR(pg_catalog.=) $4",
 								  v2 ? "lot_no" : "NULL::bigint",
 								  fraud ? "voided_at IS NOT NULL, held" : "false, false",
-								  rated ? "currency, rate" : "NULL::text, NULL::numeric"),
+								  rated ? "currency, rate" : "NULL::text, NULL::numeric",
+								  forgiving ? "forgiven" : "0::bigint"),
 								  4, argtypes);
+	plan = plans[v2][fraud][rated][forgiving];
 	OrderKeyParams(values, src, customer_id, order_key);
-	if (SPI_execute_plan(plans[v2][fraud][rated], values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "order state lookup failed");
 	memset(o, 0, sizeof(*o));
 	if (SPI_processed == 0)
@@ -768,6 +781,7 @@ ReadOrderState(OrderSource *src, int64 customer_id, const char *order_key, Order
 	/* One without the other is no rate to price by. */
 	if (o->currency == NULL || o->rate == NULL)
 		o->currency = NULL, o->rate = NULL;
+	o->forgiven = DatumGetInt64(SPI_getbinval(tuple, desc, 13, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -1363,50 +1377,6 @@ RecordBirthdayBonus(OrderSource *src, int64 customer_id, const char *order_key,
 		elog(ERROR, "birthday bonus update failed");
 }
 
-/* Whether order_accrual keeps the points forgiven per order (0.3.0 on). */
-static bool
-HasForgivenState(void)
-{
-	return LoyaltyHasColumn("order_accrual", "forgiven");
-}
-
-/*
- * The points that refunds or a delete of the order forgave (negative_balance
- * forgive: the member had spent them) and that no later earning of the order
- * has cancelled yet; 0 before the 0.3.0 update.
- */
-static int64
-OrderForgiven(OrderSource *src, int64 customer_id, const char *order_key)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
-	Datum		values[4];
-	int64		forgiven = 0;
-
-	if (!HasForgivenState())
-		return 0;
-	if (plan == NULL)
-		plan = LoyaltyPreparePlan(
-								  "SELECT forgiven FROM loyalty.order_accrual"
-								  " WHERE customer_id OPERATOR(pg_catalog.=) $1"
-								  "  AND program_id OPERATOR(pg_catalog.=) $2"
-								  "  AND source_id OPERATOR(pg_catalog.=) $3"
-								  "  AND order_key OPERATOR(pg_catalog.=) $4",
-								  4, argtypes);
-	OrderKeyParams(values, src, customer_id, order_key);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "order forgiven points lookup failed");
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-
-		forgiven = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-											   &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
-	return forgiven;
-}
-
 /* Add change (negative: cancelled by an earning) to the order's forgiven points. */
 static void
 AddOrderForgiven(OrderSource *src, int64 customer_id, const char *order_key, int64 change)
@@ -1822,8 +1792,7 @@ ProcessOrder(OrderSource *src, int64 customer_id, const char *order_key,
 	 * raise, the order inserted again) cancels them first.
 	 */
 	if (o.exists && target > (live ? o.points : 0))
-		unforgiven = Min(target - (live ? o.points : 0),
-						 OrderForgiven(src, customer_id, order_key));
+		unforgiven = Min(target - (live ? o.points : 0), o.forgiven);
 
 	c.state = state;
 	c.amount = amount;
