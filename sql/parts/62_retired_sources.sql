@@ -13,6 +13,35 @@
 -- same statements.
 --
 
+-- Internal: a table's name as order_source and retired_order_source keep it,
+-- format('%I.%I', schema, table); NULL when there is no such relation.
+CREATE FUNCTION @extschema@.order_table_name(rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.oid OPERATOR(pg_catalog.=) rel
+$$;
+
+-- Internal: a table other than except_rel whose accrual triggers carry
+-- source_id (the first by OID), or NULL when none does.
+CREATE FUNCTION @extschema@.order_source_carrier(source_id integer, except_rel regclass)
+RETURNS regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
+	 WHERE t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
+	   AND t.tgrelid IS DISTINCT FROM except_rel::oid
+	   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
+			pg_catalog.convert_to(source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex'))
+	 ORDER BY t.tgrelid
+	 LIMIT 1
+$$;
+
 -- The table each tracked source id was registered for, as a regclass (it
 -- follows a rename, and pg_dump writes it as the table's name, so a restore
 -- finds the restored table): the proof that a table untracked under another
@@ -22,11 +51,7 @@ ALTER TABLE @extschema@.order_source ADD COLUMN relid regclass;
 COMMENT ON COLUMN @extschema@.order_source.relid IS
 	'the tracked table, followed through renames; NULL only when no table carried the id at the update to 0.3.0';
 UPDATE @extschema@.order_source s
-   SET relid = (SELECT t.tgrelid FROM pg_catalog.pg_trigger t
-				 WHERE t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
-				   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
-						pg_catalog.convert_to(s.source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex'))
-				 ORDER BY t.tgrelid LIMIT 1);
+   SET relid = @extschema@.order_source_carrier(s.source_id, NULL);
 
 -- One row per source id no table is tracked under.  table_name is the name
 -- of the last table that carried the id, as format('%I.%I', schema, table);
@@ -44,20 +69,6 @@ CREATE INDEX retired_order_source_name_idx
 COMMENT ON TABLE @extschema@.retired_order_source IS 'source ids of untracked or dropped orders tables, kept so that tracking the table again finds its earlier orders; change through track_orders, untrack_orders and forget_order_history';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.retired_order_source', '');
 
--- Internal: do accrual triggers on any table but except_rel carry source_id?
-CREATE FUNCTION @extschema@.order_source_in_use(source_id integer, except_rel regclass)
-RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT EXISTS (
-		SELECT 1 FROM pg_catalog.pg_trigger t
-		 WHERE t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
-		   AND t.tgrelid IS DISTINCT FROM except_rel::oid
-		   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
-				pg_catalog.convert_to(source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex')))
-$$;
-
 -- Internal: the retired id that tracking orders in program_id takes back:
 -- the latest retired under the table's name in that program, unless another
 -- table's triggers still carry it.
@@ -67,11 +78,9 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT r.source_id FROM @extschema@.retired_order_source r
-	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) orders
-	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-	 WHERE r.table_name OPERATOR(pg_catalog.=) pg_catalog.format('%I.%I', n.nspname, c.relname)
+	 WHERE r.table_name OPERATOR(pg_catalog.=) @extschema@.order_table_name(orders)
 	   AND r.program_id OPERATOR(pg_catalog.=) adoptable_order_source.program_id
-	   AND NOT @extschema@.order_source_in_use(r.source_id, orders)
+	   AND @extschema@.order_source_carrier(r.source_id, orders) IS NULL
 	 ORDER BY r.retired_at DESC, r.source_id DESC
 	 LIMIT 1
 $$;
@@ -112,18 +121,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	pid			integer;
-	tname		text;
 BEGIN
 	pid := @extschema@.check_order_source(NULL, orders, program,
 		customer_column, order_column, amount_column, currency_column,
 		channel_column, category_column, status_column, refunded_column,
 		ordered_at_column, refund_statuses);
 	-- check_order_source() proved any row under this name is stale.
-	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
-	  FROM pg_catalog.pg_class c
-	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
-	PERFORM @extschema@.retire_stale_order_source(tname);
+	PERFORM @extschema@.retire_stale_order_source(@extschema@.order_table_name(orders));
 	RETURN COALESCE(@extschema@.adoptable_order_source(orders, pid),
 		pg_catalog.nextval('@extschema@.order_source_id_seq')::integer);
 END
@@ -154,10 +158,7 @@ BEGIN
 		customer_column, order_column, amount_column, currency_column,
 		channel_column, category_column, status_column, refunded_column,
 		ordered_at_column, refund_statuses);
-	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
-	  FROM pg_catalog.pg_class c
-	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
+	tname := @extschema@.order_table_name(orders);
 	PERFORM @extschema@.retire_stale_order_source(tname);
 	-- The id is the table's own retired one, or new from this session.
 	reserved := register_order_source.source_id OPERATOR(pg_catalog.=)
@@ -222,18 +223,15 @@ BEGIN
 	IF orders IS NULL THEN
 		RAISE EXCEPTION 'orders must not be null' USING ERRCODE = '22004';
 	END IF;
-	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO tname
-	  FROM pg_catalog.pg_class c
-	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-	 WHERE c.oid OPERATOR(pg_catalog.=) orders;
-	IF NOT FOUND THEN
+	tname := @extschema@.order_table_name(orders);
+	IF tname IS NULL THEN
 		RAISE EXCEPTION 'relation with OID % does not exist', orders::oid USING ERRCODE = '42P01';
 	END IF;
 	FOR src IN SELECT s.* FROM @extschema@.order_source s
 				WHERE s.table_name OPERATOR(pg_catalog.=) tname
 				   OR s.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
 				ORDER BY s.source_id FOR UPDATE LOOP
-		IF @extschema@.order_source_in_use(src.source_id, NULL) THEN
+		IF @extschema@.order_source_carrier(src.source_id, NULL) IS NOT NULL THEN
 			RAISE EXCEPTION 'the loyalty triggers are still on table %',
 				COALESCE(src.relid::text, src.table_name)
 				USING ERRCODE = '55000',
@@ -306,10 +304,7 @@ BEGIN
 						WHERE r.table_name OPERATOR(pg_catalog.=) given)
 	   AND NOT EXISTS (SELECT 1 FROM @extschema@.order_source s
 						WHERE s.table_name OPERATOR(pg_catalog.=) given) THEN
-		SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) INTO given
-		  FROM pg_catalog.pg_class c
-		  JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) c.relnamespace
-		 WHERE c.oid OPERATOR(pg_catalog.=) rel;
+		given := @extschema@.order_table_name(rel);
 	END IF;
 	-- The row of a table dropped (or renamed) while tracked stays under its
 	-- name until the name is tracked again: retire it first, as that would.
@@ -320,19 +315,17 @@ BEGIN
 		DELETE FROM @extschema@.retired_order_source r
 		 WHERE r.table_name OPERATOR(pg_catalog.=) given
 		   AND r.program_id OPERATOR(pg_catalog.=) pid
-		   AND NOT @extschema@.order_source_in_use(r.source_id, NULL)
+		   AND @extschema@.order_source_carrier(r.source_id, NULL) IS NULL
 		RETURNING r.*;
 	forgot := FOUND;
 	IF NOT forgot THEN
 		-- A renamed table whose triggers still carry an id retired here.
-		SELECT t.tgrelid::regclass::text INTO carrier
+		SELECT c.carrier::text INTO carrier
 		  FROM @extschema@.retired_order_source r
-		  JOIN pg_catalog.pg_trigger t
-			ON t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
-		   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
-				pg_catalog.convert_to(r.source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex'))
+		 CROSS JOIN LATERAL (SELECT @extschema@.order_source_carrier(r.source_id, NULL) AS carrier) c
 		 WHERE r.table_name OPERATOR(pg_catalog.=) given
 		   AND r.program_id OPERATOR(pg_catalog.=) pid
+		   AND c.carrier IS NOT NULL
 		 ORDER BY 1 LIMIT 1;
 	END IF;
 	IF NOT forgot AND rel IS NOT NULL AND (@extschema@.live_order_source(rel)).source_id IS NOT NULL THEN
@@ -352,8 +345,10 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION @extschema@.order_source_in_use(integer, regclass)
-	IS 'internal: whether accrual triggers on another table carry a source id';
+COMMENT ON FUNCTION @extschema@.order_table_name(regclass)
+	IS 'internal: a table''s name as the order source tables keep it';
+COMMENT ON FUNCTION @extschema@.order_source_carrier(integer, regclass)
+	IS 'internal: a table (other than the one given) whose accrual triggers carry a source id, or NULL';
 COMMENT ON FUNCTION @extschema@.adoptable_order_source(regclass, integer)
 	IS 'internal: the retired source id that tracking a table in a program takes back, if any';
 COMMENT ON FUNCTION @extschema@.retire_stale_order_source(text)
@@ -370,7 +365,8 @@ COMMENT ON FUNCTION @extschema@.forget_order_history(text, text)
 	IS 'forget a retired table''s source id, so the next table tracked under that name starts a new order history';
 
 REVOKE ALL ON FUNCTION
-	@extschema@.order_source_in_use(integer, regclass),
+	@extschema@.order_table_name(regclass),
+	@extschema@.order_source_carrier(integer, regclass),
 	@extschema@.adoptable_order_source(regclass, integer),
 	@extschema@.retire_stale_order_source(text),
 	@extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),

@@ -699,7 +699,7 @@ SELECT is_empty(
 		 AND p.proname IN ('track_orders', 'untrack_orders', 'reserve_order_source',
 			 'register_order_source', 'unregister_order_source', 'check_order_source',
 			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount',
-			 'order_source_in_use', 'adoptable_order_source', 'retire_stale_order_source',
+			 'order_table_name', 'order_source_carrier', 'adoptable_order_source', 'retire_stale_order_source',
 			 'forget_order_history')
 		 AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
 										   WHERE a.grantee = 0))$$,
@@ -710,7 +710,7 @@ SELECT is_empty(
 		 AND p.proname IN ('track_orders', 'untrack_orders', 'reserve_order_source',
 			 'register_order_source', 'unregister_order_source', 'check_order_source',
 			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount',
-			 'order_source_in_use', 'adoptable_order_source', 'retire_stale_order_source',
+			 'order_table_name', 'order_source_carrier', 'adoptable_order_source', 'retire_stale_order_source',
 			 'forget_order_history')
 		 AND obj_description(p.oid, 'pg_proc') IS NULL$$,
 	'every tracking and exchange-rate function has a comment');
