@@ -66,6 +66,7 @@ static struct
 static int	nknown_columns = 0;
 
 static bool IsCachedIndex(Oid relid);
+static void OpenNeededIndexes(DirectWriter *w, DirectTable *t);
 
 static void
 InvalidateTables(Datum arg, Oid relid)
@@ -141,6 +142,7 @@ static uint32 expr_generation = 0;
 static ExprState **table_checks[LY_NUM_TABLES];
 static int	table_nindexes[LY_NUM_TABLES];
 static Oid *table_indexes[LY_NUM_TABLES];	/* index OIDs, in relcache order */
+static char **table_index_names[LY_NUM_TABLES];
 static IndexInfo **table_index_info[LY_NUM_TABLES];
 static int	table_pkey[LY_NUM_TABLES];	/* position of the primary key */
 
@@ -176,6 +178,15 @@ IsCachedIndex(Oid relid)
  * list and IndexInfos first when the tables changed.  The member table is
  * only read: just its primary key is opened, and it gets no result
  * relation indexes.
+ *
+ * A partial index is opened only when a row written needs an entry in it
+ * (OpenNeededIndexes) or a walk reads it (DirectWalk): an order's lot is in
+ * the due index only if it expires and in the pending index only if it is
+ * pending, and no order entry has an idempotency key.  Every index opened is
+ * a lock taken and released per transaction, and a backend keeps only 16
+ * relation locks on its fast path: the order INSERT's own table, its key
+ * and its sequence plus every loyalty index went past it.  The executor
+ * skips an index whose entry in ri_IndexRelationDescs is NULL.
  */
 static void
 OpenIndexes(DirectTable *t, int i, bool rebuild)
@@ -193,6 +204,7 @@ OpenIndexes(DirectTable *t, int i, bool rebuild)
 		if (!OidIsValid(pkey))
 			elog(ERROR, "loyalty.%s has no primary key", table_names[i]);
 		table_indexes[i] = palloc(sizeof(Oid) * Max(list_length(oids), 1));
+		table_index_names[i] = palloc(sizeof(char *) * Max(list_length(oids), 1));
 		table_index_info[i] = palloc0(sizeof(IndexInfo *) * Max(list_length(oids), 1));
 		foreach(lc, oids)
 		{
@@ -209,9 +221,10 @@ OpenIndexes(DirectTable *t, int i, bool rebuild)
 		list_free(oids);
 	}
 
-	descs = palloc(sizeof(Relation) * Max(table_nindexes[i], 1));
+	descs = palloc0(sizeof(Relation) * Max(table_nindexes[i], 1));
 	for (int j = 0; j < table_nindexes[i]; j++)
-		descs[j] = index_open(table_indexes[i][j], TableLockMode(i));
+		if (rebuild || table_index_info[i][j]->ii_Predicate == NIL)
+			descs[j] = index_open(table_indexes[i][j], TableLockMode(i));
 
 	if (rebuild)
 	{
@@ -225,12 +238,16 @@ OpenIndexes(DirectTable *t, int i, bool rebuild)
 				ii->ii_PredicateState =
 					ExecInitQual((List *) expression_planner((Expr *) ii->ii_Predicate), NULL);
 			table_index_info[i][j] = ii;
+			table_index_names[i][j] = pstrdup(RelationGetRelationName(descs[j]));
 		}
 		table_checks[i] = CompileChecks(t->rel);
 		MemoryContextSwitchTo(old);
 	}
 
+	t->table = i;
 	t->indexes = descs;
+	t->index_oids = table_indexes[i];
+	t->index_names = table_index_names[i];
 	t->nindexes = table_nindexes[i];
 	t->pkey = descs[table_pkey[i]];
 	t->rri->ri_ConstraintExprs = table_checks[i];
@@ -247,7 +264,8 @@ static void
 CloseIndexes(DirectTable *t)
 {
 	for (int j = 0; j < t->nindexes; j++)
-		index_close(t->indexes[j], NoLock);
+		if (t->indexes[j] != NULL)
+			index_close(t->indexes[j], NoLock);
 	t->nindexes = 0;
 	t->rri->ri_NumIndices = 0;
 }
@@ -571,9 +589,13 @@ DirectWalk(DirectTable *t, const char *index, ScanKey keys, int nkeys)
 	MemoryContext old = MemoryContextSwitchTo(t->found->tts_mcxt);
 	Relation	irel = NULL;
 
-	for (int i = 0; i < t->rri->ri_NumIndices && irel == NULL; i++)
-		if (strcmp(RelationGetRelationName(t->rri->ri_IndexRelationDescs[i]), index) == 0)
-			irel = t->rri->ri_IndexRelationDescs[i];
+	for (int j = 0; j < t->nindexes && irel == NULL; j++)
+		if (strcmp(t->index_names[j], index) == 0)
+		{
+			if (t->indexes[j] == NULL)
+				t->indexes[j] = index_open(t->index_oids[j], TableLockMode(t->table));
+			irel = t->indexes[j];
+		}
 	if (irel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -681,8 +703,29 @@ void
 DirectInsert(DirectWriter *w, DirectTable *t)
 {
 	ExecStoreVirtualTuple(t->row);
+	OpenNeededIndexes(w, t);
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	ExecSimpleRelationInsert(t->rri, w->estate, t->row);
+}
+
+/* Open the partial indexes not yet open whose predicate the row in t->row meets. */
+static void
+OpenNeededIndexes(DirectWriter *w, DirectTable *t)
+{
+	ExprContext *econtext = NULL;
+
+	for (int j = 0; j < t->nindexes; j++)
+	{
+		if (t->indexes[j] != NULL)
+			continue;
+		if (econtext == NULL)
+		{
+			econtext = GetPerTupleExprContext(w->estate);
+			econtext->ecxt_scantuple = t->row;
+		}
+		if (ExecQual(t->rri->ri_IndexRelationInfo[j]->ii_PredicateState, econtext))
+			t->indexes[j] = index_open(t->index_oids[j], TableLockMode(t->table));
+	}
 }
 
 /* Replace the row last found (and locked) with the row built in t->row. */
@@ -690,6 +733,7 @@ void
 DirectUpdate(DirectWriter *w, DirectTable *t)
 {
 	ExecStoreVirtualTuple(t->row);
+	OpenNeededIndexes(w, t);
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	ExecSimpleRelationUpdate(t->rri, w->estate, &w->epq, t->found, t->row);
 }

@@ -142,7 +142,11 @@ typedef struct DirectTable
 	ResultRelInfo *rri;
 	TupleTableSlot *row;		/* the row being built for a write */
 	TupleTableSlot *found;		/* the row the last DirectFind/DirectLock found */
-	Relation   *indexes;		/* every index (the member table: its primary key) */
+	int			table;			/* which LoyaltyTable */
+	Relation   *indexes;		/* every index (the member table: its primary key);
+								 * NULL: a partial index not opened yet */
+	Oid		   *index_oids;
+	char	  **index_names;
 	int			nindexes;
 	Relation	pkey;			/* the primary key index, one of indexes */
 	IndexScanDesc scan;			/* lookups by primary key */
