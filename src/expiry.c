@@ -153,7 +153,7 @@ loyalty_expire_lots(PG_FUNCTION_ARGS)
 	if (ArgElements(fcinfo, 1, INT4OID, &programs) != n ||
 		ArgElements(fcinfo, 2, BOOLOID, &lapsed) != n)
 		elog(ERROR, "expire_lots: the arrays differ in length");
-	InitMaterializedSRF(fcinfo, 0);
+	LoyaltyInitSRF(fcinfo);
 
 	w = DirectBegin();
 	account = &w->tables[LY_ACCOUNT];

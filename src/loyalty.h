@@ -91,6 +91,18 @@ NumFromInt64(int64 v)
 }
 
 /* Whether a (finite or infinite) numeric is below zero. */
+/*
+ * A set-returning function's tuplestore and descriptor, in materialize mode.
+ * InitMaterializedSRF() came with PostgreSQL 15; before it, LoyaltyInitSRF
+ * (loyalty.c) does the same by hand.  Building with -DLOYALTY_OLD_SRF
+ * selects it on 15 too, to test it.
+ */
+#if PG_VERSION_NUM >= 150000 && !defined(LOYALTY_OLD_SRF)
+#define LoyaltyInitSRF(fcinfo) InitMaterializedSRF((fcinfo), 0)
+#else
+extern void LoyaltyInitSRF(FunctionCallInfo fcinfo);
+#endif
+
 extern bool NumIsNegative(Numeric n);
 
 /* An amount as text for a message: exact while short, else scientific. */

@@ -1116,7 +1116,7 @@ loyalty_quote(PG_FUNCTION_ARGS)
 	}
 	ctx.first_purchase = PG_GETARG_BOOL(7);
 
-	InitMaterializedSRF(fcinfo, 0);
+	LoyaltyInitSRF(fcinfo);
 	initStringInfo(&detail);
 
 	LoyaltyBecomeOwner(&sw);

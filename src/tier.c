@@ -943,7 +943,7 @@ loyalty_evaluate_tiers(PG_FUNCTION_ARGS)
 	Datum		result[3];
 	bool		result_nulls[3] = {false, false, false};
 
-	InitMaterializedSRF(fcinfo, 0);
+	LoyaltyInitSRF(fcinfo);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 

@@ -29,6 +29,7 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
+#include "loyalty.h"
 #include "window.h"
 
 StaticAssertDecl(sizeof(LoyaltyWindow) == 200,
@@ -769,7 +770,7 @@ window_buckets(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			i;
 
-	InitMaterializedSRF(fcinfo, 0);
+	LoyaltyInitSRF(fcinfo);
 	if (w->end_month == LOYALTY_WINDOW_UNSET)
 		return (Datum) 0;
 	for (i = w->months - 1; i >= 0; i--)
