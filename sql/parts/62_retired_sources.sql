@@ -2,11 +2,13 @@
 -- Retired order sources (new in 0.3.0).  Tracked orders are recorded under
 -- their table's source id (loyalty.order_accrual.source_id).  A table
 -- untracked, or dropped while tracked, leaves its id here with the table's
--- name, and tracking a table of that name in the same program again takes
--- the id back: its earlier orders are found, so a refund of one takes its
--- points back and a re-send earns nothing.  That is what renaming a tracked
--- table (untrack and track under the new name) and changing a table's
--- settings (untrack and track again) need.
+-- name and the table itself (relid), and tracking that table again in the
+-- same program takes the id back, under whatever name it has by then: its
+-- earlier orders are found, so a refund of one takes its points back and a
+-- re-send earns nothing.  That is what renaming a tracked table (before or
+-- after untracking it) and changing a table's settings (untrack and track
+-- again) need.  Once the table is gone, the id passes to its name: the next
+-- table tracked under it takes the id (a table rebuilt under the same name).
 --
 -- The functions that hand out and register ids are defined here, replacing
 -- those of 0.2.0, so that a fresh install and the update from 0.2.0 run the
@@ -70,18 +72,25 @@ COMMENT ON TABLE @extschema@.retired_order_source IS 'source ids of untracked or
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.retired_order_source', '');
 
 -- Internal: the retired id that tracking orders in program_id takes back:
--- the latest retired under the table's name in that program, unless another
--- table's triggers still carry it.
+-- the table's own (retired from this very table, whatever its name was
+-- then), or else one retired under the table's name by a table that no
+-- longer exists; the latest first, and never one another table's triggers
+-- still carry.  An id retired from a table that still exists under another
+-- name stays that table's history: a new table under its old name does not
+-- take it.
 CREATE FUNCTION @extschema@.adoptable_order_source(orders regclass, program_id integer)
 RETURNS integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT r.source_id FROM @extschema@.retired_order_source r
-	 WHERE r.table_name OPERATOR(pg_catalog.=) @extschema@.order_table_name(orders)
-	   AND r.program_id OPERATOR(pg_catalog.=) adoptable_order_source.program_id
+	 WHERE r.program_id OPERATOR(pg_catalog.=) adoptable_order_source.program_id
+	   AND (r.relid OPERATOR(pg_catalog.=) orders
+			OR (r.table_name OPERATOR(pg_catalog.=) @extschema@.order_table_name(orders)
+				AND @extschema@.order_table_name(r.relid) IS NULL))
 	   AND @extschema@.order_source_carrier(r.source_id, orders) IS NULL
-	 ORDER BY r.retired_at DESC, r.source_id DESC
+	 ORDER BY r.relid OPERATOR(pg_catalog.=) orders IS TRUE DESC,
+			  r.retired_at DESC, r.source_id DESC
 	 LIMIT 1
 $$;
 
@@ -268,13 +277,17 @@ BEGIN
 END
 $$;
 
--- Start a new order history for a table name: the retired ids under that
--- name in the program are forgotten, so the next table tracked under it gets
--- a new id and its orders count as new even where their keys repeat earlier
--- ones (a table dropped and created again with its keys starting over).  The
--- orders recorded under the forgotten ids keep their points and history.  An
--- id still carried by the triggers of a renamed table is that table's history,
--- not the name's: it stays (the name's next table cannot take it anyway).
+-- Start a new order history for a table name: the retired ids that tracking
+-- a table of that name in the program would take back are forgotten (those
+-- retired under the name by a table that is gone, and those of the table that
+-- has the name now, whatever name they were retired under), so the next table
+-- tracked under it gets a new id and its orders count as new even where their
+-- keys repeat earlier ones (a table dropped and created again with its keys
+-- starting over).  The orders recorded under the forgotten ids keep their
+-- points and history.  An id retired under the name by a table renamed since
+-- (its triggers still carry it, or it was untracked first) is that table's
+-- history, not the name's: it stays (the name's next table cannot take it
+-- anyway).
 CREATE FUNCTION @extschema@.forget_order_history(table_name text, program text)
 RETURNS SETOF @extschema@.retired_order_source
 LANGUAGE plpgsql SECURITY DEFINER
@@ -284,7 +297,8 @@ DECLARE
 	pid			integer;
 	given		text := forget_order_history.table_name;
 	rel			regclass;
-	carrier		text;
+	owner		text;
+	carried		boolean;
 	forgot		boolean;
 BEGIN
 	IF given IS NULL THEN
@@ -313,30 +327,38 @@ BEGIN
 	END IF;
 	RETURN QUERY
 		DELETE FROM @extschema@.retired_order_source r
-		 WHERE r.table_name OPERATOR(pg_catalog.=) given
-		   AND r.program_id OPERATOR(pg_catalog.=) pid
+		 WHERE r.program_id OPERATOR(pg_catalog.=) pid
+		   AND ((r.table_name OPERATOR(pg_catalog.=) given
+				 AND @extschema@.order_table_name(r.relid) IS NULL)
+				OR r.relid OPERATOR(pg_catalog.=) rel)
 		   AND @extschema@.order_source_carrier(r.source_id, NULL) IS NULL
 		RETURNING r.*;
 	forgot := FOUND;
 	IF NOT forgot THEN
-		-- A renamed table whose triggers still carry an id retired here.
-		SELECT c.carrier::text INTO carrier
+		-- A renamed table that an id retired here belongs to: its triggers
+		-- still carry the id, or it was untracked before it was renamed.
+		SELECT COALESCE(c.carrier, r.relid)::text, c.carrier IS NOT NULL INTO owner, carried
 		  FROM @extschema@.retired_order_source r
 		 CROSS JOIN LATERAL (SELECT @extschema@.order_source_carrier(r.source_id, NULL) AS carrier) c
 		 WHERE r.table_name OPERATOR(pg_catalog.=) given
 		   AND r.program_id OPERATOR(pg_catalog.=) pid
-		   AND c.carrier IS NOT NULL
-		 ORDER BY 1 LIMIT 1;
+		   AND (c.carrier IS NOT NULL OR @extschema@.order_table_name(r.relid) IS NOT NULL)
+		 ORDER BY 2 DESC, 1 LIMIT 1;
 	END IF;
 	IF NOT forgot AND rel IS NOT NULL AND (@extschema@.live_order_source(rel)).source_id IS NOT NULL THEN
 		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
 			USING ERRCODE = 'LY008', DETAIL = 'The table is tracked: its order history is in use.',
 				  HINT = pg_catalog.format('Call loyalty.untrack_orders(%L) first.', given);
-	ELSIF NOT forgot AND carrier IS NOT NULL THEN
+	ELSIF NOT forgot AND carried THEN
 		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
 			USING ERRCODE = 'LY008',
-				  DETAIL = pg_catalog.format('The id retired under that name is carried by the loyalty triggers of table %s, renamed since: it is that table''s history.', carrier),
+				  DETAIL = pg_catalog.format('The id retired under that name is carried by the loyalty triggers of table %s, renamed since: it is that table''s history.', owner),
 				  HINT = pg_catalog.format('Nothing to forget: the next table tracked as %s gets a new id anyway.', given);
+	ELSIF NOT forgot AND owner IS NOT NULL THEN
+		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
+			USING ERRCODE = 'LY008',
+				  DETAIL = pg_catalog.format('The id retired under that name was retired from table %s, renamed since: it is that table''s history.', owner),
+				  HINT = pg_catalog.format('Nothing to forget: the next table tracked as %s gets a new id anyway.  To forget that table''s history, call loyalty.forget_order_history(%L, %L).', given, owner, program);
 	ELSIF NOT forgot THEN
 		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
 			USING ERRCODE = 'LY008',
@@ -360,9 +382,9 @@ COMMENT ON FUNCTION @extschema@.register_order_source(integer, regclass, text, n
 COMMENT ON FUNCTION @extschema@.unregister_order_source(regclass, integer[])
 	IS 'internal: retire a tracked table''s configuration once untrack_orders() has dropped its triggers';
 COMMENT ON FUNCTION @extschema@.untrack_orders(regclass)
-	IS 'stop tracking an orders table (drops its loyalty triggers); points earned and order history stay, and tracking it again under the same name in the same program continues its history';
+	IS 'stop tracking an orders table (drops its loyalty triggers); points earned and order history stay, and tracking the table again in the same program, under any name, continues its history';
 COMMENT ON FUNCTION @extschema@.forget_order_history(text, text)
-	IS 'forget a retired table''s source id, so the next table tracked under that name starts a new order history';
+	IS 'forget the retired source ids a table of that name would take back, so the next table tracked under it starts a new order history';
 
 REVOKE ALL ON FUNCTION
 	@extschema@.order_table_name(regclass),
