@@ -358,7 +358,7 @@ BEGIN
 		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
 			USING ERRCODE = 'LY008',
 				  DETAIL = pg_catalog.format('The id retired under that name was retired from table %s, renamed since: it is that table''s history.', owner),
-				  HINT = pg_catalog.format('Nothing to forget: the next table tracked as %s gets a new id anyway.  To forget that table''s history, call loyalty.forget_order_history(%L, %L).', given, owner, program);
+				  HINT = pg_catalog.format('Nothing to forget: the next table tracked as %s gets a new id anyway; loyalty.forget_order_history(%L, %L) forgets that table''s history.', given, owner, program);
 	ELSIF NOT forgot THEN
 		RAISE EXCEPTION 'no retired order history for table % in program "%"', given, program
 			USING ERRCODE = 'LY008',

@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(176);
+SELECT plan(191);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -686,6 +686,13 @@ SELECT is((SELECT source_id FROM loyalty.track_orders('public.vault_orders', 'sh
 	(SELECT source_id FROM vault_source), 'which takes it back when tracked again');
 SELECT is((SELECT relid FROM loyalty.order_source WHERE table_name = 'public.vault_orders'),
 	'public.vault_orders'::regclass, 'order_source records the table it tracks as relid');
+SELECT loyalty.untrack_orders('public.vault_orders');
+SET ROLE loyalty_tracker;
+SELECT isnt((SELECT source_id FROM loyalty.track_orders('public.tracker_orders', 'shop', 'customer_id', 'id', 'total')),
+	:vault_id, 'a table takes back by relid only the ids retired from itself: the role''s own table, tracked, gets a new id');
+RESET ROLE;
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.vault_orders', 'shop', 'customer_id', 'id', 'total')),
+	:vault_id, 'and the vault table, tracked again, still takes back its own');
 
 SELECT isnt_definer('loyalty', 'track_orders', 'track_orders runs as its caller (CREATE TRIGGER checks the caller)');
 SELECT isnt_definer('loyalty', 'untrack_orders', 'untrack_orders runs as its caller');
@@ -846,6 +853,111 @@ UPDATE rn_orders SET status = 'refunded' WHERE id = 1;
 SELECT is((SELECT available + pending FROM loyalty.balance('us', 91)), 0::bigint,
 	'so the refund of its earlier order takes the 40 points back');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances equal the ledger after the renames');
+
+-- Untracked, then renamed, then tracked again: the table takes back its own
+-- id (retired_order_source.relid) under its new name, so its order history
+-- goes on: a refund of an earlier order takes its points back, and the same
+-- order sent again earns nothing.
+CREATE TABLE public.ur_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+CREATE TEMP TABLE ur_source AS
+	SELECT * FROM loyalty.track_orders('public.ur_orders', 'us', 'customer_id', 'id', 'total',
+		status_column => 'status');
+INSERT INTO ur_orders VALUES (1, 92, 100), (2, 92, 50);
+SELECT loyalty.untrack_orders('public.ur_orders');
+ALTER TABLE ur_orders RENAME TO ur_orders_2024;
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.ur_orders_2024', 'us', 'customer_id', 'id', 'total',
+			status_column => 'status')),
+	(SELECT source_id FROM ur_source), 'untracked, renamed and tracked again, a table takes back its own id');
+UPDATE ur_orders_2024 SET status = 'refunded' WHERE id = 1;
+INSERT INTO ur_orders_2024 VALUES (2, 92, 50);
+SELECT results_eq(
+	$$SELECT source_id = (SELECT source_id FROM ur_source), order_key, state, points
+		FROM loyalty.order_accrual WHERE customer_id = 92 ORDER BY order_key$$,
+	$$VALUES (true, '1', 'reversed', 0::bigint), (true, '2', 'active', 50::bigint)$$,
+	'the refund of an order recorded before the rename took its points back, and the re-sent order earned nothing');
+SELECT is((SELECT available + pending FROM loyalty.balance('us', 92)), 50::bigint,
+	'so the member holds 50 of the 150 points earned, not 150 or 200');
+
+-- Precedence: a table's own id wins over one retired under the name it has
+-- now by another table, gone since, even a later one.
+CREATE TABLE public.pa_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+CREATE TEMP TABLE pa_source AS
+	SELECT * FROM loyalty.track_orders('public.pa_orders', 'us', 'customer_id', 'id', 'total',
+		status_column => 'status');
+INSERT INTO pa_orders VALUES (1, 93, 40);
+SELECT loyalty.untrack_orders('public.pa_orders');
+CREATE TABLE public.pb_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+CREATE TEMP TABLE pb_source AS
+	SELECT * FROM loyalty.track_orders('public.pb_orders', 'us', 'customer_id', 'id', 'total',
+		status_column => 'status');
+INSERT INTO pb_orders VALUES (1, 93, 70);
+SELECT loyalty.untrack_orders('public.pb_orders');
+DROP TABLE public.pb_orders;
+ALTER TABLE pa_orders RENAME TO pb_orders;
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.pb_orders', 'us', 'customer_id', 'id', 'total',
+			status_column => 'status')),
+	(SELECT source_id FROM pa_source),
+	'renamed to the name of a table dropped since, a table takes back its own id, not the one retired later under that name');
+UPDATE pb_orders SET status = 'refunded' WHERE id = 1;
+SELECT results_eq(
+	$$SELECT source_id = (SELECT source_id FROM pa_source), order_key, state, points
+		FROM loyalty.order_accrual WHERE customer_id = 93 ORDER BY 1$$,
+	$$VALUES (false, '1', 'active', 70::bigint), (true, '1', 'reversed', 0::bigint)$$,
+	'so a refund of its order 1 reverses its own order 1 (40 points), not the dropped table''s (70)');
+
+-- Untracked and dropped, a table leaves its id to its name: a table rebuilt
+-- under the name takes it back.
+CREATE TABLE public.rd_orders (id bigint, customer_id bigint, total numeric);
+CREATE TEMP TABLE rd_source AS
+	SELECT * FROM loyalty.track_orders('public.rd_orders', 'us', 'customer_id', 'id', 'total');
+SELECT loyalty.untrack_orders('public.rd_orders');
+DROP TABLE public.rd_orders;
+CREATE TABLE public.rd_orders (id bigint, customer_id bigint, total numeric);
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.rd_orders', 'us', 'customer_id', 'id', 'total')),
+	(SELECT source_id FROM rd_source), 'a table rebuilt under the name of one untracked and dropped takes back its id');
+
+-- Untracked and renamed away, a table keeps its id while it exists: a new
+-- table under its old name gets a new one, even when tracked first, and even
+-- a role that may create tables in the schema cannot take another table's
+-- history by taking its old name.
+CREATE TABLE public.sq_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+SELECT source_id AS sq_id FROM loyalty.track_orders('public.sq_orders', 'us', 'customer_id', 'id', 'total',
+	status_column => 'status') \gset
+INSERT INTO sq_orders VALUES (1, 94, 60);
+SELECT loyalty.untrack_orders('public.sq_orders');
+ALTER TABLE sq_orders RENAME TO sq_orders_2024;
+GRANT CREATE ON SCHEMA public TO loyalty_tracker;
+SET ROLE loyalty_tracker;
+CREATE TABLE public.sq_orders (id bigint, customer_id bigint, total numeric, status text DEFAULT 'paid');
+SELECT isnt((SELECT source_id FROM loyalty.track_orders('public.sq_orders', 'us', 'customer_id', 'id', 'total',
+			status_column => 'status')),
+	:sq_id, 'a role''s new table under the old name of a table untracked and renamed gets a new id, not that table''s');
+RESET ROLE;
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.sq_orders_2024', 'us', 'customer_id', 'id', 'total',
+			status_column => 'status')),
+	:sq_id, 'and the renamed table, tracked after it, takes back its own id');
+UPDATE sq_orders_2024 SET status = 'refunded' WHERE id = 1;
+SELECT is((SELECT available + pending FROM loyalty.balance('us', 94)), 0::bigint,
+	'so the refund of its earlier order takes the 60 points back');
+
+-- forget_order_history() forgets what tracking under the name would take
+-- back: the id of a table untracked and renamed since is that table's, and is
+-- forgotten under the table's new name.
+CREATE TABLE public.fg_orders (id bigint, customer_id bigint, total numeric);
+CREATE TEMP TABLE fg_source AS
+	SELECT * FROM loyalty.track_orders('public.fg_orders', 'us', 'customer_id', 'id', 'total');
+SELECT loyalty.untrack_orders('public.fg_orders');
+ALTER TABLE fg_orders RENAME TO fg_orders_old;
+SELECT is(pg_temp.error_of($$SELECT loyalty.forget_order_history('public.fg_orders', 'us')$$),
+	'LY008: no retired order history for table public.fg_orders in program "us" / The id retired under that name was retired from table public.fg_orders_old, renamed since: it is that table''s history. / Nothing to forget: the next table tracked as public.fg_orders gets a new id anyway; loyalty.forget_order_history(''public.fg_orders_old'', ''us'') forgets that table''s history.',
+	'forgetting the old name of a table untracked and renamed keeps its id, and says whose it is');
+SELECT results_eq(
+	$$SELECT source_id, table_name FROM loyalty.forget_order_history('public.fg_orders_old', 'us')$$,
+	$$SELECT source_id, 'public.fg_orders' FROM fg_source$$,
+	'forgetting under the table''s new name forgets its id, retired under the old one');
+SELECT isnt((SELECT source_id FROM loyalty.track_orders('public.fg_orders_old', 'us', 'customer_id', 'id', 'total')),
+	(SELECT source_id FROM fg_source), 'so tracked again, the table starts a new history');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances equal the ledger after untracking and renaming');
 
 SELECT * FROM finish();
 ROLLBACK;
