@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(191);
+SELECT plan(192);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -904,6 +904,10 @@ SELECT results_eq(
 		FROM loyalty.order_accrual WHERE customer_id = 93 ORDER BY 1$$,
 	$$VALUES (false, '1', 'active', 70::bigint), (true, '1', 'reversed', 0::bigint)$$,
 	'so a refund of its order 1 reverses its own order 1 (40 points), not the dropped table''s (70)');
+SELECT results_eq(
+	$$SELECT source_id, table_name FROM loyalty.forget_order_history('public.pb_orders', 'us')$$,
+	$$SELECT source_id, table_name FROM pb_source$$,
+	'the dropped table''s id stays retired under the name until forgotten, as README advises before a dump');
 
 -- Untracked and dropped, a table leaves its id to its name: a table rebuilt
 -- under the name takes it back.
