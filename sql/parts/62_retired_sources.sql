@@ -89,7 +89,7 @@ AS $$
 			OR (r.table_name OPERATOR(pg_catalog.=) @extschema@.order_table_name(orders)
 				AND @extschema@.order_table_name(r.relid) IS NULL))
 	   AND @extschema@.order_source_carrier(r.source_id, orders) IS NULL
-	 ORDER BY r.relid OPERATOR(pg_catalog.=) orders IS TRUE DESC,
+	 ORDER BY (r.relid OPERATOR(pg_catalog.=) orders) IS TRUE DESC,
 			  r.retired_at DESC, r.source_id DESC
 	 LIMIT 1
 $$;
