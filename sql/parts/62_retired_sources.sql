@@ -367,6 +367,33 @@ BEGIN
 END
 $$;
 
+-- Internal: a dropped table's OID does not stay in relid.  pg_dump writes a
+-- regclass whose table no longer exists as a bare number, which in the
+-- restored database may be another table's (and OIDs come round again in
+-- time): that table could then take the dropped table's order history.  The
+-- rows keep their table_name; their relid becomes NULL when the table goes,
+-- whatever drops it (DROP TABLE, DROP SCHEMA ... CASCADE, DROP OWNED).
+CREATE FUNCTION @extschema@.clear_dropped_relids()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE @extschema@.retired_order_source r SET relid = NULL
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+	   AND d.objsubid OPERATOR(pg_catalog.=) 0
+	   AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid;
+	UPDATE @extschema@.order_source s SET relid = NULL
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+	   AND d.objsubid OPERATOR(pg_catalog.=) 0
+	   AND s.relid::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid;
+END
+$$;
+CREATE EVENT TRIGGER loyalty_clear_dropped_relids ON sql_drop
+	EXECUTE FUNCTION @extschema@.clear_dropped_relids();
+
 COMMENT ON FUNCTION @extschema@.order_table_name(regclass)
 	IS 'internal: a table''s name as the order source tables keep it';
 COMMENT ON FUNCTION @extschema@.order_source_carrier(integer, regclass)
@@ -383,6 +410,8 @@ COMMENT ON FUNCTION @extschema@.unregister_order_source(regclass, integer[])
 	IS 'internal: retire a tracked table''s configuration once untrack_orders() has dropped its triggers';
 COMMENT ON FUNCTION @extschema@.untrack_orders(regclass)
 	IS 'stop tracking an orders table (drops its loyalty triggers); points earned and order history stay, and tracking the table again in the same program, under any name, continues its history';
+COMMENT ON FUNCTION @extschema@.clear_dropped_relids()
+	IS 'internal: event trigger; a dropped table''s OID leaves order_source.relid and retired_order_source.relid';
 COMMENT ON FUNCTION @extschema@.forget_order_history(text, text)
 	IS 'forget the retired source ids a table of that name would take back, so the next table tracked under it starts a new order history';
 
@@ -394,5 +423,6 @@ REVOKE ALL ON FUNCTION
 	@extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
 	@extschema@.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[]),
 	@extschema@.unregister_order_source(regclass, integer[]),
-	@extschema@.forget_order_history(text, text)
+	@extschema@.forget_order_history(text, text),
+	@extschema@.clear_dropped_relids()
 FROM PUBLIC;

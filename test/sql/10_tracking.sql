@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(192);
+SELECT plan(194);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -515,6 +515,8 @@ CREATE TEMP TABLE legacy_source AS
 DROP TABLE public.legacy_orders;
 SELECT is((SELECT count(*)::int FROM loyalty.order_source WHERE table_name = 'public.legacy_orders'), 1,
 	'dropping a tracked table leaves its configuration row behind');
+SELECT is((SELECT relid FROM loyalty.order_source WHERE table_name = 'public.legacy_orders'), NULL::regclass,
+	'without the dropped table''s OID, which a dump would write as a bare number');
 CREATE TABLE public.legacy_orders (order_id text, buyer integer, amount bigint);
 SELECT results_eq(
 	$$SELECT source_id = (SELECT source_id FROM legacy_source), customer_column, order_column, amount_column
@@ -907,7 +909,7 @@ SELECT results_eq(
 SELECT results_eq(
 	$$SELECT source_id, table_name FROM loyalty.forget_order_history('public.pb_orders', 'us')$$,
 	$$SELECT source_id, table_name FROM pb_source$$,
-	'the dropped table''s id stays retired under the name until forgotten, as README advises before a dump');
+	'the dropped table''s id stays retired under the name until forgotten');
 
 -- Untracked and dropped, a table leaves its id to its name: a table rebuilt
 -- under the name takes it back.
@@ -916,6 +918,9 @@ CREATE TEMP TABLE rd_source AS
 	SELECT * FROM loyalty.track_orders('public.rd_orders', 'us', 'customer_id', 'id', 'total');
 SELECT loyalty.untrack_orders('public.rd_orders');
 DROP TABLE public.rd_orders;
+SELECT is((SELECT relid FROM loyalty.retired_order_source WHERE source_id = (SELECT source_id FROM rd_source)),
+	NULL::regclass,
+	'dropping an untracked table clears its OID from its retired row: in a restored database it could be another table''s');
 CREATE TABLE public.rd_orders (id bigint, customer_id bigint, total numeric);
 SELECT is((SELECT source_id FROM loyalty.track_orders('public.rd_orders', 'us', 'customer_id', 'id', 'total')),
 	(SELECT source_id FROM rd_source), 'a table rebuilt under the name of one untracked and dropped takes back its id');
