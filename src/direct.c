@@ -67,6 +67,7 @@ static int	nknown_columns = 0;
 
 static bool IsCachedIndex(Oid relid);
 static void OpenNeededIndexes(DirectWriter *w, DirectTable *t);
+static Relation IndexOf(DirectTable *t, int j);
 
 static void
 InvalidateTables(Datum arg, Oid relid)
@@ -257,6 +258,15 @@ OpenIndexes(DirectTable *t, int i, bool rebuild)
 		t->rri->ri_IndexRelationDescs = descs;
 		t->rri->ri_IndexRelationInfo = table_index_info[i];
 	}
+}
+
+/* Index j of t, opened (and locked) now if it was left for later. */
+static Relation
+IndexOf(DirectTable *t, int j)
+{
+	if (t->indexes[j] == NULL)
+		t->indexes[j] = index_open(t->index_oids[j], TableLockMode(t->table));
+	return t->indexes[j];
 }
 
 /* Close what OpenIndexes opened; the locks stay to the end of the transaction. */
@@ -591,11 +601,7 @@ DirectWalk(DirectTable *t, const char *index, ScanKey keys, int nkeys)
 
 	for (int j = 0; j < t->nindexes && irel == NULL; j++)
 		if (strcmp(t->index_names[j], index) == 0)
-		{
-			if (t->indexes[j] == NULL)
-				t->indexes[j] = index_open(t->index_oids[j], TableLockMode(t->table));
-			irel = t->indexes[j];
-		}
+			irel = IndexOf(t, j);
 	if (irel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -724,7 +730,7 @@ OpenNeededIndexes(DirectWriter *w, DirectTable *t)
 			econtext->ecxt_scantuple = t->row;
 		}
 		if (ExecQual(t->rri->ri_IndexRelationInfo[j]->ii_PredicateState, econtext))
-			t->indexes[j] = index_open(t->index_oids[j], TableLockMode(t->table));
+			(void) IndexOf(t, j);
 	}
 }
 

@@ -90,7 +90,6 @@ NumFromInt64(int64 v)
 	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
 }
 
-/* Whether a (finite or infinite) numeric is below zero. */
 /*
  * A set-returning function's tuplestore and descriptor, in materialize mode.
  * InitMaterializedSRF() came with PostgreSQL 15; before it, LoyaltyInitSRF
@@ -103,6 +102,7 @@ NumFromInt64(int64 v)
 extern void LoyaltyInitSRF(FunctionCallInfo fcinfo);
 #endif
 
+/* Whether a (finite or infinite) numeric is below zero. */
 extern bool NumIsNegative(Numeric n);
 
 /* An amount as text for a message: exact while short, else scientific. */
