@@ -71,6 +71,20 @@ CREATE INDEX retired_order_source_name_idx
 COMMENT ON TABLE @extschema@.retired_order_source IS 'source ids of untracked or dropped orders tables, kept so that tracking the table again finds its earlier orders; change through track_orders, untrack_orders and forget_order_history';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.retired_order_source', '');
 
+-- Internal: whether tracking table rel, named name, would take back a retired
+-- id that was retired from r_relid under r_name: one retired from rel itself
+-- (under any name), or one retired under rel's name by a table that is gone.
+-- adoptable_order_source() takes by this rule and forget_order_history()
+-- forgets by it, so that forgetting a name forgets what tracking would take.
+CREATE FUNCTION @extschema@.retired_for(r_relid regclass, r_name text, rel regclass, name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r_relid OPERATOR(pg_catalog.=) rel
+		OR (r_name OPERATOR(pg_catalog.=) name AND @extschema@.order_table_name(r_relid) IS NULL)
+$$;
+
 -- Internal: the retired id that tracking orders in program_id takes back:
 -- the table's own (retired from this very table, whatever its name was
 -- then), or else one retired under the table's name by a table that no
@@ -85,9 +99,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT r.source_id FROM @extschema@.retired_order_source r
 	 WHERE r.program_id OPERATOR(pg_catalog.=) adoptable_order_source.program_id
-	   AND (r.relid OPERATOR(pg_catalog.=) orders
-			OR (r.table_name OPERATOR(pg_catalog.=) @extschema@.order_table_name(orders)
-				AND @extschema@.order_table_name(r.relid) IS NULL))
+	   AND @extschema@.retired_for(r.relid, r.table_name, orders, @extschema@.order_table_name(orders))
 	   AND @extschema@.order_source_carrier(r.source_id, orders) IS NULL
 	 ORDER BY (r.relid OPERATOR(pg_catalog.=) orders) IS TRUE DESC,
 			  r.retired_at DESC, r.source_id DESC
@@ -328,9 +340,7 @@ BEGIN
 	RETURN QUERY
 		DELETE FROM @extschema@.retired_order_source r
 		 WHERE r.program_id OPERATOR(pg_catalog.=) pid
-		   AND ((r.table_name OPERATOR(pg_catalog.=) given
-				 AND @extschema@.order_table_name(r.relid) IS NULL)
-				OR r.relid OPERATOR(pg_catalog.=) rel)
+		   AND @extschema@.retired_for(r.relid, r.table_name, rel, given)
 		   AND @extschema@.order_source_carrier(r.source_id, NULL) IS NULL
 		RETURNING r.*;
 	forgot := FOUND;
@@ -379,16 +389,16 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	UPDATE @extschema@.retired_order_source r SET relid = NULL
-	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
-	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-	   AND d.objsubid OPERATOR(pg_catalog.=) 0
-	   AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid;
+	WITH gone AS (
+		SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+		 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+		   AND d.objsubid OPERATOR(pg_catalog.=) 0
+	), retired AS (
+		UPDATE @extschema@.retired_order_source r SET relid = NULL
+		  FROM gone WHERE r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) gone.objid
+	)
 	UPDATE @extschema@.order_source s SET relid = NULL
-	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
-	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-	   AND d.objsubid OPERATOR(pg_catalog.=) 0
-	   AND s.relid::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid;
+	  FROM gone WHERE s.relid::pg_catalog.oid OPERATOR(pg_catalog.=) gone.objid;
 END
 $$;
 CREATE EVENT TRIGGER loyalty_clear_dropped_relids ON sql_drop
@@ -398,6 +408,8 @@ COMMENT ON FUNCTION @extschema@.order_table_name(regclass)
 	IS 'internal: a table''s name as the order source tables keep it';
 COMMENT ON FUNCTION @extschema@.order_source_carrier(integer, regclass)
 	IS 'internal: a table (other than the one given) whose accrual triggers carry a source id, or NULL';
+COMMENT ON FUNCTION @extschema@.retired_for(regclass, text, regclass, text)
+	IS 'internal: whether tracking a table would take back an id retired from a given table under a given name';
 COMMENT ON FUNCTION @extschema@.adoptable_order_source(regclass, integer)
 	IS 'internal: the retired source id that tracking a table in a program takes back, if any';
 COMMENT ON FUNCTION @extschema@.retire_stale_order_source(text)
@@ -418,6 +430,7 @@ COMMENT ON FUNCTION @extschema@.forget_order_history(text, text)
 REVOKE ALL ON FUNCTION
 	@extschema@.order_table_name(regclass),
 	@extschema@.order_source_carrier(integer, regclass),
+	@extschema@.retired_for(regclass, text, regclass, text),
 	@extschema@.adoptable_order_source(regclass, integer),
 	@extschema@.retire_stale_order_source(text),
 	@extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),
