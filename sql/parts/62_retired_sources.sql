@@ -15,6 +15,51 @@
 -- same statements.
 --
 
+-- The table that carries an id is kept as a loyalty.tableref (src/tableref.c):
+-- an OID like regclass, written as the table's schema-qualified name, so a
+-- restore finds the restored table; but a name that resolves to no table,
+-- or a bare OID, reads as "no table" ('-') instead of failing, so that a
+-- dump leaving such a table out (pg_dump -T, -N) still restores every row.
+CREATE TYPE @extschema@.tableref;
+
+CREATE FUNCTION @extschema@.tableref_in(cstring)
+	RETURNS @extschema@.tableref
+	AS 'MODULE_PATHNAME', 'tableref_in'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.tableref_out(@extschema@.tableref)
+	RETURNS cstring
+	AS 'MODULE_PATHNAME', 'tableref_out'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.tableref_recv(internal)
+	RETURNS @extschema@.tableref
+	AS 'MODULE_PATHNAME', 'tableref_recv'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.tableref_send(@extschema@.tableref)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'tableref_send'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE @extschema@.tableref (
+	INPUT = @extschema@.tableref_in,
+	OUTPUT = @extschema@.tableref_out,
+	RECEIVE = @extschema@.tableref_recv,
+	SEND = @extschema@.tableref_send,
+	LIKE = pg_catalog.oid
+);
+
+-- The same OID underneath: a regclass or oid is stored as is, and a tableref
+-- compares as an oid ("no table" is OID 0, which names no table).
+CREATE CAST (regclass AS @extschema@.tableref) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (oid AS @extschema@.tableref) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (@extschema@.tableref AS regclass) WITHOUT FUNCTION AS IMPLICIT;
+CREATE CAST (@extschema@.tableref AS oid) WITHOUT FUNCTION AS IMPLICIT;
+
+COMMENT ON TYPE @extschema@.tableref IS
+	'a table, stored as its OID and written as its schema-qualified name; a name of no table, or a bare OID, reads as no table (''-''), so a dump without the table still restores';
+
 -- Internal: a table's name as order_source and retired_order_source keep it,
 -- format('%I.%I', schema, table); NULL when there is no such relation.
 CREATE FUNCTION @extschema@.order_table_name(rel regclass)
@@ -44,12 +89,12 @@ AS $$
 	 LIMIT 1
 $$;
 
--- The table each tracked source id was registered for, as a regclass (it
+-- The table each tracked source id was registered for, as a tableref (it
 -- follows a rename, and pg_dump writes it as the table's name, so a restore
--- finds the restored table): the proof that a table untracked under another
+-- finds the restored table, or no table if the dump left it out): the proof that a table untracked under another
 -- name than its row's is the one that carried the id.  Filled in for rows
 -- of 0.2.0 from the triggers that carry their ids.
-ALTER TABLE @extschema@.order_source ADD COLUMN relid regclass;
+ALTER TABLE @extschema@.order_source ADD COLUMN relid @extschema@.tableref;
 COMMENT ON COLUMN @extschema@.order_source.relid IS
 	'the tracked table, followed through renames; NULL only when no table carried the id at the update to 0.3.0';
 UPDATE @extschema@.order_source s
@@ -63,7 +108,7 @@ CREATE TABLE @extschema@.retired_order_source (
 	source_id	integer PRIMARY KEY,
 	program_id	integer NOT NULL REFERENCES @extschema@.program (program_id),
 	table_name	text NOT NULL,
-	relid		regclass,		-- the table that carried it, while it exists
+	relid		@extschema@.tableref,	-- the table that carried it, while it exists
 	retired_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 CREATE INDEX retired_order_source_name_idx
@@ -76,12 +121,12 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.retired_order_source', '
 -- (under any name), or one retired under rel's name by a table that is gone.
 -- adoptable_order_source() takes by this rule and forget_order_history()
 -- forgets by it, so that forgetting a name forgets what tracking would take.
-CREATE FUNCTION @extschema@.retired_for(r_relid regclass, r_name text, rel regclass, name text)
+CREATE FUNCTION @extschema@.retired_for(r_relid @extschema@.tableref, r_name text, rel regclass, name text)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT r_relid OPERATOR(pg_catalog.=) rel
+	SELECT r_relid::pg_catalog.oid OPERATOR(pg_catalog.=) rel::pg_catalog.oid
 		OR (r_name OPERATOR(pg_catalog.=) name AND @extschema@.order_table_name(r_relid) IS NULL)
 $$;
 
@@ -101,7 +146,7 @@ AS $$
 	 WHERE r.program_id OPERATOR(pg_catalog.=) adoptable_order_source.program_id
 	   AND @extschema@.retired_for(r.relid, r.table_name, orders, @extschema@.order_table_name(orders))
 	   AND @extschema@.order_source_carrier(r.source_id, orders) IS NULL
-	 ORDER BY (r.relid OPERATOR(pg_catalog.=) orders) IS TRUE DESC,
+	 ORDER BY (r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) orders::pg_catalog.oid) IS TRUE DESC,
 			  r.retired_at DESC, r.source_id DESC
 	 LIMIT 1
 $$;
@@ -120,7 +165,7 @@ AS $$
 	)
 	INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name, relid)
 	SELECT g.source_id, g.program_id, g.table_name,
-		   (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) g.relid)
+		   (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) g.relid::pg_catalog.oid)
 	  FROM gone g
 	ON CONFLICT (source_id) DO UPDATE
 		SET program_id = EXCLUDED.program_id, table_name = EXCLUDED.table_name,
@@ -254,7 +299,7 @@ BEGIN
 				ORDER BY s.source_id FOR UPDATE LOOP
 		IF @extschema@.order_source_carrier(src.source_id, NULL) IS NOT NULL THEN
 			RAISE EXCEPTION 'the loyalty triggers are still on table %',
-				COALESCE(src.relid::text, src.table_name)
+				COALESCE(@extschema@.order_table_name(src.relid), src.table_name)
 				USING ERRCODE = '55000',
 					  HINT = 'Untrack tables with loyalty.untrack_orders(), which drops them.';
 		END IF;
@@ -263,9 +308,9 @@ BEGIN
 		INSERT INTO @extschema@.retired_order_source AS r (source_id, program_id, table_name, relid)
 		VALUES (src.source_id, src.program_id,
 			CASE WHEN src.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
-					  AND src.relid OPERATOR(pg_catalog.=) orders
+					  AND src.relid::pg_catalog.oid OPERATOR(pg_catalog.=) orders::pg_catalog.oid
 				 THEN tname ELSE src.table_name END,
-			(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) src.relid))
+			(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) src.relid::pg_catalog.oid))
 		ON CONFLICT (source_id) DO UPDATE
 			SET program_id = EXCLUDED.program_id, table_name = EXCLUDED.table_name,
 				relid = EXCLUDED.relid, retired_at = EXCLUDED.retired_at;
@@ -279,7 +324,7 @@ BEGIN
 	UPDATE @extschema@.retired_order_source r
 	   SET table_name = tname, retired_at = pg_catalog.clock_timestamp()
 	 WHERE r.source_id OPERATOR(pg_catalog.=) ANY (COALESCE(source_ids, '{}'))
-	   AND r.relid OPERATOR(pg_catalog.=) orders;
+	   AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) orders::pg_catalog.oid;
 	-- Triggers without a row (left by a renamed table whose name was reused)
 	-- were cleaned up by the caller: that is untracking too.
 	IF NOT found_any AND pg_catalog.cardinality(COALESCE(source_ids, '{}')) OPERATOR(pg_catalog.=) 0 THEN
@@ -347,7 +392,7 @@ BEGIN
 	IF NOT forgot THEN
 		-- A renamed table that an id retired here belongs to: its triggers
 		-- still carry the id, or it was untracked before it was renamed.
-		SELECT COALESCE(c.carrier, r.relid)::text, c.carrier IS NOT NULL INTO owner, carried
+		SELECT COALESCE(c.carrier, r.relid::regclass)::text, c.carrier IS NOT NULL INTO owner, carried
 		  FROM @extschema@.retired_order_source r
 		 CROSS JOIN LATERAL (SELECT @extschema@.order_source_carrier(r.source_id, NULL) AS carrier) c
 		 WHERE r.table_name OPERATOR(pg_catalog.=) given
@@ -408,7 +453,7 @@ COMMENT ON FUNCTION @extschema@.order_table_name(regclass)
 	IS 'internal: a table''s name as the order source tables keep it';
 COMMENT ON FUNCTION @extschema@.order_source_carrier(integer, regclass)
 	IS 'internal: a table (other than the one given) whose accrual triggers carry a source id, or NULL';
-COMMENT ON FUNCTION @extschema@.retired_for(regclass, text, regclass, text)
+COMMENT ON FUNCTION @extschema@.retired_for(@extschema@.tableref, text, regclass, text)
 	IS 'internal: whether tracking a table would take back an id retired from a given table under a given name';
 COMMENT ON FUNCTION @extschema@.adoptable_order_source(regclass, integer)
 	IS 'internal: the retired source id that tracking a table in a program takes back, if any';
@@ -430,7 +475,7 @@ COMMENT ON FUNCTION @extschema@.forget_order_history(text, text)
 REVOKE ALL ON FUNCTION
 	@extschema@.order_table_name(regclass),
 	@extschema@.order_source_carrier(integer, regclass),
-	@extschema@.retired_for(regclass, text, regclass, text),
+	@extschema@.retired_for(@extschema@.tableref, text, regclass, text),
 	@extschema@.adoptable_order_source(regclass, integer),
 	@extschema@.retire_stale_order_source(text),
 	@extschema@.reserve_order_source(regclass, text, name, name, name, name, name, name, name, name, name, text[]),

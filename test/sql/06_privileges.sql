@@ -3,9 +3,9 @@ BEGIN;
 CREATE EXTENSION loyalty;
 SELECT plan(32);
 
--- Nothing outside the card and window types' own functions is executable by
--- PUBLIC.  The window functions compute on the values they are given and
--- read no table.
+-- Nothing outside the card, window and tableref types' own functions is
+-- executable by PUBLIC.  The window functions compute on the values they are
+-- given and read no table; tableref's I/O reads only the catalog, as regclass's.
 SELECT set_eq(
 	$$SELECT p.proname::text FROM pg_proc p
 	   WHERE p.pronamespace = 'loyalty'::regnamespace
@@ -18,8 +18,9 @@ SELECT set_eq(
 		  'card_is_valid',
 		  'window_in', 'window_out', 'window_recv', 'window_send', 'window_eq', 'window_ne',
 		  'window_hash', 'window_hash_extended', 'window_empty', 'window_add', 'window_shift',
-		  'window_total', 'window_total', 'window_months', 'window_end', 'window_buckets'],
-	'only the card and window types'' I/O, operators and value functions are executable by PUBLIC');
+		  'window_total', 'window_total', 'window_months', 'window_end', 'window_buckets',
+		  'tableref_in', 'tableref_out', 'tableref_recv', 'tableref_send'],
+	'only the card, window and tableref types'' I/O, operators and value functions are executable by PUBLIC');
 
 SELECT is_empty(
 	$$SELECT c.relname FROM pg_class c

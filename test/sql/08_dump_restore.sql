@@ -55,5 +55,59 @@ SELECT is(:'fp_lot'::text, :'src_lot'::text, 'custom dump: lots restored');
 SELECT * FROM finish();
 ROLLBACK;
 
+-- A partial dump: pg_dump -T or -N leaves out tables that order_source and
+-- retired_order_source name in relid.  Their rows still restore, with relid
+-- "no table" ('-'), as if the table had been dropped; the other tracked
+-- tables keep earning, and a table created again under a left-out name and
+-- tracked continues that name's history.
+\! dropdb --if-exists loyalty_dump_part_src 2>/dev/null; dropdb --if-exists loyalty_dump_part 2>/dev/null
+\! createdb loyalty_dump_part_src && createdb loyalty_dump_part
+\c loyalty_dump_part_src
+CREATE EXTENSION loyalty;
+SELECT FROM loyalty.create_program('pd', 'Partial dump', 'USD', 1, 1) \g /dev/null
+CREATE SCHEMA arch;
+CREATE TABLE arch.old_orders (id bigint PRIMARY KEY, customer_id bigint, total numeric);
+CREATE TABLE public.shop_orders (id bigint PRIMARY KEY, customer_id bigint, total numeric);
+CREATE TABLE public.kiosk_orders (id bigint PRIMARY KEY, customer_id bigint, total numeric);
+SELECT source_id AS part_old FROM loyalty.track_orders('arch.old_orders', 'pd', 'customer_id', 'id', 'total') \gset
+SELECT source_id AS part_shop FROM loyalty.track_orders('public.shop_orders', 'pd', 'customer_id', 'id', 'total') \gset
+SELECT source_id AS part_kiosk FROM loyalty.track_orders('public.kiosk_orders', 'pd', 'customer_id', 'id', 'total') \gset
+INSERT INTO arch.old_orders VALUES (1, 1, 10);
+INSERT INTO public.shop_orders VALUES (1, 1, 20);
+INSERT INTO public.kiosk_orders VALUES (1, 1, 40);
+SELECT loyalty.untrack_orders('arch.old_orders') \g /dev/null
+\! pg_dump -Fc -N arch -T public.kiosk_orders -d loyalty_dump_part_src -f /tmp/loyalty_dump_part.dump && pg_restore --exit-on-error -d loyalty_dump_part /tmp/loyalty_dump_part.dump
+
+\c loyalty_dump_part
+\i test/setup.sql
+CREATE EXTENSION pgtap;
+BEGIN;
+SELECT plan(8);
+SELECT results_eq(
+	$$SELECT source_id, table_name, relid::text FROM loyalty.order_source ORDER BY source_id$$,
+	format($$VALUES (%s, 'public.shop_orders', 'public.shop_orders'), (%s, 'public.kiosk_orders', '-')$$,
+		:part_shop, :part_kiosk),
+	'partial dump: every tracked table''s row restores; a table left out reads as no table');
+SELECT results_eq(
+	$$SELECT source_id, table_name, relid::oid FROM loyalty.retired_order_source$$,
+	format($$VALUES (%s, 'arch.old_orders', 0::oid)$$, :part_old),
+	'partial dump: so does the row of an untracked table in a schema left out');
+SELECT is((SELECT count(*)::int FROM loyalty.order_accrual), 3, 'partial dump: every order record restores');
+INSERT INTO public.shop_orders VALUES (2, 1, 5);
+SELECT is((SELECT available FROM loyalty.balance('pd', 1)), 75::bigint,
+	'partial dump: a tracked table that was dumped keeps earning');
+CREATE TABLE public.kiosk_orders (id bigint PRIMARY KEY, customer_id bigint, total numeric);
+SELECT is((SELECT source_id FROM loyalty.track_orders('public.kiosk_orders', 'pd', 'customer_id', 'id', 'total')),
+	:part_kiosk, 'partial dump: a table created again under the left-out name takes its id back');
+INSERT INTO public.kiosk_orders VALUES (1, 1, 40);
+SELECT is((SELECT available FROM loyalty.balance('pd', 1)), 75::bigint,
+	'partial dump: so its order re-sent earns nothing');
+INSERT INTO public.kiosk_orders VALUES (2, 1, 40);
+SELECT is((SELECT available FROM loyalty.balance('pd', 1)), 115::bigint,
+	'partial dump: and a new order earns');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'partial dump: restored balances equal the ledger');
+SELECT * FROM finish();
+ROLLBACK;
+
 \c :home_db
-\! dropdb loyalty_dump_src && dropdb loyalty_dump_plain && dropdb loyalty_dump_custom && rm -f /tmp/loyalty_dump_test.dump
+\! dropdb loyalty_dump_src && dropdb loyalty_dump_plain && dropdb loyalty_dump_custom && dropdb loyalty_dump_part_src && dropdb loyalty_dump_part && rm -f /tmp/loyalty_dump_test.dump /tmp/loyalty_dump_part.dump

@@ -1,7 +1,7 @@
 \i test/setup.sql
 BEGIN;
 CREATE EXTENSION loyalty;
-SELECT plan(194);
+SELECT plan(206);
 
 -- track_orders() attaches loyalty.order_trigger(); should it not be installed
 -- yet, a stand-in of the same name gives the same output.  No test below
@@ -515,7 +515,7 @@ CREATE TEMP TABLE legacy_source AS
 DROP TABLE public.legacy_orders;
 SELECT is((SELECT count(*)::int FROM loyalty.order_source WHERE table_name = 'public.legacy_orders'), 1,
 	'dropping a tracked table leaves its configuration row behind');
-SELECT is((SELECT relid FROM loyalty.order_source WHERE table_name = 'public.legacy_orders'), NULL::regclass,
+SELECT is((SELECT relid::regclass FROM loyalty.order_source WHERE table_name = 'public.legacy_orders'), NULL::regclass,
 	'without the dropped table''s OID, which a dump would write as a bare number');
 CREATE TABLE public.legacy_orders (order_id text, buyer integer, amount bigint);
 SELECT results_eq(
@@ -680,13 +680,13 @@ SELECT lives_ok($$SELECT loyalty.untrack_orders('public.tracker_orders')$$,
 	'and untrack its table');
 RESET ROLE;
 SELECT results_eq(
-	$$SELECT table_name, relid FROM loyalty.retired_order_source
+	$$SELECT table_name, relid::regclass FROM loyalty.retired_order_source
 	   WHERE source_id = (SELECT source_id FROM vault_source)$$,
 	$$VALUES ('public.vault_orders', 'public.vault_orders'::regclass)$$,
 	'the id stays retired under the table it was registered for');
 SELECT is((SELECT source_id FROM loyalty.track_orders('public.vault_orders', 'shop', 'customer_id', 'id', 'total')),
 	(SELECT source_id FROM vault_source), 'which takes it back when tracked again');
-SELECT is((SELECT relid FROM loyalty.order_source WHERE table_name = 'public.vault_orders'),
+SELECT is((SELECT relid::regclass FROM loyalty.order_source WHERE table_name = 'public.vault_orders'),
 	'public.vault_orders'::regclass, 'order_source records the table it tracks as relid');
 SELECT loyalty.untrack_orders('public.vault_orders');
 SET ROLE loyalty_tracker;
@@ -918,7 +918,7 @@ CREATE TEMP TABLE rd_source AS
 	SELECT * FROM loyalty.track_orders('public.rd_orders', 'us', 'customer_id', 'id', 'total');
 SELECT loyalty.untrack_orders('public.rd_orders');
 DROP TABLE public.rd_orders;
-SELECT is((SELECT relid FROM loyalty.retired_order_source WHERE source_id = (SELECT source_id FROM rd_source)),
+SELECT is((SELECT relid::regclass FROM loyalty.retired_order_source WHERE source_id = (SELECT source_id FROM rd_source)),
 	NULL::regclass,
 	'dropping an untracked table clears its OID from its retired row: in a restored database it could be another table''s');
 CREATE TABLE public.rd_orders (id bigint, customer_id bigint, total numeric);
@@ -967,6 +967,40 @@ SELECT results_eq(
 SELECT isnt((SELECT source_id FROM loyalty.track_orders('public.fg_orders_old', 'us', 'customer_id', 'id', 'total')),
 	(SELECT source_id FROM fg_source), 'so tracked again, the table starts a new history');
 SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'balances equal the ledger after untracking and renaming');
+
+-- relid is a loyalty.tableref: an OID written as the table's schema-qualified
+-- name, so pg_dump writes names; but reading a name of no table, or a bare OID
+-- (which names a table only in the database that wrote it), gives "no table"
+-- instead of failing, so a dump that leaves a table out still restores.
+SELECT is((SELECT relid::text FROM loyalty.order_source WHERE table_name = 'public.fg_orders_old'),
+	'public.fg_orders_old', 'relid reads as the table''s schema-qualified name, whatever the search_path');
+SELECT is((SELECT count(*)::int FROM loyalty.order_source WHERE relid = 'public.fg_orders_old'::regclass), 1,
+	'relid compares with a regclass');
+CREATE TABLE "Odd ""Case"" Orders" (id bigint, customer_id bigint, total numeric);
+SELECT is('"Odd ""Case"" Orders"'::loyalty.tableref::text, 'public."Odd ""Case"" Orders"',
+	'a mixed-case, quoted name reads back quoted');
+SELECT is('public."Odd ""Case"" Orders"'::loyalty.tableref::regclass, '"Odd ""Case"" Orders"'::regclass,
+	'and its text reads back as the same table');
+SELECT is('-'::loyalty.tableref::oid, 0::oid, '''-'' reads as no table');
+SELECT is(('public.fg_orders_old'::regclass::oid::text)::loyalty.tableref::oid, 0::oid,
+	'a bare OID reads as no table, even one of a table here: OIDs differ between databases');
+SELECT is('public.no_such_orders'::loyalty.tableref::oid, 0::oid, 'a name of no table reads as no table');
+SELECT is('no_such_schema.orders'::loyalty.tableref::oid, 0::oid, 'so does a name in a schema that does not exist');
+SELECT is(0::oid::loyalty.tableref::text, '-', 'no table is written ''-''');
+SELECT throws_ok($$SELECT 'public."orders'::loyalty.tableref$$, '42602', 'invalid name syntax',
+	'a malformed name is an error, not no table');
+SELECT throws_ok($$SELECT 'a.b.c.d'::loyalty.tableref$$, '42601', NULL,
+	'so is a name with too many parts');
+CREATE TEMP TABLE tableref_copy (r loyalty.tableref);
+INSERT INTO tableref_copy VALUES ('public.fg_orders_old'), ('"Odd ""Case"" Orders"'), ('-');
+\copy tableref_copy TO '/tmp/loyalty_tableref.bin' WITH (FORMAT binary)
+DROP TABLE "Odd ""Case"" Orders";
+TRUNCATE tableref_copy;
+\copy tableref_copy FROM '/tmp/loyalty_tableref.bin' WITH (FORMAT binary)
+\! rm -f /tmp/loyalty_tableref.bin
+SELECT results_eq($$SELECT r::regclass FROM tableref_copy ORDER BY r::oid$$,
+	$$VALUES (0::regclass), (0::regclass), ('public.fg_orders_old'::regclass)$$,
+	'the binary form is the name too: a table dropped since reads back as no table');
 
 SELECT * FROM finish();
 ROLLBACK;

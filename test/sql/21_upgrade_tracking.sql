@@ -36,7 +36,7 @@ SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'),
 	(SELECT default_version FROM pg_available_extensions WHERE name = 'loyalty'),
 	'ALTER EXTENSION loyalty UPDATE brings it to the version in loyalty.control');
 SELECT results_eq(
-	$$SELECT s.table_name, s.relid FROM loyalty.order_source s
+	$$SELECT s.table_name, s.relid::regclass FROM loyalty.order_source s
 		JOIN source_020 o USING (source_id, table_name) ORDER BY s.source_id$$,
 	$$VALUES ('public.up_orders', 'public.up_orders'::regclass),
 			 ('public.up_kiosk', 'public.up_kiosk_2024'::regclass),
@@ -64,7 +64,7 @@ SELECT is((loyalty.balance('us', 1)).available, 50::bigint, 'so the member holds
 -- again: the same id.
 SELECT loyalty.untrack_orders('public.up_kiosk_2024');
 SELECT results_eq(
-	$$SELECT table_name, relid FROM loyalty.retired_order_source
+	$$SELECT table_name, relid::regclass FROM loyalty.retired_order_source
 	   WHERE source_id = (SELECT source_id FROM source_020 WHERE table_name = 'public.up_kiosk')$$,
 	$$VALUES ('public.up_kiosk_2024', 'public.up_kiosk_2024'::regclass)$$,
 	'the table renamed under 0.2.0, untracked, has its id retired under its new name');
