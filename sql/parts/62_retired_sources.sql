@@ -96,7 +96,7 @@ $$;
 -- of 0.2.0 from the triggers that carry their ids.
 ALTER TABLE @extschema@.order_source ADD COLUMN relid @extschema@.tableref;
 COMMENT ON COLUMN @extschema@.order_source.relid IS
-	'the tracked table, followed through renames; NULL only when no table carried the id at the update to 0.3.0';
+	'the tracked table, followed through renames; NULL once it is dropped, ''-'' when a restore did not find it (until its accrual triggers are restored)';
 UPDATE @extschema@.order_source s
    SET relid = @extschema@.order_source_carrier(s.source_id, NULL);
 
@@ -449,6 +449,36 @@ $$;
 CREATE EVENT TRIGGER loyalty_clear_dropped_relids ON sql_drop
 	EXECUTE FUNCTION @extschema@.clear_dropped_relids();
 
+-- Internal: the accrual triggers a restore creates give relid back its
+-- table.  A restore reads order_source before the tables exist in two
+-- cases: a dump of 0.2.0, which had no relid (CREATE EXTENSION installs the
+-- new version, so the update's fill-in finds no rows), and the extension's
+-- schema restored before the application's (relid reads as no table, '-').
+-- The table's triggers come after, in either; when one of them carries the
+-- id of a row that has no table, under the very name of the table it is
+-- created on, that table is the row's again.  The name must match as well
+-- as the id: that gives nobody a history that tracking the name would not.
+CREATE FUNCTION @extschema@.bind_order_source_relids()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE @extschema@.order_source s SET relid = t.tgrelid
+	  FROM pg_catalog.pg_event_trigger_ddl_commands() d
+	  JOIN pg_catalog.pg_trigger t ON t.oid OPERATOR(pg_catalog.=) d.objid
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
+	   AND t.tgfoid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.order_trigger()')
+	   AND t.tgargs OPERATOR(pg_catalog.=) pg_catalog.byteacat(
+			pg_catalog.convert_to(s.source_id::text, 'UTF8'), pg_catalog.decode('00', 'hex'))
+	   AND COALESCE(s.relid::pg_catalog.oid, 0) OPERATOR(pg_catalog.=) 0
+	   AND s.table_name OPERATOR(pg_catalog.=) @extschema@.order_table_name(t.tgrelid);
+END
+$$;
+CREATE EVENT TRIGGER loyalty_bind_order_source_relids ON ddl_command_end
+	WHEN TAG IN ('CREATE TRIGGER')
+	EXECUTE FUNCTION @extschema@.bind_order_source_relids();
+
 COMMENT ON FUNCTION @extschema@.order_table_name(regclass)
 	IS 'internal: a table''s name as the order source tables keep it';
 COMMENT ON FUNCTION @extschema@.order_source_carrier(integer, regclass)
@@ -467,6 +497,8 @@ COMMENT ON FUNCTION @extschema@.unregister_order_source(regclass, integer[])
 	IS 'internal: retire a tracked table''s configuration once untrack_orders() has dropped its triggers';
 COMMENT ON FUNCTION @extschema@.untrack_orders(regclass)
 	IS 'stop tracking an orders table (drops its loyalty triggers); points earned and order history stay, and tracking the table again in the same program, under any name, continues its history';
+COMMENT ON FUNCTION @extschema@.bind_order_source_relids()
+	IS 'internal: event trigger; a restored accrual trigger gives order_source.relid back its table when the row has none and is under the table''s name';
 COMMENT ON FUNCTION @extschema@.clear_dropped_relids()
 	IS 'internal: event trigger; a dropped table''s OID leaves order_source.relid and retired_order_source.relid';
 COMMENT ON FUNCTION @extschema@.forget_order_history(text, text)
@@ -482,5 +514,6 @@ REVOKE ALL ON FUNCTION
 	@extschema@.register_order_source(integer, regclass, text, name, name, name, name, name, name, name, name, name, text[]),
 	@extschema@.unregister_order_source(regclass, integer[]),
 	@extschema@.forget_order_history(text, text),
-	@extschema@.clear_dropped_relids()
+	@extschema@.clear_dropped_relids(),
+	@extschema@.bind_order_source_relids()
 FROM PUBLIC;

@@ -109,5 +109,62 @@ SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'partial dump: restored bala
 SELECT * FROM finish();
 ROLLBACK;
 
+-- Restores that read order_source before its tables exist: a dump of 0.2.0
+-- (which had no relid; CREATE EXTENSION installs 0.3.0), and the extension's
+-- schema restored before the application's (relid reads as no table).  The
+-- tables' accrual triggers, restored after, give relid back its table, so
+-- renaming, untracking and tracking it again keeps its history.
+\! dropdb --if-exists loyalty_dump_v2_src 2>/dev/null; dropdb --if-exists loyalty_dump_v2 2>/dev/null; dropdb --if-exists loyalty_dump_split 2>/dev/null
+\! createdb loyalty_dump_v2_src && createdb loyalty_dump_v2 && createdb loyalty_dump_split
+\c loyalty_dump_v2_src
+CREATE EXTENSION loyalty VERSION '0.2.0';
+SELECT FROM loyalty.create_program('v2', 'From 0.2.0', 'USD', 1, 1) \g /dev/null
+CREATE SCHEMA shop;
+CREATE TABLE shop.orders (id bigint PRIMARY KEY, customer_id bigint, total numeric);
+SELECT source_id AS v2_source FROM loyalty.track_orders('shop.orders', 'v2', 'customer_id', 'id', 'total') \gset
+INSERT INTO shop.orders VALUES (1, 1, 10);
+\! pg_dump -d loyalty_dump_v2_src | psql -X -q -v ON_ERROR_STOP=1 -d loyalty_dump_v2 >/dev/null
+ALTER EXTENSION loyalty UPDATE;
+\! pg_dump -Fc -e loyalty -n loyalty -d loyalty_dump_v2_src -f /tmp/loyalty_dump_ext.dump && pg_dump -Fc -n shop -d loyalty_dump_v2_src -f /tmp/loyalty_dump_app.dump
+\! pg_restore --exit-on-error -d loyalty_dump_split /tmp/loyalty_dump_ext.dump && pg_restore --exit-on-error -d loyalty_dump_split /tmp/loyalty_dump_app.dump
+
+\c loyalty_dump_v2
+\i test/setup.sql
+CREATE EXTENSION pgtap;
+BEGIN;
+SELECT plan(5);
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'loyalty'), '0.3.0',
+	'0.2.0 dump: restoring it installs 0.3.0');
+SELECT is((SELECT relid::regclass FROM loyalty.order_source WHERE source_id = :v2_source), 'shop.orders'::regclass,
+	'0.2.0 dump: the restored triggers give relid its table');
+ALTER TABLE shop.orders RENAME TO orders_2024;
+SELECT loyalty.untrack_orders('shop.orders_2024') \g /dev/null
+SELECT is((SELECT source_id FROM loyalty.track_orders('shop.orders_2024', 'v2', 'customer_id', 'id', 'total')),
+	:v2_source, '0.2.0 dump: renamed, untracked and tracked again, the table takes its id back');
+DELETE FROM shop.orders_2024 WHERE id = 1;
+SELECT is((SELECT available FROM loyalty.balance('v2', 1)), 0::bigint,
+	'0.2.0 dump: so deleting its earlier order takes the points back');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, '0.2.0 dump: balances equal the ledger');
+SELECT * FROM finish();
+ROLLBACK;
+
+\c loyalty_dump_split
+\i test/setup.sql
+CREATE EXTENSION pgtap;
+BEGIN;
+SELECT plan(4);
+SELECT is((SELECT relid::regclass FROM loyalty.order_source WHERE source_id = :v2_source), 'shop.orders'::regclass,
+	'split restore: the application''s triggers, restored after the extension, give relid its table');
+ALTER TABLE shop.orders RENAME TO orders_2024;
+SELECT loyalty.untrack_orders('shop.orders_2024') \g /dev/null
+SELECT is((SELECT source_id FROM loyalty.track_orders('shop.orders_2024', 'v2', 'customer_id', 'id', 'total')),
+	:v2_source, 'split restore: renamed, untracked and tracked again, the table takes its id back');
+DELETE FROM shop.orders_2024 WHERE id = 1;
+SELECT is((SELECT available FROM loyalty.balance('v2', 1)), 0::bigint,
+	'split restore: so deleting its earlier order takes the points back');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'split restore: balances equal the ledger');
+SELECT * FROM finish();
+ROLLBACK;
+
 \c :home_db
-\! dropdb loyalty_dump_src && dropdb loyalty_dump_plain && dropdb loyalty_dump_custom && dropdb loyalty_dump_part_src && dropdb loyalty_dump_part && rm -f /tmp/loyalty_dump_test.dump /tmp/loyalty_dump_part.dump
+\! dropdb loyalty_dump_src && dropdb loyalty_dump_plain && dropdb loyalty_dump_custom && dropdb loyalty_dump_part_src && dropdb loyalty_dump_part && dropdb loyalty_dump_v2_src && dropdb loyalty_dump_v2 && dropdb loyalty_dump_split && rm -f /tmp/loyalty_dump_test.dump /tmp/loyalty_dump_part.dump /tmp/loyalty_dump_ext.dump /tmp/loyalty_dump_app.dump

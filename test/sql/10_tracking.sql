@@ -709,7 +709,7 @@ SELECT is_empty(
 			 'register_order_source', 'unregister_order_source', 'check_order_source',
 			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount',
 			 'order_table_name', 'order_source_carrier', 'adoptable_order_source', 'retire_stale_order_source',
-			 'retired_for', 'clear_dropped_relids', 'forget_order_history')
+			 'retired_for', 'clear_dropped_relids', 'bind_order_source_relids', 'forget_order_history')
 		 AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
 										   WHERE a.grantee = 0))$$,
 	'PUBLIC cannot execute any tracking or exchange-rate function');
@@ -720,7 +720,7 @@ SELECT is_empty(
 			 'register_order_source', 'unregister_order_source', 'check_order_source',
 			 'live_order_source', 'order_source_triggers', 'set_exchange_rate', 'convert_amount',
 			 'order_table_name', 'order_source_carrier', 'adoptable_order_source', 'retire_stale_order_source',
-			 'retired_for', 'clear_dropped_relids', 'forget_order_history')
+			 'retired_for', 'clear_dropped_relids', 'bind_order_source_relids', 'forget_order_history')
 		 AND obj_description(p.oid, 'pg_proc') IS NULL$$,
 	'every tracking and exchange-rate function has a comment');
 SELECT is_empty(
