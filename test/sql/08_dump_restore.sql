@@ -55,6 +55,26 @@ SELECT is(:'fp_lot'::text, :'src_lot'::text, 'custom dump: lots restored');
 SELECT * FROM finish();
 ROLLBACK;
 
+-- A parallel restore (pg_restore -j) loads tables in any order, and the
+-- extension's tables reference each other from CREATE EXTENSION on: README
+-- restores the loyalty schema's data in one job and the rest in parallel.
+\! dropdb --if-exists loyalty_dump_parallel 2>/dev/null
+\! createdb loyalty_dump_parallel && pg_restore --exit-on-error -d loyalty_dump_parallel --section=pre-data /tmp/loyalty_dump_test.dump && pg_restore --exit-on-error -d loyalty_dump_parallel --section=data -n loyalty /tmp/loyalty_dump_test.dump && pg_restore --exit-on-error -d loyalty_dump_parallel --section=data -N loyalty -j 2 /tmp/loyalty_dump_test.dump && pg_restore --exit-on-error -d loyalty_dump_parallel --section=post-data -j 2 /tmp/loyalty_dump_test.dump
+
+\c loyalty_dump_parallel
+\i test/setup.sql
+CREATE EXTENSION pgtap;
+BEGIN;
+SELECT plan(5);
+\i test/fixtures/dump_fingerprint.sql
+SELECT is(:'fp_member'::text, :'src_member'::text, 'parallel restore: members restored');
+SELECT is(:'fp_account'::text, :'src_account'::text, 'parallel restore: balances restored');
+SELECT is(:'fp_ledger'::text, :'src_ledger'::text, 'parallel restore: every ledger entry restored');
+SELECT is(:'fp_lot'::text, :'src_lot'::text, 'parallel restore: lots restored');
+SELECT is_empty($$SELECT * FROM loyalty.verify()$$, 'parallel restore: restored balances equal the ledger');
+SELECT * FROM finish();
+ROLLBACK;
+
 -- A partial dump: pg_dump -T or -N leaves out tables that order_source and
 -- retired_order_source name in relid.  Their rows still restore, with relid
 -- "no table" ('-'), as if the table had been dropped; the other tracked
@@ -167,4 +187,4 @@ SELECT * FROM finish();
 ROLLBACK;
 
 \c :home_db
-\! dropdb loyalty_dump_src && dropdb loyalty_dump_plain && dropdb loyalty_dump_custom && dropdb loyalty_dump_part_src && dropdb loyalty_dump_part && dropdb loyalty_dump_v2_src && dropdb loyalty_dump_v2 && dropdb loyalty_dump_split && rm -f /tmp/loyalty_dump_test.dump /tmp/loyalty_dump_part.dump /tmp/loyalty_dump_ext.dump /tmp/loyalty_dump_app.dump
+\! dropdb loyalty_dump_src && dropdb loyalty_dump_plain && dropdb loyalty_dump_custom && dropdb loyalty_dump_parallel && dropdb loyalty_dump_part_src && dropdb loyalty_dump_part && dropdb loyalty_dump_v2_src && dropdb loyalty_dump_v2 && dropdb loyalty_dump_split && rm -f /tmp/loyalty_dump_test.dump /tmp/loyalty_dump_part.dump /tmp/loyalty_dump_ext.dump /tmp/loyalty_dump_app.dump
