@@ -42,7 +42,6 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/datetime.h"
-#include "utils/regproc.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -336,13 +335,7 @@ LoadSource(OrderSource *src, Relation rel)
 	if (strcmp(actual, src->table_name) != 0)
 	{
 		/* Its registered name is gone: renamed or moved since tracked. */
-#if PG_VERSION_NUM >= 160000
-		List	   *names = stringToQualifiedNameList(src->table_name, NULL);
-#else
-		List	   *names = stringToQualifiedNameList(src->table_name);
-#endif
-		bool		moved = !OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names),
-														 NoLock, true));
+		bool		moved = !OidIsValid(LoyaltyRelationOfName(src->table_name));
 
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -57,6 +57,7 @@ extern void LoyaltyRequireArg(bool isnull, const char *name);
 extern void LoyaltyUnknownProgram(const char *code) pg_attribute_noreturn();
 extern void LoyaltyUnknownMember(int64 customer_id, const char *program) pg_attribute_noreturn();
 extern char *LoyaltyLabel(text *value, const char *name, bool allow_empty);
+extern Oid	LoyaltyRelationOfName(const char *name);
 
 /* Exact numeric arithmetic over the fmgr interface (no floating point). */
 static inline Numeric

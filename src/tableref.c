@@ -33,6 +33,8 @@
 #include "utils/regproc.h"
 #include "utils/varlena.h"
 
+#include "loyalty.h"
+
 PG_FUNCTION_INFO_V1(tableref_in);
 PG_FUNCTION_INFO_V1(tableref_out);
 PG_FUNCTION_INFO_V1(tableref_recv);
@@ -50,22 +52,31 @@ IsBareOid(const char *str)
 	return true;
 }
 
+/*
+ * The relation a (possibly qualified) name names, or InvalidOid when there is
+ * none; a malformed name is an error.
+ */
+Oid
+LoyaltyRelationOfName(const char *name)
+{
+	List	   *names;
+
+#if PG_VERSION_NUM >= 160000
+	names = stringToQualifiedNameList(name, NULL);
+#else
+	names = stringToQualifiedNameList(name);
+#endif
+	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+}
+
 /* The relation a tableref's text names, or InvalidOid when there is none. */
 static Oid
 ParseTableRef(const char *str)
 {
-	List	   *names;
-
 	if (strcmp(str, "-") == 0 || IsBareOid(str))
 		return InvalidOid;
-
 	/* A malformed name is an error: nothing pg_dump writes is malformed. */
-#if PG_VERSION_NUM >= 160000
-	names = stringToQualifiedNameList(str, NULL);
-#else
-	names = stringToQualifiedNameList(str);
-#endif
-	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+	return LoyaltyRelationOfName(str);
 }
 
 /* The text of a tableref: "schema.table", quoted as needed; "-" for none. */
